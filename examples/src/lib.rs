@@ -1,0 +1,588 @@
+//! # showtime-examples
+//!
+//! The logic behind the `showtime` command line, kept in a library so the
+//! binary stays a few lines of wiring and the behaviour can be tested.
+//!
+//! * [`Cli`] is the clap definition of every subcommand.
+//! * [`run`] executes a parsed [`Cli`] against any input and outputs, and
+//!   returns one of the [`exit_code`]s.
+//! * [`summary`], [`reference_table`] and [`reference_json`] render what the
+//!   subcommands print.
+//!
+//! Nothing here decides anything about environments: every rule lives in
+//! `showtime-core`.
+
+use std::io::{self, Read, Write};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use showtime_core::labels::{
+    self, AnomalyKind, Codec, DEFAULT_LEGACY_TRIGGER, Dialect, LabelState, Trigger,
+};
+use showtime_core::{Config, SizeName, Sizes};
+
+/// The process exit codes of `showtime`, all in one place.
+pub mod exit_code {
+    /// The command did what was asked.
+    pub const SUCCESS: u8 = 0;
+    /// Reading standard input or writing the output failed (for example a
+    /// closed pipe), or an internal error; the input itself was not at fault.
+    pub const FAILURE: u8 = 1;
+    /// The input or an option was invalid: malformed JSON, a bad value, input
+    /// that is not UTF-8, or a usage error (clap exits with this code too).
+    pub const BAD_INPUT: u8 = 2;
+}
+
+/// Per-PR preview environments whose state lives in 🎪 labels.
+#[derive(Debug, Parser)]
+#[command(name = "showtime", version)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands of `showtime`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read, write and describe 🎪 label names.
+    Labels {
+        /// How label names are read and written.
+        #[command(flatten)]
+        codec: CodecArgs,
+        /// Which labels operation to run.
+        #[command(subcommand)]
+        command: LabelsCommand,
+    },
+    /// Print the version of showtime.
+    Version,
+}
+
+/// The configurable parts of the label grammar, shared by every `labels`
+/// subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct CodecArgs {
+    /// Name of the legacy up-label that keeps an environment while present
+    #[arg(long, global = true, value_name = "NAME", default_value = DEFAULT_LEGACY_TRIGGER)]
+    pub legacy_trigger: String,
+    /// Sizes an environment may be given, comma separated
+    /// [default: small,medium,large,xlarge]
+    #[arg(long, global = true, value_name = "SIZE,...", value_delimiter = ',')]
+    pub sizes: Option<Vec<SizeName>>,
+}
+
+impl CodecArgs {
+    /// The codec these options describe.
+    pub fn codec(&self) -> Result<Codec, CliError> {
+        let sizes = match &self.sizes {
+            Some(sizes) => Sizes::new(sizes.iter().cloned()),
+            None => Sizes::default(),
+        };
+        Codec::new(&self.legacy_trigger, sizes).map_err(|e| CliError::BadInput(e.to_string()))
+    }
+}
+
+/// The subcommands of `showtime labels`.
+#[derive(Debug, Subcommand)]
+pub enum LabelsCommand {
+    /// Read label names, one per line, from standard input and show what
+    /// they say
+    Parse {
+        /// Print the stable JSON form instead of a summary for people
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read the JSON form of `labels parse --json` from standard input and
+    /// print its label names, one per line
+    Encode {
+        /// Which label dialect to write
+        #[arg(long, value_enum, default_value_t = DialectArg::Seed)]
+        dialect: DialectArg,
+    },
+    /// Print every label kind with its per-SHA form, colour and meaning
+    Reference {
+        /// Print a JSON array instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The label dialects, as named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DialectArg {
+    /// PR-level keys: `🎪 🚦 running`
+    Seed,
+    /// superset-showtime's per-SHA keys: `🎪 abc123f 🚦 running`
+    PerSha,
+}
+
+impl From<DialectArg> for Dialect {
+    fn from(arg: DialectArg) -> Self {
+        match arg {
+            DialectArg::Seed => Dialect::Seed,
+            DialectArg::PerSha => Dialect::PerSha,
+        }
+    }
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The input or an option was invalid; the message says how.
+    #[error("{0}")]
+    BadInput(String),
+    /// Standard input or output failed.
+    #[error("input/output failed: {0}")]
+    Io(#[from] io::Error),
+    /// Something that should not fail did.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::BadInput(_) => exit_code::BAD_INPUT,
+            CliError::Io(_) | CliError::Internal(_) => exit_code::FAILURE,
+        }
+    }
+}
+
+/// Runs `cli`, reading `stdin` and writing `stdout`; an error is written to
+/// `stderr` as `error: …`. Returns the process exit code.
+///
+/// A closed output pipe ends the command quietly with [`exit_code::FAILURE`].
+pub fn run(cli: Cli, stdin: &mut dyn Read, stdout: &mut dyn Write, stderr: &mut dyn Write) -> u8 {
+    let result = execute(cli, stdin, stdout).and_then(|()| stdout.flush().map_err(CliError::from));
+    match result {
+        Ok(()) => exit_code::SUCCESS,
+        Err(CliError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => exit_code::FAILURE,
+        Err(e) => {
+            // Nothing more can be done if standard error is gone too.
+            let _ = writeln!(stderr, "error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn execute(cli: Cli, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(), CliError> {
+    match cli.command {
+        Command::Version => {
+            writeln!(stdout, "showtime {}", env!("CARGO_PKG_VERSION"))?;
+        }
+        Command::Labels { codec, command } => {
+            let codec = codec.codec()?;
+            match command {
+                LabelsCommand::Parse { json } => parse(&codec, json, stdin, stdout)?,
+                LabelsCommand::Encode { dialect } => encode(&codec, dialect.into(), stdin, stdout)?,
+                LabelsCommand::Reference { json } => {
+                    if json {
+                        writeln!(
+                            stdout,
+                            "{}",
+                            serde_json::to_string_pretty(&reference_json(&codec))
+                                .map_err(json_failure)?
+                        )?;
+                    } else {
+                        stdout.write_all(reference_table(&codec).as_bytes())?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse(
+    codec: &Codec,
+    json: bool,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+) -> Result<(), CliError> {
+    let mut input = Vec::new();
+    stdin.read_to_end(&mut input)?;
+    let state = codec.parse(read_lines(&input)?);
+    if json {
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&state).map_err(json_failure)?
+        )?;
+    } else {
+        stdout.write_all(summary(&state, codec).as_bytes())?;
+    }
+    Ok(())
+}
+
+fn encode(
+    codec: &Codec,
+    dialect: Dialect,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+) -> Result<(), CliError> {
+    let mut input = Vec::new();
+    stdin.read_to_end(&mut input)?;
+    let state: LabelState = serde_json::from_slice(&input).map_err(|e| {
+        CliError::BadInput(format!("standard input is not a valid label state: {e}"))
+    })?;
+    codec
+        .check(&state)
+        .map_err(|e| CliError::BadInput(e.to_string()))?;
+    for label in codec.encode(&state, dialect) {
+        writeln!(stdout, "{label}")?;
+    }
+    Ok(())
+}
+
+fn json_failure(e: serde_json::Error) -> CliError {
+    CliError::Internal(format!("cannot write JSON: {e}"))
+}
+
+/// Splits standard input into label names: one per line, a trailing `\r`
+/// removed, blank lines skipped.
+///
+/// Input that is not UTF-8 is refused with the number of the offending line.
+pub fn read_lines(input: &[u8]) -> Result<Vec<&str>, CliError> {
+    let mut labels = Vec::new();
+    for (index, line) in input.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let text = std::str::from_utf8(line).map_err(|e| {
+            CliError::BadInput(format!(
+                "line {} of standard input is not valid UTF-8 (bad byte after {} valid bytes); \
+                 label names must be UTF-8",
+                index + 1,
+                e.valid_up_to()
+            ))
+        })?;
+        if !text.trim().is_empty() {
+            labels.push(text);
+        }
+    }
+    Ok(labels)
+}
+
+/// The readable summary `labels parse` prints: pointers, environments,
+/// lifetime, configuration, triggers, flags, anomalies and other labels.
+pub fn summary(state: &LabelState, codec: &Codec) -> String {
+    let none = || "-".to_owned();
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
+    let triggers: Vec<String> = state
+        .triggers
+        .iter()
+        .map(|t| match t {
+            Trigger::Up => format!("up ({})", printable(codec.legacy_trigger())),
+            other => other.to_string(),
+        })
+        .collect();
+    let facts = [
+        (
+            "Active:",
+            state.active.as_ref().map_or_else(none, ToString::to_string),
+        ),
+        (
+            "Building:",
+            state
+                .building
+                .as_ref()
+                .map_or_else(none, ToString::to_string),
+        ),
+        ("TTL:", state.ttl.map_or_else(none, |t| t.to_string())),
+        ("Config:", config_summary(&state.config)),
+        (
+            "Triggers:",
+            if triggers.is_empty() {
+                none()
+            } else {
+                triggers.join(", ")
+            },
+        ),
+        ("Frozen:", yes_no(state.frozen)),
+        ("Blocked:", yes_no(state.blocked)),
+    ];
+    let rows: Vec<Vec<String>> = facts
+        .into_iter()
+        .map(|(k, v)| vec![k.to_owned(), v])
+        .collect();
+    let mut out = table(&rows, "");
+
+    out.push('\n');
+    if state.environments.is_empty() {
+        out.push_str("Environments: none\n");
+    } else {
+        out.push_str("Environments:\n");
+        let mut rows = vec![
+            ["SHA", "ROLE", "STATUS", "URL", "CREATED", "REQUESTED BY"]
+                .map(str::to_owned)
+                .to_vec(),
+        ];
+        for (sha, env) in &state.environments {
+            let roles: Vec<&str> = [
+                (state.active.as_ref(), "active"),
+                (state.building.as_ref(), "building"),
+            ]
+            .into_iter()
+            .filter(|(pointer, _)| *pointer == Some(sha))
+            .map(|(_, role)| role)
+            .collect();
+            rows.push(vec![
+                sha.to_string(),
+                if roles.is_empty() {
+                    none()
+                } else {
+                    roles.join(", ")
+                },
+                env.status.map_or_else(none, |s| s.to_string()),
+                env.address.map_or_else(none, |a| a.url()),
+                env.created_at.map_or_else(none, |t| t.to_string()),
+                env.requested_by
+                    .as_ref()
+                    .map_or_else(none, ToString::to_string),
+            ]);
+        }
+        out.push_str(&table(&rows, "  "));
+    }
+
+    out.push('\n');
+    if state.anomalies.is_empty() {
+        out.push_str("Anomalies: none\n");
+    } else {
+        out.push_str("Anomalies:\n");
+        for anomaly in &state.anomalies {
+            out.push_str(&format!(
+                "  {}\n    {}: {}\n",
+                shorten(&anomaly.label),
+                anomaly_kind(anomaly.kind),
+                printable(&anomaly.message)
+            ));
+        }
+    }
+
+    out.push('\n');
+    if state.other_labels.is_empty() {
+        out.push_str("Other labels: none\n");
+    } else {
+        out.push_str("Other labels:\n");
+        for label in &state.other_labels {
+            out.push_str(&format!("  {}\n", shorten(label)));
+        }
+    }
+    out
+}
+
+fn config_summary(config: &Config) -> String {
+    if config.is_default() {
+        return "default".to_owned();
+    }
+    let mut items: Vec<String> = config
+        .features
+        .iter()
+        .map(|(name, on)| format!("{name}={}", if *on { "on" } else { "off" }))
+        .collect();
+    if config.debug {
+        items.push("debug".to_owned());
+    }
+    if let Some(size) = &config.size {
+        items.push(format!("size={size}"));
+    }
+    if config.no_examples {
+        items.push("no-examples".to_owned());
+    }
+    if config.cache_redis {
+        items.push("cache-redis".to_owned());
+    }
+    items.join(", ")
+}
+
+fn anomaly_kind(kind: AnomalyKind) -> &'static str {
+    match kind {
+        AnomalyKind::Unrecognized => "unrecognized",
+        AnomalyKind::InvalidValue => "invalid value",
+        AnomalyKind::Conflict => "conflict",
+        AnomalyKind::Orphaned => "orphaned",
+    }
+}
+
+/// The label reference as an aligned plain-text table: label, per-SHA form,
+/// colour and meaning. The legacy up-label is shown under its configured name.
+pub fn reference_table(codec: &Codec) -> String {
+    let mut rows = vec![
+        ["LABEL", "PER-SHA FORM", "COLOUR", "MEANING"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
+    for entry in labels::reference() {
+        rows.push(vec![
+            reference_label(codec, entry.seed),
+            entry.per_sha.unwrap_or("-").to_owned(),
+            format!("#{}", entry.color),
+            entry.meaning.to_owned(),
+        ]);
+    }
+    table(&rows, "")
+}
+
+/// The label reference as a JSON array of objects with the fields `seed`,
+/// `per_sha` (or `null`), `meaning` and `color` (six hexadecimal digits).
+pub fn reference_json(codec: &Codec) -> serde_json::Value {
+    labels::reference()
+        .iter()
+        .map(|entry| {
+            serde_json::json!({
+                "seed": reference_label(codec, entry.seed),
+                "per_sha": entry.per_sha,
+                "meaning": entry.meaning,
+                "color": entry.color,
+            })
+        })
+        .collect()
+}
+
+fn reference_label(codec: &Codec, seed: &str) -> String {
+    if seed == DEFAULT_LEGACY_TRIGGER {
+        printable(codec.legacy_trigger())
+    } else {
+        seed.to_owned()
+    }
+}
+
+/// Lays `rows` out in columns separated by two spaces, each line starting
+/// with `indent`; the last column is not padded.
+fn table(rows: &[Vec<String>], indent: &str) -> String {
+    let mut widths: Vec<usize> = Vec::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            let width = display_width(cell);
+            match widths.get_mut(i) {
+                Some(w) => *w = (*w).max(width),
+                None => widths.push(width),
+            }
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = indent.to_owned();
+        for (i, cell) in row.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < row.len() {
+                let pad = widths
+                    .get(i)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_sub(display_width(cell))
+                    + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The longest label quoted in the summary; GitHub allows 50 characters, so
+/// anything longer is shortened.
+const SHOWN_CHARS: usize = 80;
+
+/// `text` made safe for a terminal and shortened to [`SHOWN_CHARS`].
+fn shorten(text: &str) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(SHOWN_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{}…", printable(&head))
+    } else {
+        printable(&head)
+    }
+}
+
+/// `text` with control characters (terminal escapes, tabs) escaped.
+fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// How many terminal columns `text` takes, near enough for aligning tables of
+/// labels: emoji and East Asian wide characters take two, the variation
+/// selector, zero-width joiner and combining marks none.
+fn display_width(text: &str) -> usize {
+    let mut width = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        width += if is_zero_width(c) {
+            0
+        } else if is_wide(c) || chars.peek() == Some(&'\u{FE0F}') {
+            2
+        } else {
+            1
+        };
+    }
+    width
+}
+
+fn is_zero_width(c: char) -> bool {
+    matches!(c,
+        '\u{200B}'..='\u{200F}' | '\u{0300}'..='\u{036F}' | '\u{FE00}'..='\u{FE0F}'
+        | '\u{20D0}'..='\u{20FF}' | '\u{E0020}'..='\u{E007F}')
+}
+
+fn is_wide(c: char) -> bool {
+    matches!(c,
+        '\u{1100}'..='\u{115F}' | '\u{231A}'..='\u{231B}' | '\u{23E9}'..='\u{23EC}'
+        | '\u{23F0}' | '\u{23F3}' | '\u{25FD}'..='\u{25FE}' | '\u{2614}'..='\u{2615}'
+        | '\u{2648}'..='\u{2653}' | '\u{267F}' | '\u{2693}' | '\u{26A1}'
+        | '\u{26AA}'..='\u{26AB}' | '\u{26BD}'..='\u{26BE}' | '\u{26C4}'..='\u{26C5}'
+        | '\u{26CE}' | '\u{26D4}' | '\u{26EA}' | '\u{26F2}'..='\u{26F3}' | '\u{26F5}'
+        | '\u{26FA}' | '\u{26FD}' | '\u{2705}' | '\u{270A}'..='\u{270B}' | '\u{2728}'
+        | '\u{274C}' | '\u{274E}' | '\u{2753}'..='\u{2755}' | '\u{2757}'
+        | '\u{2795}'..='\u{2797}' | '\u{27B0}' | '\u{27BF}' | '\u{2B1B}'..='\u{2B1C}'
+        | '\u{2B50}' | '\u{2B55}' | '\u{2E80}'..='\u{A4CF}' | '\u{AC00}'..='\u{D7A3}'
+        | '\u{F900}'..='\u{FAFF}' | '\u{FE30}'..='\u{FE4F}' | '\u{FF00}'..='\u{FF60}'
+        | '\u{FFE0}'..='\u{FFE6}' | '\u{1F000}'..='\u{1FAFF}' | '\u{20000}'..='\u{3FFFD}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emoji_take_two_columns() {
+        assert_eq!(display_width("🎪 🚦 running"), 13);
+        assert_eq!(display_width("🎪 ⚙️ debug"), 11);
+        assert_eq!(display_width("🎪 🏗️ abc123f"), 13);
+        assert_eq!(display_width("🎪 ⌛ 48h"), 9);
+        assert_eq!(display_width("bug"), 3);
+    }
+
+    #[test]
+    fn tables_align_emoji_labels() {
+        let rows = vec![
+            vec!["🎪 🚦 running".to_owned(), "x".to_owned()],
+            vec!["bug".to_owned(), "y".to_owned()],
+        ];
+        assert_eq!(table(&rows, ""), "🎪 🚦 running  x\nbug            y\n");
+    }
+
+    #[test]
+    fn lines_are_split_trimmed_and_numbered() {
+        assert_eq!(read_lines(b"a\r\n\n  \nb").unwrap(), ["a", "b"]);
+        let err = read_lines(b"ok\n\xff\n").unwrap_err();
+        assert_eq!(err.exit_code(), exit_code::BAD_INPUT);
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_long_labels_shortened() {
+        assert_eq!(printable("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+        let long = shorten(&"x".repeat(10_000));
+        assert_eq!(long.chars().count(), SHOWN_CHARS + 1);
+    }
+}
