@@ -169,3 +169,5 @@ mod tests {
         }
     }
 }
+
+pub mod flows;

@@ -41,6 +41,12 @@ pub enum Error {
         /// GitHub's limit, [`crate::labels::MAX_LABEL_LEN`].
         max: usize,
     },
+    /// A repository permission that is not one of GitHub's.
+    #[error("unknown permission `{input}`: expected none, read, triage, write, maintain or admin")]
+    UnknownPermission {
+        /// The permission as written.
+        input: String,
+    },
     /// A `/circus` or `/showtime` line named no known command.
     #[error("unknown command `{input}`; valid commands: {valid}")]
     UnknownCommand {

@@ -32,14 +32,22 @@
 
 pub mod address;
 pub mod commands;
+pub mod comment;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod flags;
 pub mod labels;
 pub mod login;
+pub mod plan;
+pub mod policy;
+pub mod ports;
 pub mod pr;
 pub mod sha;
 pub mod status;
+pub mod sweep;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod timestamp;
 pub mod ttl;
 

@@ -1,0 +1,413 @@
+//! Ports: the traits through which the engine reaches the outside world.
+//!
+//! Showtime's core decides; adapters act. Each port is a small async trait
+//! that an adapter implements: [`PrHost`] (GitHub), [`Backend`] (a cloud that
+//! runs environments), [`ImageBuilder`], [`Clock`] and an optional
+//! [`Notifier`]. The engine calls them; nothing in this crate implements them
+//! except the in-memory versions of the `testing` feature.
+//!
+//! # Contract shared by every port
+//!
+//! * **Idempotence.** The engine may repeat any call after a crash or a
+//!   retry. Doing the same thing twice must leave the same result as doing it
+//!   once: deploying an environment that already exists succeeds without a
+//!   second copy; destroying one that is gone succeeds; removing a label that
+//!   is not there succeeds.
+//! * **Errors.** Return [`PortError::Transient`] for what may work if tried
+//!   again (timeouts, 5xx, throttling) and [`PortError::Permanent`] for what
+//!   will not (bad configuration, refused permission, invalid input). The
+//!   engine retries transient errors with bounded exponential backoff and
+//!   marks the environment failed on a permanent one, quoting the message to
+//!   the PR: write it for a person.
+//! * **Concurrency.** Implementations are shared between tasks (`Send +
+//!   Sync`); the engine never runs two reconciles of one PR at once in a
+//!   process, but different PRs proceed concurrently.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::{Address, Config, Login, PrNumber, Sha, ShortSha};
+
+/// An error from a port call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PortError {
+    /// May succeed if retried: a timeout, a 5xx, throttling.
+    #[error("{message} (temporary)")]
+    Transient {
+        /// What happened, for a person.
+        message: String,
+    },
+    /// The API's request budget is spent until `reset`; retrying sooner is
+    /// pointless.
+    #[error("rate limit exhausted until {reset}")]
+    RateLimited {
+        /// When the budget refills.
+        reset: DateTime<Utc>,
+    },
+    /// Will not succeed if retried: fix the cause first.
+    #[error("{message}")]
+    Permanent {
+        /// What happened and what would fix it, for a person.
+        message: String,
+    },
+    /// The thing asked for does not exist (a PR, a repository).
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for.
+        what: String,
+    },
+}
+
+impl PortError {
+    /// A transient error.
+    pub fn transient(message: impl Into<String>) -> Self {
+        PortError::Transient {
+            message: message.into(),
+        }
+    }
+
+    /// A permanent error.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        PortError::Permanent {
+            message: message.into(),
+        }
+    }
+
+    /// Whether retrying the same call soon may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, PortError::Transient { .. })
+    }
+}
+
+/// Whether a pull request is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrState {
+    /// Open (drafts included).
+    Open,
+    /// Closed without merging.
+    Closed,
+    /// Merged.
+    Merged,
+}
+
+impl PrState {
+    /// Whether the PR is open.
+    pub fn is_open(self) -> bool {
+        self == PrState::Open
+    }
+}
+
+/// One pull request as one read of the PR host returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequest {
+    /// Its number.
+    pub number: PrNumber,
+    /// Open, closed or merged.
+    pub state: PrState,
+    /// The head commit.
+    pub head_sha: Sha,
+    /// Who opened it.
+    pub author: Login,
+    /// Its description (may be empty).
+    pub body: String,
+    /// Every label name on it, as GitHub spells them.
+    pub labels: Vec<String>,
+}
+
+/// A user's permission on the repository, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Permission {
+    /// No access (or unknown user).
+    None,
+    /// Read.
+    Read,
+    /// Triage.
+    Triage,
+    /// Write (push).
+    Write,
+    /// Maintain.
+    Maintain,
+    /// Admin.
+    Admin,
+}
+
+impl Permission {
+    /// The word GitHub uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::None => "none",
+            Permission::Read => "read",
+            Permission::Triage => "triage",
+            Permission::Write => "write",
+            Permission::Maintain => "maintain",
+            Permission::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Permission {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, crate::Error> {
+        [
+            Permission::None,
+            Permission::Read,
+            Permission::Triage,
+            Permission::Write,
+            Permission::Maintain,
+            Permission::Admin,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+        .ok_or_else(|| crate::Error::UnknownPermission {
+            input: crate::error::excerpt(s),
+        })
+    }
+}
+
+/// The host of pull requests and their labels (GitHub).
+#[async_trait]
+pub trait PrHost: Send + Sync {
+    /// Reads one PR with its state, head, author, body and every label, in
+    /// one request where the API allows. A missing PR is
+    /// [`PortError::NotFound`].
+    async fn pull_request(&self, pr: PrNumber) -> Result<PullRequest, PortError>;
+
+    /// Every open PR with its labels (the implementation pages through them).
+    async fn open_pull_requests(&self) -> Result<Vec<PullRequest>, PortError>;
+
+    /// Adds labels to a PR in one call, creating missing definitions. Labels
+    /// already present are left as they are. Never replaces the whole set: a
+    /// label a person adds at the same moment must survive.
+    async fn add_labels(&self, pr: PrNumber, labels: &[String]) -> Result<(), PortError>;
+
+    /// Removes one label from a PR. A label that is not on the PR counts as
+    /// removed (`Ok`).
+    async fn remove_label(&self, pr: PrNumber, label: &str) -> Result<(), PortError>;
+
+    /// The user's permission on the repository. An unknown user is
+    /// [`Permission::None`], not an error.
+    async fn permission(&self, user: &Login) -> Result<Permission, PortError>;
+
+    /// Creates or edits in place the one comment of this PR whose body
+    /// contains `marker` (an HTML comment), so a PR never collects more than
+    /// one status comment.
+    async fn upsert_comment(&self, pr: PrNumber, marker: &str, body: &str)
+    -> Result<(), PortError>;
+
+    /// Creates a repository label definition, or updates its colour and
+    /// description; one that already exists with these values is success.
+    async fn ensure_label(
+        &self,
+        name: &str,
+        color: &str,
+        description: &str,
+    ) -> Result<(), PortError>;
+
+    /// The names of every label defined in the repository.
+    async fn repository_labels(&self) -> Result<Vec<String>, PortError>;
+
+    /// Deletes a repository label definition only if no issue or PR carries
+    /// it; returns whether it was deleted. A missing definition is `Ok(false)`.
+    async fn delete_label_if_unused(&self, name: &str) -> Result<bool, PortError>;
+}
+
+/// Which environment: a PR and a commit. Its name, `pr-{n}-{sha7}`, is the
+/// same in every backend, so a backend can find an environment after a crash
+/// from nothing but this.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EnvId {
+    /// The PR it serves.
+    pub pr: PrNumber,
+    /// The commit it runs.
+    pub sha: ShortSha,
+}
+
+impl EnvId {
+    /// The deterministic name, `pr-{n}-{sha7}`.
+    pub fn name(&self) -> String {
+        format!("pr-{}-{}", self.pr, self.sha)
+    }
+
+    /// The image tag, `pr-{n}-{sha7}-ci`.
+    pub fn image_tag(&self) -> String {
+        format!("pr-{}-{}-ci", self.pr, self.sha)
+    }
+
+    /// Reads a name of the form `pr-{n}-{sha7}` exactly; anything else is not
+    /// Showtime's.
+    pub fn parse_name(name: &str) -> Option<EnvId> {
+        let rest = name.strip_prefix("pr-")?;
+        let (pr, sha) = rest.split_once('-')?;
+        if pr.starts_with('0') {
+            return None;
+        }
+        Some(EnvId {
+            pr: pr.parse().ok()?,
+            sha: sha.parse().ok()?,
+        })
+    }
+}
+
+impl fmt::Display for EnvId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pr-{}-{}", self.pr, self.sha)
+    }
+}
+
+/// Everything a backend needs to run one environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvSpec {
+    /// Which environment.
+    pub id: EnvId,
+    /// The full commit SHA.
+    pub sha: Sha,
+    /// The image to run, as the [`ImageBuilder`] returned it.
+    pub image: String,
+    /// Configuration: feature flags, debug, size.
+    pub config: Config,
+    /// Who asked for it (for tags and quotas).
+    pub requested_by: Option<Login>,
+    /// When it was asked for.
+    pub created_at: DateTime<Utc>,
+    /// When it expires by TTL, if it does.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// How an environment is doing, as its backend sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Created, not yet answering.
+    Starting,
+    /// Answering its health check.
+    Healthy,
+    /// Crashed or failing its health check.
+    Failed {
+        /// Why, for a person.
+        reason: String,
+    },
+}
+
+/// One environment as its backend lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvInfo {
+    /// Which environment.
+    pub id: EnvId,
+    /// How it is doing.
+    pub health: Health,
+    /// Where it answers, once known.
+    pub address: Option<Address>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// Who asked for it, from its tags.
+    pub requested_by: Option<Login>,
+    /// The configuration it runs with.
+    pub config: Config,
+}
+
+/// Where environments run (a cloud).
+///
+/// A backend manages only what it created: it lists, changes and destroys
+/// environments it tagged as Showtime's and whose names parse exactly as
+/// [`EnvId::parse_name`] reads them, never anything else.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// Starts the environment of `spec`. If it already exists (same
+    /// [`EnvId`]), succeeds without creating a second one.
+    async fn deploy(&self, spec: &EnvSpec) -> Result<(), PortError>;
+
+    /// Waits, with the backend's own bounded timeout, until the environment
+    /// answers its health check, and returns its address. An environment that
+    /// does not exist is [`PortError::Permanent`]; one that stays unhealthy
+    /// past the timeout is [`PortError::Permanent`] with the reason.
+    async fn wait_ready(&self, id: &EnvId) -> Result<Address, PortError>;
+
+    /// Replaces the environment's configuration without rebuilding its image,
+    /// and returns once it is healthy again.
+    async fn apply_config(&self, id: &EnvId, config: &Config) -> Result<(), PortError>;
+
+    /// Destroys the environment and what was created for it. Destroying one
+    /// that does not exist succeeds.
+    async fn destroy(&self, id: &EnvId) -> Result<(), PortError>;
+
+    /// Every environment this backend manages, or only those of one PR.
+    async fn list(&self, pr: Option<PrNumber>) -> Result<Vec<EnvInfo>, PortError>;
+}
+
+/// Builds and publishes the image of a commit.
+#[async_trait]
+pub trait ImageBuilder: Send + Sync {
+    /// Builds and pushes the image for `sha` of `pr` and returns its
+    /// reference, or returns at once when that image already exists.
+    async fn build(&self, pr: PrNumber, sha: &Sha) -> Result<String, PortError>;
+}
+
+/// The time, and waiting. Injected so tests and the demo can move time.
+#[async_trait]
+pub trait Clock: Send + Sync {
+    /// Now, in UTC.
+    fn now(&self) -> DateTime<Utc>;
+
+    /// Waits for `duration` (for retry backoff).
+    async fn sleep(&self, duration: Duration);
+}
+
+/// Something worth telling people beyond the PR comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// The PR concerned.
+    pub pr: PrNumber,
+    /// One line, for a chat message.
+    pub text: String,
+}
+
+/// Tells people about important changes (a Slack webhook, say), beside the
+/// PR's status comment. Failures are logged and otherwise ignored.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Sends one notice.
+    async fn notify(&self, notice: &Notice) -> Result<(), PortError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_parse_exactly() {
+        let id = EnvId::parse_name("pr-42-abc123f").unwrap();
+        assert_eq!(id.name(), "pr-42-abc123f");
+        assert_eq!(id.image_tag(), "pr-42-abc123f-ci");
+        for bad in [
+            "pr-42-abc123f-service",
+            "pr-042-abc123f",
+            "pr-0-abc123f",
+            "pr-42-ABC123F",
+            "xpr-42-abc123f",
+            "pr--abc123f",
+        ] {
+            assert!(EnvId::parse_name(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn permissions_are_ordered() {
+        assert!(Permission::Admin > Permission::Write);
+        assert!(Permission::Triage < Permission::Write);
+        assert_eq!(
+            "maintain".parse::<Permission>().unwrap(),
+            Permission::Maintain
+        );
+        assert!("owner".parse::<Permission>().is_err());
+    }
+}
