@@ -171,3 +171,4 @@ mod tests {
 }
 
 pub mod flows;
+pub mod github;

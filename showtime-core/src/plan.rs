@@ -495,7 +495,8 @@ impl Planner<'_> {
             return self.teardown("finish stopping", message, true, &requests);
         }
 
-        let pushed = self.obs.event == Event::Push && self.needs_update();
+        // A frozen PR ignores new commits, whoever pushed them.
+        let pushed = self.obs.event == Event::Push && self.needs_update() && !labels.frozen;
         let wants_creation = self.wants_creation();
         if requests.any() || pushed || wants_creation {
             if self.obs.event == Event::Sweep || self.obs.actor.is_none() {
@@ -511,9 +512,6 @@ impl Planner<'_> {
                 return self.handle(&requests);
             }
             if pushed {
-                if labels.frozen {
-                    return self.repair_from(Vec::new(), false);
-                }
                 if let Some(need) = self.need_backend() {
                     return need;
                 }

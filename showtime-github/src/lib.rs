@@ -1,17 +1,20 @@
 //! # showtime-github
 //!
-//! The GitHub side of Showtime. This crate will hold:
+//! The GitHub side of Showtime:
 //!
-//! * the PR-host port of `showtime-core` implemented on octocrab: one request
-//!   to read a PR with its labels, paged listing of open PRs, minimal label
-//!   writes (never a `PUT` of the whole set), collaborator permissions, the
-//!   sticky status comment and repository label definitions;
-//! * webhook verification (`X-Hub-Signature-256`, constant time, size cap)
-//!   and parsing of deliveries into "reconcile PR N";
-//! * behind the `fake` feature, a stateful fake GitHub REST server on
+//! * [`host`]: the PR-host port of `showtime-core` on octocrab, with
+//!   GitHub's request budget in mind (one request per PR read, one per label
+//!   batch added, paging at 100) and retries that honour `Retry-After`;
+//! * [`webhook`]: `X-Hub-Signature-256` verification and parsing of
+//!   deliveries into "reconcile PR N";
+//! * [`fake`] (feature `fake`): a stateful fake GitHub REST server on
 //!   127.0.0.1 that tests, the demo and third parties run the real client
 //!   against.
-//!
-//! Until then it re-exports the core so that the workspace builds as one.
 
-pub use showtime_core as core;
+pub mod host;
+pub mod webhook;
+
+#[cfg(feature = "fake")]
+pub mod fake;
+
+pub use host::{Auth, GitHubConfig, GitHubError, GitHubHost};

@@ -1,0 +1,138 @@
+//! GitHub requests per PR-host operation, counted from the fake GitHub's log.
+//!
+//! [`measure`] runs each operation of [`GitHubHost`] once against a fresh
+//! [`FakeGitHub`] over real HTTP and counts the requests the server saw.
+
+use std::time::Duration;
+
+use showtime_core::PrNumber;
+use showtime_core::ports::PrHost;
+use showtime_github::fake::{FakeGitHub, FakePr};
+use showtime_github::host::RetryPolicy;
+use showtime_github::{Auth, GitHubConfig, GitHubHost};
+
+/// The requests one operation made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationCount {
+    /// The operation, with its input size.
+    pub operation: String,
+    /// Requests the fake GitHub answered.
+    pub requests: usize,
+    /// The budget the adapter promises for it.
+    pub budget: usize,
+}
+
+fn host(fake: &FakeGitHub) -> Result<GitHubHost, String> {
+    let mut config = GitHubConfig::new("acme/widgets", Auth::Token("t".into()))
+        .map_err(|e| e.to_string())?
+        .with_api_url(&fake.url());
+    config.retry = RetryPolicy {
+        base: Duration::from_millis(1),
+        ..RetryPolicy::default()
+    };
+    GitHubHost::new(config).map_err(|e| e.to_string())
+}
+
+fn pr(n: u64) -> PrNumber {
+    PrNumber::new(n).unwrap_or_else(|| unreachable!("fixture numbers are positive"))
+}
+
+/// Runs every operation once and counts its requests.
+pub async fn measure() -> Result<Vec<OperationCount>, String> {
+    let fake = FakeGitHub::start("acme", "widgets")
+        .await
+        .map_err(|e| e.to_string())?;
+    for n in 1..=250 {
+        fake.add_pull_request(FakePr {
+            labels: vec!["🎪 ⌛ 48h".to_owned(), "bug".to_owned()],
+            ..FakePr::new(n)
+        });
+    }
+    for i in 0..250 {
+        fake.define_label(&format!("label {i}"), "ededed", None);
+    }
+    for i in 0..150 {
+        fake.add_comment(1, "someone", &format!("comment {i}"));
+    }
+    fake.set_permission("maxime", "write");
+    let host = host(&fake)?;
+    let mut out = Vec::new();
+    let mut record = |operation: &str, budget: usize| {
+        out.push(OperationCount {
+            operation: operation.to_owned(),
+            requests: fake.requests().len(),
+            budget,
+        });
+        fake.clear_requests();
+    };
+    let e = |e: showtime_core::ports::PortError| e.to_string();
+    fake.clear_requests();
+
+    host.pull_request(pr(1)).await.map_err(e)?;
+    record("read one PR with labels, head, state, body", 1);
+    let open = host.open_pull_requests().await.map_err(e)?;
+    record(&format!("list all {} open PRs with labels", open.len()), 3);
+    let labels: Vec<String> = (0..8).map(|i| format!("🎪 label {i}")).collect();
+    host.add_labels(pr(1), &labels).await.map_err(e)?;
+    record("add 8 labels", 1);
+    host.remove_label(pr(1), "🎪 label 0").await.map_err(e)?;
+    record("remove one label", 1);
+    host.remove_label(pr(1), "🎪 label 0").await.map_err(e)?;
+    record("remove a label not on the PR", 1);
+    let maxime = "maxime"
+        .parse()
+        .map_err(|e: showtime_core::Error| e.to_string())?;
+    host.permission(&maxime).await.map_err(e)?;
+    record("a user's permission", 1);
+    let marker = "<!-- showtime:status -->";
+    host.upsert_comment(pr(1), marker, &format!("{marker} one"))
+        .await
+        .map_err(e)?;
+    record("status comment, first time, PR with 150 comments", 3);
+    host.upsert_comment(pr(1), marker, &format!("{marker} two"))
+        .await
+        .map_err(e)?;
+    record("status comment, afterwards (id remembered)", 1);
+    host.ensure_label("🎪 🚦 running", "28a745", "Status: healthy and serving")
+        .await
+        .map_err(e)?;
+    record("define a new label", 1);
+    host.ensure_label("🎪 🚦 running", "28a745", "Status: healthy and serving")
+        .await
+        .map_err(e)?;
+    record("define an existing label (create, then update)", 2);
+    let defined = host.repository_labels().await.map_err(e)?;
+    record(&format!("list all {} label definitions", defined.len()), 3);
+    host.delete_label_if_unused("label 7").await.map_err(e)?;
+    record("delete an unused label definition", 2);
+    fake.shutdown().await;
+    Ok(out)
+}
+
+/// The counts as a Markdown table.
+pub fn table(counts: &[OperationCount]) -> String {
+    let mut out = String::from("| operation | requests | budget |\n|---|---|---|\n");
+    for c in counts {
+        out.push_str(&format!(
+            "| {} | {} | {} |\n",
+            c.operation, c.requests, c.budget
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_operation_stays_within_its_budget() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let counts = runtime.block_on(super::measure()).expect("measured");
+        assert_eq!(counts.len(), 12);
+        for count in counts {
+            assert!(count.requests <= count.budget, "{count:?}");
+        }
+    }
+}

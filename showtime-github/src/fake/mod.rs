@@ -1,0 +1,823 @@
+//! A stateful fake GitHub REST server on 127.0.0.1, for tests, the demo and
+//! third parties.
+//!
+//! [`FakeGitHub::start`] binds an ephemeral port, serves one repository over
+//! real HTTP/1.1 on the current tokio runtime and returns a handle. Point any
+//! GitHub client at [`FakeGitHub::url`] (octocrab's `base_uri`, for
+//! instance), seed pull requests, issues, labels and collaborators through
+//! the handle, and inspect the resulting state and the log of every request
+//! afterwards. The fake follows GitHub's documented REST semantics where
+//! Showtime depends on them, so a client that works against it should work
+//! against GitHub:
+//!
+//! * labels are matched case-insensitively and keep their original spelling;
+//!   names longer than 50 characters (Unicode scalar values) and descriptions
+//!   longer than 100 are rejected with GitHub's 422 body; adding a label to
+//!   an issue never removes the others, and defines the label (colour
+//!   `ededed`) when the repository has no definition yet; deleting a
+//!   definition detaches it from every issue and pull request;
+//! * listings page like GitHub (`per_page` default 30, clamped to 100,
+//!   1-based `page`) with an RFC 8288 `Link` header (`prev`, `next`, `last`,
+//!   `first`) of absolute URLs that keep the other query parameters;
+//! * pull requests and plain issues share one number space; only pull
+//!   requests answer `GET /pulls/{n}`, and `GET /issues/{n}` carries a
+//!   `pull_request` key for them alone. As on GitHub, `merged` and
+//!   `mergeable` appear only in `GET /pulls/{n}`, not in listings (use
+//!   `merged_at` there);
+//! * every response carries `x-ratelimit-limit`, `-remaining`, `-used`,
+//!   `-reset` and `-resource` (`core`, or `graphql` for `/graphql`, which has
+//!   its own budget); once a budget is spent requests get GitHub's 403
+//!   "API rate limit exceeded". `GET /rate_limit` is free, as on GitHub;
+//! * every route also answers under the GitHub Enterprise Server prefix
+//!   `/api/v3` (and GraphQL under `/api/graphql`), so
+//!   [`FakeGitHub::ghes_url`] (`http://127.0.0.1:PORT/api/v3/`) works as a GHES base URL.
+//!
+//! # Endpoints
+//!
+//! Under `/repos/{owner}/{repo}` (other owners or repositories get 404):
+//! `GET /pulls` (`state`=`open`|`closed`|`all`, number descending),
+//! `GET /pulls/{n}`, `GET /issues/{n}`, `GET|POST|PUT|DELETE
+//! /issues/{n}/labels`, `DELETE /issues/{n}/labels/{name}`,
+//! `GET|POST /issues/{n}/comments` (oldest first),
+//! `GET|PATCH|DELETE /issues/comments/{id}`,
+//! `GET /collaborators/{login}/permission`, `GET|POST /labels`,
+//! `GET|PATCH|DELETE /labels/{name}`; `POST` also updates where octocrab
+//! uses it for a `PATCH`. Outside it: `POST /graphql`,
+//! `POST /app/installations/{id}/access_tokens` and `GET /rate_limit`.
+//!
+//! # GraphQL contract
+//!
+//! There is no GraphQL parser. `POST /graphql` answers one question — how
+//! many issues and pull requests (open and closed) carry a label — for any
+//! query whose text contains `label(`, taking the repository and the label
+//! from the variables `owner`, `name` and `label`. Send exactly:
+//!
+//! ```graphql
+//! query($owner: String!, $name: String!, $label: String!) {
+//!   repository(owner: $owner, name: $name) {
+//!     label(name: $label) {
+//!       issues { totalCount }
+//!       pullRequests { totalCount }
+//!     }
+//!   }
+//! }
+//! ```
+//!
+//! The answer is `{"data":{"repository":{"label":{"issues":{"totalCount":N},
+//! "pullRequests":{"totalCount":M}}}}}`, or `{"data":{"repository":{"label":
+//! null}}}` when the label is not defined. Other queries get a 200 with an
+//! `errors` array, as GitHub answers invalid queries.
+//!
+//! # Credentials
+//!
+//! Any `Authorization` header is accepted (and recorded in the log) unless
+//! [`FakeGitHub::require_token`] names a token; then other credentials get
+//! 401 "Bad credentials". `POST /app/installations/{id}/access_tokens`
+//! accepts any `Bearer` credential (GitHub App JWT), mints a `ghs_fake…`
+//! token that expires in an hour, and that token passes `require_token`.
+//! Comments posted through the API are authored by the viewer
+//! ([`FakeGitHub::set_viewer`], default `showtime[bot]`).
+//!
+//! # Faults
+//!
+//! [`FakeGitHub::inject`] makes the next matching requests fail (a status,
+//! optionally with `Retry-After` or an exhausted primary rate limit) or
+//! answer late; see [`Fault`].
+//!
+//! # Example
+//!
+//! ```
+//! use showtime_github::fake::{FakeGitHub, FakePr, Fault};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let fake = FakeGitHub::start("acme", "shop").await?;
+//! fake.add_pull_request(FakePr { labels: vec!["🎪 ⌛ 48h".into()], ..FakePr::new(7) });
+//! fake.set_permission("alice", "maintain");
+//! fake.inject(Fault::status(502).path_contains("/pulls/7"));
+//!
+//! let github = octocrab::Octocrab::builder()
+//!     .base_uri(fake.url())?
+//!     .personal_token("t".to_string())
+//!     .build()?;
+//! assert!(github.pulls("acme", "shop").get(7).await.is_err()); // the injected 502
+//! let pr = github.pulls("acme", "shop").get(7).await?;
+//! assert_eq!(pr.head.sha, FakePr::new(7).head_sha);
+//! github.issues("acme", "shop").add_labels(7, &["🎪 🟢 running".to_string()]).await?;
+//!
+//! assert_eq!(fake.labels(7), ["🎪 ⌛ 48h", "🎪 🟢 running"]);
+//! assert_eq!(fake.count("POST", "/repos/acme/shop/issues/7/labels"), 1);
+//! assert_eq!(fake.requests()[0].status, 502);
+//! fake.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod json;
+mod server;
+mod state;
+mod util;
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use server::{Shared, lock};
+use state::{Issue, PrData, State};
+
+/// The state of an issue or pull request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FakeState {
+    /// Open.
+    Open,
+    /// Closed without merging.
+    Closed,
+    /// Merged (pull requests only): closed, with `merged_at` set.
+    Merged,
+}
+
+/// A pull request to seed with [`FakeGitHub::add_pull_request`].
+///
+/// Start from [`FakePr::new`] and override fields with struct update
+/// syntax: `FakePr { author: "alice".into(), ..FakePr::new(7) }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakePr {
+    /// The number, shared with issues.
+    pub number: u64,
+    /// The title.
+    pub title: String,
+    /// Open, closed or merged.
+    pub state: FakeState,
+    /// The head commit SHA.
+    pub head_sha: String,
+    /// The head branch name.
+    pub head_ref: String,
+    /// The base branch name.
+    pub base_ref: String,
+    /// `owner/name` of the fork the head branch lives in; `None` for a
+    /// branch of the repository itself.
+    pub head_repo: Option<String>,
+    /// The author's login.
+    pub author: String,
+    /// The description (`null` on GitHub when empty).
+    pub body: Option<String>,
+    /// Labels, defined (colour `ededed`) when the repository lacks them.
+    pub labels: Vec<String>,
+    /// Whether the pull request is a draft.
+    pub draft: bool,
+}
+
+impl FakePr {
+    /// An open pull request `number` by `octocat` from branch
+    /// `feature-{number}` into `main`, with a deterministic 40-hex head SHA
+    /// and no labels.
+    pub fn new(number: u64) -> Self {
+        Self {
+            number,
+            title: format!("PR #{number}"),
+            state: FakeState::Open,
+            head_sha: state::default_head_sha(number),
+            head_ref: format!("feature-{number}"),
+            base_ref: "main".to_owned(),
+            head_repo: None,
+            author: "octocat".to_owned(),
+            body: None,
+            labels: Vec::new(),
+            draft: false,
+        }
+    }
+}
+
+impl Default for FakePr {
+    /// [`FakePr::new`]`(1)`.
+    fn default() -> Self {
+        Self::new(1)
+    }
+}
+
+/// An issue comment, as [`FakeGitHub::comments`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeComment {
+    /// The comment id (`/issues/comments/{id}`).
+    pub id: u64,
+    /// The author's login.
+    pub author: String,
+    /// The Markdown body.
+    pub body: String,
+    /// When it was posted.
+    pub created_at: DateTime<Utc>,
+    /// When it was last edited (equal to `created_at` if never).
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One request the fake answered, as [`FakeGitHub::requests`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// The HTTP method, upper case (`"GET"`).
+    pub method: String,
+    /// The path as sent (percent-encoded), without the `/api/v3` prefix
+    /// (`/api/graphql` is logged as `/graphql`).
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: Option<String>,
+    /// The status the fake answered with.
+    pub status: u16,
+    /// The request body, if any (lossy UTF-8).
+    pub body: Option<String>,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
+    /// Whether the request came in under the GHES prefix.
+    pub ghes_prefix: bool,
+}
+
+impl LoggedRequest {
+    /// [`path`](Self::path) with percent-escapes decoded (`/labels/🎪%20x`
+    /// becomes `/labels/🎪 x`); the raw path when it does not decode.
+    pub fn decoded_path(&self) -> String {
+        util::percent_decode(&self.path, false).unwrap_or_else(|| self.path.clone())
+    }
+}
+
+/// What an injected [`Fault`] does to a matching request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultAction {
+    /// Answer with `status` instead of serving the request (the request
+    /// does not touch the state or the rate-limit budget).
+    Respond {
+        /// The HTTP status.
+        status: u16,
+        /// Send `Retry-After: {secs}` (secondary rate limits).
+        retry_after: Option<u64>,
+        /// Send `x-ratelimit-remaining: 0` and `x-ratelimit-reset: {epoch}`
+        /// (an exhausted primary rate limit).
+        ratelimit_reset: Option<i64>,
+        /// The JSON body; `None` picks GitHub's usual one for the situation
+        /// (`{"message": "You have exceeded a secondary rate limit...",
+        /// ...}` for 403/429 with `retry_after`, `"API rate limit exceeded
+        /// for ..."` with `ratelimit_reset`, `"Server Error"` for 500/502,
+        /// otherwise the reason phrase).
+        body: Option<Value>,
+    },
+    /// Wait this long, then serve the request normally.
+    Delay(Duration),
+}
+
+/// A fault to inject with [`FakeGitHub::inject`]: the next
+/// [`times`](Self::times) requests matching [`method`](Self::method) and
+/// [`path_contains`](Self::path_contains) get [`action`](Self::action).
+///
+/// Faults are checked in injection order; the first match is used up.
+///
+/// ```
+/// use showtime_github::fake::Fault;
+/// use std::time::Duration;
+///
+/// let flaky = Fault::status(502).method("GET").path_contains("/pulls").times(2);
+/// let abuse = Fault::secondary_rate_limit(403, 60).method("POST");
+/// let slow = Fault::delay(Duration::from_millis(300)).path_contains("/labels");
+/// # let _ = (flaky, abuse, slow);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    /// Only requests with this method (case-insensitive); `None`: any.
+    pub method: Option<String>,
+    /// Only requests whose path as sent (with any `/api/v3` prefix, plus
+    /// `?query` when there is one) contains this; `None`: any.
+    pub path_contains: Option<String>,
+    /// What happens to matching requests.
+    pub action: FaultAction,
+    /// How many matching requests it applies to.
+    pub times: usize,
+}
+
+impl Fault {
+    /// Answer the next matching request with `status` (and GitHub's usual
+    /// body for it).
+    pub fn status(status: u16) -> Self {
+        Self {
+            method: None,
+            path_contains: None,
+            action: FaultAction::Respond {
+                status,
+                retry_after: None,
+                ratelimit_reset: None,
+                body: None,
+            },
+            times: 1,
+        }
+    }
+
+    /// Delay the next matching request by `latency`, then serve it.
+    pub fn delay(latency: Duration) -> Self {
+        Self {
+            action: FaultAction::Delay(latency),
+            ..Self::status(0)
+        }
+    }
+
+    /// A secondary rate limit: `status` (403 or 429) with
+    /// `Retry-After: {retry_after_secs}` and GitHub's "You have exceeded a
+    /// secondary rate limit" body.
+    pub fn secondary_rate_limit(status: u16, retry_after_secs: u64) -> Self {
+        Self::status(status).retry_after(retry_after_secs)
+    }
+
+    /// An exhausted primary rate limit: 403 with `x-ratelimit-remaining: 0`,
+    /// `x-ratelimit-reset: {reset_epoch}` and GitHub's "API rate limit
+    /// exceeded" body. (To exhaust the real budget instead, use
+    /// [`FakeGitHub::set_rate_limit_remaining`].)
+    pub fn primary_rate_limit(reset_epoch: i64) -> Self {
+        Self::status(403).ratelimit_reset(reset_epoch)
+    }
+
+    /// Only match requests with this method.
+    pub fn method(mut self, method: impl AsRef<str>) -> Self {
+        self.method = Some(method.as_ref().to_ascii_uppercase());
+        self
+    }
+
+    /// Only match requests whose path (and query) contains `fragment`.
+    pub fn path_contains(mut self, fragment: impl Into<String>) -> Self {
+        self.path_contains = Some(fragment.into());
+        self
+    }
+
+    /// Apply to the next `times` matching requests (default 1).
+    pub fn times(mut self, times: usize) -> Self {
+        self.times = times;
+        self
+    }
+
+    /// Add `Retry-After: {secs}` (no effect on a delay).
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        if let FaultAction::Respond { retry_after, .. } = &mut self.action {
+            *retry_after = Some(secs);
+        }
+        self
+    }
+
+    /// Add `x-ratelimit-remaining: 0` and `x-ratelimit-reset: {epoch}` (no
+    /// effect on a delay).
+    pub fn ratelimit_reset(mut self, epoch: i64) -> Self {
+        if let FaultAction::Respond {
+            ratelimit_reset, ..
+        } = &mut self.action
+        {
+            *ratelimit_reset = Some(epoch);
+        }
+        self
+    }
+
+    /// Answer with this JSON body (no effect on a delay).
+    pub fn body(mut self, body: Value) -> Self {
+        if let FaultAction::Respond { body: slot, .. } = &mut self.action {
+            *slot = Some(body);
+        }
+        self
+    }
+
+    fn matches(&self, method: &str, target: &str) -> bool {
+        self.times > 0
+            && self
+                .method
+                .as_deref()
+                .is_none_or(|expected| expected.eq_ignore_ascii_case(method))
+            && self
+                .path_contains
+                .as_deref()
+                .is_none_or(|fragment| target.contains(fragment))
+    }
+}
+
+/// A running fake GitHub serving one repository; see the [module
+/// docs](self).
+///
+/// Dropping the handle stops the server (gracefully, in the background);
+/// [`shutdown`](Self::shutdown) stops it and waits.
+///
+/// The seeding methods panic when given a number that is not an issue or
+/// pull request of the fake (or one that already is, for the `add_`
+/// methods): that is a bug in the test.
+pub struct FakeGitHub {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for FakeGitHub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeGitHub")
+            .field("url", &self.url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeGitHub {
+    /// Binds `127.0.0.1:0`, spawns the server for `owner/repo` on the
+    /// current tokio runtime and returns its handle.
+    ///
+    /// # Errors
+    ///
+    /// When the listener cannot be bound.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub async fn start(owner: &str, repo: &str) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(owner, repo)),
+            server_base: format!("http://{addr}"),
+        });
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = server::router(Arc::clone(&shared));
+        let task = tokio::spawn(async move {
+            let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            });
+            // An accept error ends the fake; tests then see connection errors.
+            let _ = serving.await;
+        });
+        Ok(Self {
+            addr,
+            shared,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT/` (with the trailing slash).
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// The GitHub Enterprise Server style base URL,
+    /// `http://127.0.0.1:PORT/api/v3/`.
+    pub fn ghes_url(&self) -> String {
+        format!("http://{}{}/", self.addr, server::GHES_PREFIX)
+    }
+
+    /// The socket address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the server and waits (up to 5 s, then aborts it) for it to
+    /// finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        lock(&self.shared.state)
+    }
+
+    fn with_issue<T>(&self, number: u64, f: impl FnOnce(&mut State) -> T) -> T {
+        let mut state = self.state();
+        assert!(
+            state.issues.contains_key(&number),
+            "fake GitHub: #{number} is neither an issue nor a pull request"
+        );
+        f(&mut state)
+    }
+
+    // ----- seeding ----------------------------------------------------------
+
+    /// Adds a pull request (its labels are defined, colour `ededed`, when the
+    /// repository lacks them).
+    ///
+    /// # Panics
+    ///
+    /// When the number is already taken by an issue or pull request.
+    pub fn add_pull_request(&self, pr: FakePr) {
+        let at = util::now();
+        let number = pr.number;
+        let issue = Issue {
+            number,
+            title: pr.title,
+            body: pr.body,
+            author: pr.author,
+            state: FakeState::Open,
+            created_at: at,
+            updated_at: at,
+            closed_at: None,
+            labels: Vec::new(),
+            pr: Some(PrData {
+                head_sha: pr.head_sha,
+                head_ref: pr.head_ref,
+                base_ref: pr.base_ref,
+                base_sha: util::fake_sha(&format!("base-{number}")),
+                head_repo: pr.head_repo,
+                merged_at: None,
+                draft: pr.draft,
+            }),
+        };
+        let mut state = self.state();
+        assert!(
+            state.insert_issue(issue, &pr.labels),
+            "fake GitHub: #{number} already exists"
+        );
+        state.set_state(number, pr.state);
+    }
+
+    /// Adds an open plain issue (not a pull request) by `author`.
+    ///
+    /// # Panics
+    ///
+    /// When the number is already taken by an issue or pull request.
+    pub fn add_issue(&self, number: u64, author: &str, labels: &[&str]) {
+        let at = util::now();
+        let issue = Issue {
+            number,
+            title: format!("Issue #{number}"),
+            body: None,
+            author: author.to_owned(),
+            state: FakeState::Open,
+            created_at: at,
+            updated_at: at,
+            closed_at: None,
+            labels: Vec::new(),
+            pr: None,
+        };
+        let labels: Vec<String> = labels.iter().map(|&label| label.to_owned()).collect();
+        assert!(
+            self.state().insert_issue(issue, &labels),
+            "fake GitHub: #{number} already exists"
+        );
+    }
+
+    /// Opens, closes or merges an issue or pull request (merging sets
+    /// `merged_at`; reopening clears `closed_at` and `merged_at`).
+    ///
+    /// # Panics
+    ///
+    /// For an unknown number, or [`FakeState::Merged`] on a plain issue.
+    pub fn set_state(&self, number: u64, state: FakeState) {
+        self.with_issue(number, |s| {
+            let is_pr = s.issues.get(&number).is_some_and(|i| i.pr.is_some());
+            assert!(
+                is_pr || state != FakeState::Merged,
+                "fake GitHub: #{number} is an issue and cannot be merged"
+            );
+            s.set_state(number, state);
+        });
+    }
+
+    /// Moves the head of pull request `number` to `sha` (a push).
+    ///
+    /// # Panics
+    ///
+    /// When `number` is not a pull request.
+    pub fn set_head(&self, number: u64, sha: &str) {
+        let mut state = self.state();
+        let Some(issue) = state.issues.get_mut(&number).filter(|i| i.pr.is_some()) else {
+            panic!("fake GitHub: #{number} is not a pull request");
+        };
+        if let Some(pr) = issue.pr.as_mut() {
+            pr.head_sha = sha.to_owned();
+        }
+        issue.updated_at = util::now();
+    }
+
+    /// Replaces the description of issue or pull request `number`.
+    ///
+    /// # Panics
+    ///
+    /// For an unknown number.
+    pub fn set_body(&self, number: u64, body: Option<&str>) {
+        self.with_issue(number, |s| {
+            if let Some(issue) = s.issues.get_mut(&number) {
+                issue.body = body.map(str::to_owned);
+                issue.updated_at = util::now();
+            }
+        });
+    }
+
+    /// Adds labels as a person would in the web UI: no request is logged, no
+    /// budget is spent and names are not validated; missing definitions are
+    /// created (colour `ededed`).
+    ///
+    /// # Panics
+    ///
+    /// For an unknown number.
+    pub fn add_labels_as_person(&self, number: u64, labels: &[&str]) {
+        let labels: Vec<String> = labels.iter().map(|&label| label.to_owned()).collect();
+        self.with_issue(number, |s| s.attach(number, &labels));
+    }
+
+    /// Removes a label (case-insensitively) as a person would in the web UI;
+    /// returns whether the issue carried it.
+    ///
+    /// # Panics
+    ///
+    /// For an unknown number.
+    pub fn remove_label_as_person(&self, number: u64, label: &str) -> bool {
+        self.with_issue(number, |s| s.detach(number, label) == Some(true))
+    }
+
+    /// Makes `login` a collaborator with `role`: `admin`, `maintain`,
+    /// `write`, `triage`, `read` or `none`. (Users never given a role get 404
+    /// from the permission endpoint.)
+    ///
+    /// # Panics
+    ///
+    /// For another role.
+    pub fn set_permission(&self, login: &str, role: &str) {
+        let role = role.to_ascii_lowercase();
+        assert!(
+            matches!(
+                role.as_str(),
+                "admin" | "maintain" | "write" | "triage" | "read" | "none"
+            ),
+            "fake GitHub: unknown role {role:?} (admin, maintain, write, triage, read or none)"
+        );
+        self.state()
+            .permissions
+            .insert(login.to_lowercase(), (login.to_owned(), role));
+    }
+
+    /// Defines a label in the repository, or updates the colour and
+    /// description of the existing definition with that name
+    /// (case-insensitively; the original spelling stays). Nothing is
+    /// validated.
+    pub fn define_label(&self, name: &str, color: &str, description: Option<&str>) {
+        self.state().define_label(name, color, description);
+    }
+
+    /// Deletes a label definition as a person would, detaching it from every
+    /// issue and pull request; returns whether it existed.
+    pub fn delete_definition(&self, name: &str) -> bool {
+        self.state().delete_label(name)
+    }
+
+    /// Adds a comment by `author` to issue or pull request `number`; returns
+    /// its id.
+    ///
+    /// # Panics
+    ///
+    /// For an unknown number.
+    pub fn add_comment(&self, number: u64, author: &str, body: &str) -> u64 {
+        self.with_issue(number, |s| s.add_comment(number, author, body))
+            .unwrap_or_default()
+    }
+
+    /// Sets the login API clients act as (the author of comments they
+    /// post); default `showtime[bot]`.
+    pub fn set_viewer(&self, login: &str) {
+        self.state().viewer = login.to_owned();
+    }
+
+    // ----- inspection -------------------------------------------------------
+
+    /// The label names of issue or pull request `number`, in the order they
+    /// were attached.
+    ///
+    /// # Panics
+    ///
+    /// For an unknown number.
+    pub fn labels(&self, number: u64) -> Vec<String> {
+        self.with_issue(number, |s| s.issue_label_names(number))
+    }
+
+    /// The repository's label definitions as `(name, color, description)`,
+    /// in creation order.
+    pub fn definitions(&self) -> Vec<(String, String, Option<String>)> {
+        self.state()
+            .labels
+            .iter()
+            .map(|def| (def.name.clone(), def.color.clone(), def.description.clone()))
+            .collect()
+    }
+
+    /// The comments of issue or pull request `number`, oldest first.
+    ///
+    /// # Panics
+    ///
+    /// For an unknown number.
+    pub fn comments(&self, number: u64) -> Vec<FakeComment> {
+        self.with_issue(number, |s| {
+            s.comments
+                .iter()
+                .filter(|comment| comment.issue == number)
+                .map(|comment| FakeComment {
+                    id: comment.id,
+                    author: comment.author.clone(),
+                    body: comment.body.clone(),
+                    created_at: comment.created_at,
+                    updated_at: comment.updated_at,
+                })
+                .collect()
+        })
+    }
+
+    /// The state of issue or pull request `number`.
+    ///
+    /// # Panics
+    ///
+    /// For an unknown number.
+    pub fn state_of(&self, number: u64) -> FakeState {
+        self.with_issue(number, |s| {
+            s.issues
+                .get(&number)
+                .map_or(FakeState::Open, |issue| issue.state)
+        })
+    }
+
+    /// Every request answered so far, in order.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.state().log.clone()
+    }
+
+    /// Forgets the requests logged so far.
+    pub fn clear_requests(&self) {
+        self.state().log.clear();
+    }
+
+    /// How many logged requests have `method` (case-insensitive) and a path
+    /// (as in [`LoggedRequest::path`], raw or
+    /// [decoded](LoggedRequest::decoded_path)) starting with `path_prefix`.
+    pub fn count(&self, method: &str, path_prefix: &str) -> usize {
+        self.state()
+            .log
+            .iter()
+            .filter(|request| request.method.eq_ignore_ascii_case(method))
+            .filter(|request| {
+                request.path.starts_with(path_prefix)
+                    || request.decoded_path().starts_with(path_prefix)
+            })
+            .count()
+    }
+
+    // ----- budget, credentials, faults --------------------------------------
+
+    /// Sets the remaining REST (`core`) budget; at 0 every further request
+    /// gets GitHub's 403 "API rate limit exceeded".
+    pub fn set_rate_limit_remaining(&self, remaining: u64) {
+        self.state().core.remaining = remaining;
+    }
+
+    /// The remaining REST (`core`) budget.
+    pub fn rate_limit_remaining(&self) -> u64 {
+        self.state().core.remaining
+    }
+
+    /// Sets the remaining GraphQL budget (separate from `core`, as on
+    /// GitHub).
+    pub fn set_graphql_rate_limit_remaining(&self, remaining: u64) {
+        self.state().graphql.remaining = remaining;
+    }
+
+    /// Sets the `x-ratelimit-reset` epoch of both budgets (default: an hour
+    /// after start). Budgets never refill by themselves.
+    pub fn set_rate_limit_reset(&self, epoch: i64) {
+        let mut state = self.state();
+        state.core.reset = epoch;
+        state.graphql.reset = epoch;
+    }
+
+    /// Requires `Authorization: token {t}` or `Bearer {t}` (or a token minted
+    /// by the fake for an app installation) on every request but the
+    /// installation-token one; `None` accepts anything again.
+    pub fn require_token(&self, token: Option<&str>) {
+        self.state().required_token = token.map(str::to_owned);
+    }
+
+    /// Injects a fault; see [`Fault`].
+    pub fn inject(&self, fault: Fault) {
+        if fault.times > 0 {
+            self.state().faults.push(fault);
+        }
+    }
+
+    /// Removes all pending faults.
+    pub fn clear_faults(&self) {
+        self.state().faults.clear();
+    }
+}
+
+impl Drop for FakeGitHub {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
