@@ -314,6 +314,27 @@ impl Engine {
         })
     }
 
+    /// Creates or updates every reusable label definition
+    /// ([`Codec::static_labels`](crate::labels::Codec::static_labels)) with
+    /// its colour and description; returns their names.
+    pub async fn setup_labels(&self) -> Result<Vec<String>, EngineError> {
+        let mut names = Vec::new();
+        for (name, def) in self.policy.codec.static_labels() {
+            self.retry(|| {
+                self.ports
+                    .host
+                    .ensure_label(&name, def.color, &def.description)
+            })
+            .await
+            .map_err(|source| EngineError::Listing {
+                what: "repository labels",
+                source,
+            })?;
+            names.push(name);
+        }
+        Ok(names)
+    }
+
     fn lock_for(&self, pr: PrNumber) -> Arc<AsyncMutex<()>> {
         let mut locks = self
             .locks

@@ -696,3 +696,23 @@ async fn one_read_per_round_and_one_permission_lookup_per_run() {
     assert_eq!(world.host.total_calls(), 1);
     assert_eq!(world.backend.total_calls(), 0);
 }
+
+#[tokio::test]
+async fn setup_labels_defines_every_reusable_label_with_its_colour() {
+    let world = world();
+    let names = world.engine().setup_labels().await.unwrap();
+    let definitions = world.host.definitions();
+    assert_eq!(definitions.len(), names.len());
+    assert_eq!(definitions["🎪 🚦 running"].0, "28a745");
+    assert_eq!(definitions["🎪 ⚡ showtime-trigger-start"].0, "FFD700");
+    assert!(definitions.contains_key("testenv-up"));
+    assert!(definitions.contains_key("🎪 ⚙️ size-large"));
+    assert!(
+        definitions
+            .values()
+            .all(|(_, d)| !d.is_empty() && d.chars().count() <= 100)
+    );
+    // Running it again changes nothing and fails nothing.
+    world.engine().setup_labels().await.unwrap();
+    assert_eq!(world.host.definitions(), definitions);
+}

@@ -429,3 +429,47 @@ async fn the_engine_runs_a_whole_lifecycle_against_github() {
     assert_eq!(fake.comments(1).len(), 1, "one sticky comment all along");
     assert!(world.backend.environments().is_empty());
 }
+
+#[tokio::test]
+async fn a_secondary_limit_with_only_a_reset_time_is_waited_out() {
+    let fake = fake().await;
+    seed_pr(&fake, 1, &[]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    fake.inject(
+        Fault::status(403)
+            .ratelimit_reset(now + 1)
+            .body(serde_json::json!({"message": "You have exceeded a secondary rate limit."})),
+    );
+    host(&fake).pull_request(pr(1)).await.unwrap();
+    assert_eq!(
+        fake.requests().iter().map(|r| r.status).collect::<Vec<_>>(),
+        [403, 200]
+    );
+}
+
+#[tokio::test]
+async fn setup_labels_creates_then_updates_the_static_definitions() {
+    use showtime_core::engine::{Engine, Ports};
+    use showtime_core::testing::World;
+    use std::sync::Arc;
+
+    let fake = fake().await;
+    fake.define_label("🎪 🚦 running", "ededed", Some("old"));
+    let world = World::new();
+    let ports = Ports {
+        host: Arc::new(host(&fake)),
+        ..world.ports()
+    };
+    let names = Engine::new(ports, world.policy.clone())
+        .setup_labels()
+        .await
+        .unwrap();
+    let defs = fake.definitions();
+    assert_eq!(defs.len(), names.len());
+    let running = defs.iter().find(|d| d.0 == "🎪 🚦 running").unwrap();
+    assert_eq!(running.1, "28a745");
+    assert_ne!(running.2.as_deref(), Some("old"));
+}

@@ -220,6 +220,29 @@ pub fn reference() -> &'static [ReferenceEntry] {
 }
 
 impl Codec {
+    /// Every reusable label — triggers, flags, PR-level statuses, common
+    /// TTLs and configuration items, and the legacy up-label — with its
+    /// definition, for `setup-labels`. Per-value labels (SHAs, times,
+    /// addresses) are left to be created as they are used.
+    pub fn static_labels(&self) -> Vec<(String, LabelDefinition)> {
+        let concrete = REFERENCE
+            .iter()
+            .filter(|row| !row.seed.contains('<') && row.seed != "testenv-up")
+            .map(|row| row.seed.to_owned());
+        let ttls = ["24h", "48h", "72h", "1w", "close", "manual"].map(|t| format!("🎪 ⌛ {t}"));
+        let items = ["debug", "no-examples", "cache-redis"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(self.sizes.iter().map(|s| format!("size-{s}")))
+            .map(|item| format!("🎪 ⚙️ {item}"));
+        std::iter::once(self.legacy_trigger.clone())
+            .chain(concrete)
+            .chain(ttls)
+            .chain(items)
+            .filter_map(|name| self.definition(&name).map(|def| (name, def)))
+            .collect()
+    }
+
     /// The colour and description to create `label` with, or `None` when it
     /// is not a well-formed Showtime label.
     ///
