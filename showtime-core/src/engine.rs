@@ -204,39 +204,8 @@ impl Engine {
                 actor: actor.clone().map(|login| Actor { login, permission }),
                 backend: backend.take(),
             };
-            let plan = loop {
-                match plan(&obs, &self.policy, self.ports.clock.now()) {
-                    Decision::Act(plan) => break plan,
-                    Decision::Observe(Need::Backend) if obs.backend.is_none() => {
-                        let listed = self
-                            .retry(|| self.ports.backend.list(None))
-                            .await
-                            .map_err(|source| EngineError::Backend { pr, source })?;
-                        obs.backend = Some(listed);
-                    }
-                    Decision::Observe(Need::Permission) if permission.is_none() => {
-                        let login = obs.actor.as_ref().map(|a| a.login.clone());
-                        let p = match login {
-                            // Fail closed: an error reading the permission refuses.
-                            Some(login) => self
-                                .retry(|| self.ports.host.permission(&login))
-                                .await
-                                .unwrap_or(Permission::None),
-                            None => Permission::None,
-                        };
-                        permission = Some(p);
-                        if let Some(actor) = obs.actor.as_mut() {
-                            actor.permission = Some(p);
-                        }
-                    }
-                    Decision::Observe(need) => {
-                        return Err(EngineError::Plan {
-                            pr,
-                            message: format!("the planner asked twice for {need:?}"),
-                        });
-                    }
-                }
-            };
+            let plan = self.settle(&mut obs).await?;
+            permission = obs.actor.as_ref().and_then(|a| a.permission);
             run.start_round(obs.pr, obs.labels);
             let next = run.execute(&plan).await?;
             run.outcome.plans.push(plan);
@@ -276,7 +245,6 @@ impl Engine {
         actor: Option<Login>,
         backend: Option<Vec<EnvInfo>>,
     ) -> Result<Plan, EngineError> {
-        let pr = current.number;
         let mut obs = Observation {
             labels: self.policy.codec.parse(&current.labels),
             pr: current,
@@ -287,18 +255,28 @@ impl Engine {
             }),
             backend,
         };
-        for _ in 0..3 {
-            match plan(&obs, &self.policy, self.ports.clock.now()) {
+        self.settle(&mut obs).await
+    }
+
+    /// Asks the planner, filling in each fact it asks for (the backend's
+    /// listing, the actor's permission) once, until it decides.
+    async fn settle(&self, obs: &mut Observation) -> Result<Plan, EngineError> {
+        let pr = obs.pr.number;
+        loop {
+            match plan(obs, &self.policy, self.ports.clock.now()) {
                 Decision::Act(plan) => return Ok(plan),
-                Decision::Observe(Need::Backend) => {
+                Decision::Observe(Need::Backend) if obs.backend.is_none() => {
                     let listed = self
                         .retry(|| self.ports.backend.list(None))
                         .await
                         .map_err(|source| EngineError::Backend { pr, source })?;
                     obs.backend = Some(listed);
                 }
-                Decision::Observe(Need::Permission) => {
+                Decision::Observe(Need::Permission)
+                    if obs.actor.as_ref().is_some_and(|a| a.permission.is_none()) =>
+                {
                     if let Some(actor) = obs.actor.as_mut() {
+                        // Fail closed: an error reading the permission refuses.
                         let p = self
                             .retry(|| self.ports.host.permission(&actor.login))
                             .await
@@ -306,12 +284,14 @@ impl Engine {
                         actor.permission = Some(p);
                     }
                 }
+                Decision::Observe(need) => {
+                    return Err(EngineError::Plan {
+                        pr,
+                        message: format!("the planner asked again for {need:?}"),
+                    });
+                }
             }
         }
-        Err(EngineError::Plan {
-            pr,
-            message: "the planner did not decide".to_owned(),
-        })
     }
 
     /// Creates or updates every reusable label definition

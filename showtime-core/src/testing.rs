@@ -752,7 +752,6 @@ impl World {
     ///
     /// On a malformed number, SHA or login: test fixtures are trusted.
     pub fn open_pr(&self, number: u64, head: &str, author: &str, labels: &[&str]) -> PrNumber {
-        #[allow(clippy::expect_used)]
         let pr = PullRequest {
             number: PrNumber::new(number).expect("a PR number above zero"),
             state: PrState::Open,
