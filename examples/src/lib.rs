@@ -20,6 +20,9 @@ use showtime_core::labels::{
 };
 use showtime_core::{Config, SizeName, Sizes};
 
+pub mod app;
+pub mod local;
+
 /// The process exit codes of `showtime`, all in one place.
 pub mod exit_code {
     /// The command did what was asked.
