@@ -1,16 +1,21 @@
 //! # showtime-examples
 //!
-//! The logic behind the `showtime` command line, kept in a library so the
-//! binary stays a few lines of wiring and the behaviour can be tested.
+//! The logic behind the `showtime` command line and the `showtime-webhook`
+//! server, kept in a library so the binaries stay a few lines of wiring and
+//! the behaviour can be tested.
 //!
 //! * [`Cli`] is the clap definition of every subcommand.
 //! * [`run`] executes a parsed [`Cli`] against any input and outputs, and
 //!   returns one of the [`exit_code`]s.
 //! * [`summary`], [`reference_table`] and [`reference_json`] render what the
 //!   subcommands print.
+//! * [`server`] is the webhook server behind `showtime-webhook`: GitHub
+//!   deliveries checked, answered at once, and reconciled in the background.
 //!
 //! Nothing here decides anything about environments: every rule lives in
 //! `showtime-core`.
+
+pub mod server;
 
 use std::io::{self, Read, Write};
 
