@@ -1,13 +1,18 @@
 //! # showtime-examples
 //!
-//! The logic behind the `showtime` command line, kept in a library so the
-//! binary stays a few lines of wiring and the behaviour can be tested.
+//! The thin programs on the Showtime library, kept in a library so the
+//! binaries stay a few lines of wiring and the behaviour can be tested:
 //!
-//! * [`Cli`] is the clap definition of every subcommand.
-//! * [`run`] executes a parsed [`Cli`] against any input and outputs, and
-//!   returns one of the [`exit_code`]s.
-//! * [`summary`], [`reference_table`] and [`reference_json`] render what the
-//!   subcommands print.
+//! * `showtime`, the command line: [`Cli`] is its clap definition and
+//!   [`run`] executes it, returning one of the [`exit_code`]s. Its
+//!   repository commands are in [`commands`], its output in [`output`].
+//! * `showtime-webhook`, the webhook server: [`server`].
+//! * `showtime-sweep`, the scheduled sweeper: [`sweeper`].
+//! * [`settings`] (flags, variables, `showtime.toml`) and [`wiring`] (from
+//!   settings to an engine), shared by all three.
+//! * [`local`], the local-process backend — the worked example of a
+//!   third-party backend — and [`app`], the preview app it runs.
+//! * [`demo`], the whole system on one machine with no account anywhere.
 //!
 //! Nothing here decides anything about environments: every rule lives in
 //! `showtime-core`.
@@ -21,7 +26,22 @@ use showtime_core::labels::{
 use showtime_core::{Config, SizeName, Sizes};
 
 pub mod app;
+pub mod commands;
+pub mod demo;
 pub mod local;
+pub mod output;
+pub mod server;
+pub mod settings;
+pub mod sweeper;
+pub mod wiring;
+
+use std::path::PathBuf;
+
+use showtime_core::{Login, PrNumber, Sha};
+
+use crate::commands::SyncEvent;
+use crate::output::Output;
+use crate::settings::{FileConfig, GlobalArgs, Settings};
 
 /// The process exit codes of `showtime`, all in one place.
 pub mod exit_code {
@@ -31,14 +51,29 @@ pub mod exit_code {
     /// closed pipe), or an internal error; the input itself was not at fault.
     pub const FAILURE: u8 = 1;
     /// The input or an option was invalid: malformed JSON, a bad value, input
-    /// that is not UTF-8, or a usage error (clap exits with this code too).
+    /// that is not UTF-8, a bad configuration, or a usage error (clap exits
+    /// with this code too).
     pub const BAD_INPUT: u8 = 2;
+    /// Showtime refused: the actor lacks permission, or the commit asked
+    /// for is no longer the PR's head. Nothing was changed.
+    pub const REFUSED: u8 = 3;
+    /// A step failed (a build, a deploy, a GitHub call); the PR says why.
+    pub const FAILED: u8 = 4;
 }
 
 /// Per-PR preview environments whose state lives in 🎪 labels.
 #[derive(Debug, Parser)]
 #[command(name = "showtime", version)]
 pub struct Cli {
+    /// Options every program shares.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// Who the command acts for [env: GITHUB_ACTOR]
+    #[arg(long, global = true, value_name = "LOGIN")]
+    pub actor: Option<Login>,
+    /// Print results as JSON
+    #[arg(long, global = true)]
+    pub json: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -47,6 +82,85 @@ pub struct Cli {
 /// The subcommands of `showtime`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Converge one PR: do what its labels ask (the GitHub Actions entry)
+    Sync {
+        /// The pull request number
+        pr: PrNumber,
+        /// Act only if this is still the PR's head commit
+        #[arg(long)]
+        sha: Option<Sha>,
+        /// Change nothing; print key=value lines (also to $GITHUB_OUTPUT)
+        #[arg(long)]
+        check_only: bool,
+        /// What caused this run
+        #[arg(long, value_enum, default_value_t = SyncEvent::Look)]
+        event: SyncEvent,
+    },
+    /// Create an environment for a PR (adds the start trigger and syncs)
+    Start {
+        /// The pull request number
+        pr: PrNumber,
+        /// Act only if this is still the PR's head commit
+        #[arg(long)]
+        sha: Option<Sha>,
+    },
+    /// Destroy a PR's environments
+    Stop {
+        /// The pull request number
+        pr: PrNumber,
+    },
+    /// Show a PR's environment
+    Status {
+        /// The pull request number
+        pr: PrNumber,
+    },
+    /// List every environment
+    List {
+        /// Also PRs with 🎪 labels but no running environment
+        #[arg(long)]
+        all: bool,
+    },
+    /// Print what a sync would do, changing nothing
+    Plan {
+        /// The pull request number
+        pr: PrNumber,
+        /// What caused this run
+        #[arg(long, value_enum, default_value_t = SyncEvent::Look)]
+        event: SyncEvent,
+    },
+    /// Define every reusable 🎪 label with its colour and description
+    SetupLabels,
+    /// Sweep: expired, closed and orphaned environments, stale labels
+    Cleanup {
+        /// Say what would be done, change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// With --older-than: spare environments whose TTL keeps them
+        /// (`close`, `manual`)
+        #[arg(long)]
+        respect_ttl: bool,
+        /// Also stop environments older than this (48h, 7d, 2w)
+        #[arg(long, value_name = "DURATION", value_parser = commands::parse_duration)]
+        older_than: Option<std::time::Duration>,
+    },
+    /// Delete definitions of per-value 🎪 labels no PR carries
+    CleanupLabels {
+        /// Say what would be deleted, delete nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Run the whole system locally: fake GitHub, local environments
+    Demo {
+        /// Leave the fake GitHub and the environments running at the end
+        #[arg(long)]
+        keep_running: bool,
+    },
+    /// Check configuration
+    Config {
+        /// Which configuration operation to run.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Read, write and describe 🎪 label names.
     Labels {
         /// How label names are read and written.
@@ -58,6 +172,29 @@ pub enum Command {
     },
     /// Print the version of showtime.
     Version,
+    /// Serve the preview app of one environment (run by the local backend)
+    #[command(name = "__app", hide = true)]
+    App {
+        /// Where to listen
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        /// The pull request
+        #[arg(long)]
+        pr: PrNumber,
+        /// The commit
+        #[arg(long)]
+        sha: Sha,
+    },
+}
+
+/// The subcommands of `showtime config`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration file and point at the line of any error
+    Check {
+        /// The file [default: --config, $SHOWTIME_CONFIG or ./showtime.toml]
+        path: Option<PathBuf>,
+    },
 }
 
 /// The configurable parts of the label grammar, shared by every `labels`
@@ -89,11 +226,9 @@ impl CodecArgs {
 pub enum LabelsCommand {
     /// Read label names, one per line, from standard input and show what
     /// they say
-    Parse {
-        /// Print the stable JSON form instead of a summary for people
-        #[arg(long)]
-        json: bool,
-    },
+    /// (`--json` prints the stable JSON form instead of a summary for
+    /// people.)
+    Parse,
     /// Read the JSON form of `labels parse --json` from standard input and
     /// print its label names, one per line
     Encode {
@@ -102,11 +237,8 @@ pub enum LabelsCommand {
         dialect: DialectArg,
     },
     /// Print every label kind with its per-SHA form, colour and meaning
-    Reference {
-        /// Print a JSON array instead of a table
-        #[arg(long)]
-        json: bool,
-    },
+    /// (`--json` prints a JSON array instead of a table.)
+    Reference,
 }
 
 /// The label dialects, as named on the command line.
@@ -139,6 +271,12 @@ pub enum CliError {
     /// Something that should not fail did.
     #[error("{0}")]
     Internal(String),
+    /// Showtime refused to act; nothing changed.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// A step failed.
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl CliError {
@@ -146,8 +284,22 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::BadInput(_) => exit_code::BAD_INPUT,
+            CliError::Refused(_) => exit_code::REFUSED,
+            CliError::Failed(_) => exit_code::FAILED,
             CliError::Io(_) | CliError::Internal(_) => exit_code::FAILURE,
         }
+    }
+}
+
+impl From<settings::ConfigError> for CliError {
+    fn from(e: settings::ConfigError) -> Self {
+        CliError::BadInput(e.to_string())
+    }
+}
+
+impl From<wiring::WiringError> for CliError {
+    fn from(e: wiring::WiringError) -> Self {
+        CliError::BadInput(e.to_string())
     }
 }
 
@@ -156,7 +308,19 @@ impl CliError {
 ///
 /// A closed output pipe ends the command quietly with [`exit_code::FAILURE`].
 pub fn run(cli: Cli, stdin: &mut dyn Read, stdout: &mut dyn Write, stderr: &mut dyn Write) -> u8 {
-    let result = execute(cli, stdin, stdout).and_then(|()| stdout.flush().map_err(CliError::from));
+    run_with_env(cli, &|k| std::env::var(k).ok(), stdin, stdout, stderr)
+}
+
+/// [`run`] with the environment variables read through `env`.
+pub fn run_with_env(
+    cli: Cli,
+    env: &dyn Fn(&str) -> Option<String>,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> u8 {
+    let result = execute(cli, env, stdin, stdout, stderr)
+        .and_then(|()| stdout.flush().map_err(CliError::from));
     match result {
         Ok(()) => exit_code::SUCCESS,
         Err(CliError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => exit_code::FAILURE,
@@ -168,7 +332,35 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, stdout: &mut dyn Write, stderr: &mut 
     }
 }
 
-fn execute(cli: Cli, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(), CliError> {
+fn execute(
+    cli: Cli,
+    env: &dyn Fn(&str) -> Option<String>,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<(), CliError> {
+    match cli.command {
+        Command::Labels { .. } | Command::Version => {}
+        Command::Config {
+            command: ConfigCommand::Check { path },
+        } => return config_check(&cli.global, path, env, stdout),
+        command => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let mut out = Output::new(stdout, stderr, cli.json, env);
+            let actor = cli
+                .actor
+                .or_else(|| env("GITHUB_ACTOR").and_then(|a| a.trim().parse().ok()));
+            return runtime.block_on(repository_command(
+                command,
+                &cli.global,
+                actor,
+                env,
+                &mut out,
+            ));
+        }
+    }
     match cli.command {
         Command::Version => {
             writeln!(stdout, "showtime {}", env!("CARGO_PKG_VERSION"))?;
@@ -176,10 +368,10 @@ fn execute(cli: Cli, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(),
         Command::Labels { codec, command } => {
             let codec = codec.codec()?;
             match command {
-                LabelsCommand::Parse { json } => parse(&codec, json, stdin, stdout)?,
+                LabelsCommand::Parse => parse(&codec, cli.json, stdin, stdout)?,
                 LabelsCommand::Encode { dialect } => encode(&codec, dialect.into(), stdin, stdout)?,
-                LabelsCommand::Reference { json } => {
-                    if json {
+                LabelsCommand::Reference => {
+                    if cli.json {
                         writeln!(
                             stdout,
                             "{}",
@@ -192,7 +384,74 @@ fn execute(cli: Cli, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<(),
                 }
             }
         }
+        _ => {}
     }
+    Ok(())
+}
+
+/// The commands that need an engine (or, for `demo` and `__app`, a
+/// runtime).
+async fn repository_command(
+    command: Command,
+    global: &GlobalArgs,
+    actor: Option<Login>,
+    env: &dyn Fn(&str) -> Option<String>,
+    out: &mut Output<'_>,
+) -> Result<(), CliError> {
+    match command {
+        Command::Demo { keep_running } => return demo::run(out, keep_running).await,
+        Command::App { listen, pr, sha } => {
+            let info =
+                app::AppInfo::from_env(pr, sha).map_err(|e| CliError::BadInput(e.to_string()))?;
+            return app::run(listen, info).await.map_err(CliError::from);
+        }
+        _ => {}
+    }
+    let settings = Settings::resolve(global, env)?;
+    let engine = wiring::engine(&settings, env).await?;
+    let e = &engine;
+    match command {
+        Command::Sync {
+            pr,
+            sha,
+            check_only,
+            event,
+        } => commands::sync(e, out, pr, sha.as_ref(), check_only, event, actor).await,
+        Command::Start { pr, sha } => commands::start(e, out, pr, sha.as_ref(), actor).await,
+        Command::Stop { pr } => commands::stop(e, out, pr, actor).await,
+        Command::Status { pr } => commands::status(e, out, pr).await,
+        Command::List { all } => commands::list(e, out, all).await,
+        Command::Plan { pr, event } => commands::plan(e, out, pr, event, actor).await,
+        Command::SetupLabels => commands::setup_labels(e, out).await,
+        Command::Cleanup {
+            dry_run,
+            respect_ttl,
+            older_than,
+        } => commands::cleanup(e, out, dry_run, respect_ttl, older_than, actor).await,
+        Command::CleanupLabels { dry_run } => commands::cleanup_labels(e, out, dry_run).await,
+        Command::Labels { .. }
+        | Command::Version
+        | Command::Config { .. }
+        | Command::Demo { .. }
+        | Command::App { .. } => Ok(()),
+    }
+}
+
+/// `config check`: the file parses, its values are valid, and it names no
+/// unknown key.
+fn config_check(
+    global: &GlobalArgs,
+    path: Option<PathBuf>,
+    env: &dyn Fn(&str) -> Option<String>,
+    stdout: &mut dyn Write,
+) -> Result<(), CliError> {
+    let path = path
+        .or_else(|| global.config.clone())
+        .or_else(|| env("SHOWTIME_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(settings::DEFAULT_FILE));
+    let file = FileConfig::load(&path)?;
+    settings::policy(&file)?;
+    writeln!(stdout, "{}: OK", path.display())?;
     Ok(())
 }
 

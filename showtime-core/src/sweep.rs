@@ -108,6 +108,20 @@ impl Engine {
         Ok(report)
     }
 
+    /// Only the label part of a sweep: deletes repository definitions of
+    /// per-value 🎪 labels (SHAs, times, addresses) that no PR carries any
+    /// more, or in dry-run lists them. Returns their names.
+    pub async fn cleanup_labels(&self, dry_run: bool) -> Result<Vec<String>, EngineError> {
+        let open = self
+            .retry(|| self.ports().host.open_pull_requests())
+            .await
+            .map_err(|source| EngineError::Listing {
+                what: "open PRs",
+                source,
+            })?;
+        self.collect_label_definitions(&open, dry_run).await
+    }
+
     async fn sweep_pr(
         &self,
         pr: PrNumber,

@@ -1,0 +1,108 @@
+//! `showtime-webhook`: the webhook server of Showtime, per-PR preview
+//! environments whose state lives in 🎪 labels.
+//!
+//! Only wiring: clap reads the options, [`showtime_examples::settings`] and
+//! [`showtime_examples::wiring`] build the engine exactly as `showtime`
+//! does (same flags, variables and `showtime.toml`), and
+//! [`showtime_examples::server`] does the work.
+//!
+//! Environment: `GITHUB_WEBHOOK_SECRET` (required: the secret set on the
+//! GitHub webhook; without it the server refuses to start), the GitHub
+//! credentials (`GITHUB_TOKEN`, or the App's `SHOWTIME_GITHUB_APP_*`), and
+//! the backend's settings. Deliveries from other repositories are ignored.
+//!
+//! Exit codes: 0 after a clean shutdown (SIGINT or SIGTERM, once queued work
+//! has finished), 1 when serving failed, 2 for a usage or configuration
+//! error.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use showtime_examples::exit_code::{BAD_INPUT, FAILURE};
+use showtime_examples::server::{
+    DEFAULT_CONCURRENCY, DEFAULT_DEDUP_CAPACITY, DEFAULT_LISTEN, Server, ServerSettings, log,
+    shutdown_signal,
+};
+use showtime_examples::settings::{GlobalArgs, Settings};
+use showtime_examples::wiring;
+use showtime_github::webhook::Webhook;
+
+/// The variable holding the webhook secret.
+const SECRET_VARIABLE: &str = "GITHUB_WEBHOOK_SECRET";
+
+/// Receives GitHub webhook deliveries and reconciles the PRs they name.
+#[derive(Debug, Parser)]
+#[command(name = "showtime-webhook", version)]
+struct Args {
+    /// Options shared with `showtime` and `showtime-sweep`.
+    #[command(flatten)]
+    global: GlobalArgs,
+    /// Address and port to listen on
+    #[arg(long, value_name = "ADDR", default_value_t = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// Deliveries of different PRs handled at once
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CONCURRENCY)]
+    concurrency: usize,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let secret = match std::env::var(SECRET_VARIABLE) {
+        Ok(secret) if !secret.trim().is_empty() => secret,
+        _ => {
+            return fail(
+                &format!(
+                    "{SECRET_VARIABLE} is not set: set it to the secret configured on the \
+                     GitHub webhook (deliveries cannot be verified without it)"
+                ),
+                BAD_INPUT,
+            );
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}"), FAILURE),
+    };
+    runtime.block_on(async move {
+        let env = |k: &str| std::env::var(k).ok();
+        let settings = match Settings::resolve(&args.global, &env) {
+            Ok(settings) => settings,
+            Err(e) => return fail(&e.to_string(), BAD_INPUT),
+        };
+        // The GitHub client must be built inside the runtime.
+        let engine = match wiring::engine(&settings, &env).await {
+            Ok(engine) => engine,
+            Err(e) => return fail(&e.to_string(), BAD_INPUT),
+        };
+        let webhook = match Webhook::new(secret) {
+            Ok(webhook) => webhook.codec(engine.policy().codec.clone()),
+            Err(e) => return fail(&e.to_string(), BAD_INPUT),
+        };
+        let settings = ServerSettings {
+            listen: args.listen,
+            concurrency: args.concurrency,
+            dedup_capacity: DEFAULT_DEDUP_CAPACITY,
+            repository: settings.repository.clone(),
+        };
+        match Server::new(Arc::new(engine), webhook, settings)
+            .run(shutdown_signal())
+            .await
+        {
+            Ok(()) => {
+                log("stopped");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e.to_string(), FAILURE),
+        }
+    })
+}
+
+fn fail(message: &str, code: u8) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(code)
+}

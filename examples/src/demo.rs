@@ -1,0 +1,360 @@
+//! `showtime demo`: the whole system on one machine, with no account
+//! anywhere and no network beyond 127.0.0.1.
+//!
+//! It starts the fake GitHub, seeds a repository with a PR, and drives the
+//! real stack — the octocrab adapter over HTTP, the planner, the engine —
+//! with the local-process backend, whose environments are this program's
+//! own preview app on loopback ports. The script: a maintainer labels the
+//! PR; the environment is built and runs; its page is fetched; a commit is
+//! pushed and rolled out while the old environment keeps answering;
+//! `/circus extend 48h`; `/circus enable ALERTS`; the clock jumps past the
+//! TTL and a sweep destroys everything. After each step it prints the PR's
+//! labels and the sticky comment.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use showtime_core::commands::{self, SlashCommand};
+use showtime_core::engine::{Engine, Ports};
+use showtime_core::plan::Event;
+use showtime_core::policy::Policy;
+use showtime_core::ports::{Backend, Health};
+use showtime_core::{Login, PrNumber};
+use showtime_github::fake::{FakeGitHub, FakePr};
+use showtime_github::{Auth, GitHubConfig, GitHubHost};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::CliError;
+use crate::local::{LocalBackend, LocalSettings};
+use crate::output::Output;
+use crate::wiring::{NoBuild, SystemClock};
+
+const PR: u64 = 42;
+const MAINTAINER: &str = "maintainer";
+const SECOND_COMMIT: &str = "5eadbeefcafe0123456789abcdef0123456789ab";
+
+struct Demo {
+    fake: FakeGitHub,
+    engine: Engine,
+    clock: Arc<SystemClock>,
+    backend: Arc<LocalBackend>,
+    state_dir: std::path::PathBuf,
+    pr: PrNumber,
+    maintainer: Login,
+}
+
+fn failed(what: &str) -> impl FnOnce(String) -> CliError + '_ {
+    move |e| CliError::Failed(format!("demo: {what}: {e}"))
+}
+
+/// Runs the demo script; with `keep_running`, stops before the sweep and
+/// leaves everything up until Ctrl-C.
+pub async fn run(out: &mut Output<'_>, keep_running: bool) -> Result<(), CliError> {
+    let demo = Demo::start().await?;
+    let result = demo.script(out, keep_running).await;
+    if result.is_ok() && keep_running {
+        demo.wait_for_ctrl_c(out).await?;
+    }
+    demo.stop().await;
+    result
+}
+
+impl Demo {
+    async fn start() -> Result<Demo, CliError> {
+        let fake = FakeGitHub::start("showtime-demo", "preview")
+            .await
+            .map_err(|e| failed("starting the fake GitHub")(e.to_string()))?;
+        let mut seeded = FakePr::new(PR);
+        seeded.title = "Add a chart type".to_owned();
+        seeded.author = "contributor".to_owned();
+        fake.add_pull_request(seeded);
+        fake.set_permission(MAINTAINER, "write");
+
+        let state_dir = std::env::temp_dir().join(format!("showtime-demo-{}", std::process::id()));
+        let mut local = LocalSettings::new(
+            &state_dir,
+            LocalSettings::default_command()
+                .map_err(|e| failed("finding this program")(e.to_string()))?,
+        );
+        local.ready_timeout = Duration::from_secs(15);
+        let backend = Arc::new(
+            LocalBackend::new(local).map_err(|e| failed("the local backend")(e.to_string()))?,
+        );
+        let config = GitHubConfig::new("showtime-demo/preview", Auth::Token("demo".into()))
+            .map_err(|e| failed("GitHub settings")(e.to_string()))?
+            .with_api_url(&fake.url());
+        let host =
+            GitHubHost::new(config).map_err(|e| failed("the GitHub client")(e.to_string()))?;
+        let clock = Arc::new(SystemClock::default());
+        let ports = Ports {
+            host: Arc::new(host),
+            backend: backend.clone(),
+            builder: Arc::new(NoBuild),
+            clock: clock.clone(),
+            notifier: None,
+        };
+        let engine = Engine::new(ports, Policy::default());
+        Ok(Demo {
+            fake,
+            engine,
+            clock,
+            backend,
+            state_dir,
+            pr: PrNumber::new(PR).ok_or_else(|| CliError::Internal("PR 42".into()))?,
+            maintainer: MAINTAINER
+                .parse()
+                .map_err(|e: showtime_core::Error| CliError::Internal(e.to_string()))?,
+        })
+    }
+
+    async fn script(&self, out: &mut Output<'_>, keep_running: bool) -> Result<(), CliError> {
+        out.line(&format!(
+            "🎪 Showtime demo: fake GitHub at {}, repository showtime-demo/preview, PR #{PR}",
+            self.fake.url()
+        ))?;
+
+        self.step(out, "1. A maintainer adds `🎪 ⚡ showtime-trigger-start`")?;
+        self.fake
+            .add_labels_as_person(PR, &["🎪 ⚡ showtime-trigger-start"]);
+        let outcome = self.reconcile(Event::Look).await?;
+        for plan in &outcome.plans {
+            out.line(&format!("   round: {}", plan.reason))?;
+        }
+        self.show(out)?;
+        let first = self.url().await?;
+        out.line(&format!("   The environment answers at {first}:"))?;
+        let page = fetch(&first).await.map_err(failed("fetching the page"))?;
+        out.line(&format!("   {}", title_of(&page)))?;
+
+        self.step(out, "2. A new commit is pushed: a rolling update")?;
+        self.fake.set_head(PR, SECOND_COMMIT);
+        // Probe the old environment all through the update, and watch for
+        // the new one: the old must answer until the new one is healthy.
+        let probes = Arc::new(std::sync::Mutex::new(Vec::<(bool, bool)>::new()));
+        let done = Arc::new(AtomicBool::new(false));
+        let prober = {
+            let (url, probes, done) = (first.clone(), probes.clone(), done.clone());
+            let (backend, pr) = (self.backend.clone(), self.pr);
+            tokio::spawn(async move {
+                while !done.load(Ordering::SeqCst) {
+                    let old_answers = fetch(&url).await.is_ok();
+                    let new_healthy = backend.list(Some(pr)).await.is_ok_and(|envs| {
+                        envs.iter().any(|e| {
+                            SECOND_COMMIT.starts_with(e.id.sha.as_str())
+                                && e.health == Health::Healthy
+                        })
+                    });
+                    probes
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((old_answers, new_healthy));
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+        };
+        self.reconcile(Event::Push).await?;
+        done.store(true, Ordering::SeqCst);
+        let _ = prober.await;
+        self.show(out)?;
+        let second = self.url().await?;
+        let probes = probes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let answered = probes.iter().filter(|(old, _)| *old).count();
+        // Downtime: a probe the old one missed before the new one was up.
+        let mut new_seen = false;
+        let mut downtime = 0;
+        for (old, new) in &probes {
+            new_seen |= *new;
+            if !old && !new_seen {
+                downtime += 1;
+            }
+        }
+        if downtime > 0 {
+            return Err(failed("the rolling update")(format!(
+                "the old environment missed {downtime} request(s) before the new one was healthy"
+            )));
+        }
+        out.line(&format!(
+            "   During the update the old environment answered {answered} of {} probes and \
+             stopped only once the new one was healthy. Now {second} serves the new commit:",
+            probes.len()
+        ))?;
+        let page = fetch(&second).await.map_err(failed("fetching the page"))?;
+        out.line(&format!("   {}", title_of(&page)))?;
+
+        self.step(out, "3. The maintainer comments `/circus extend 48h`")?;
+        self.comment("/circus extend 48h").await?;
+        self.show(out)?;
+
+        self.step(out, "4. The maintainer comments `/circus enable ALERTS`")?;
+        self.comment("/circus enable ALERTS").await?;
+        self.show(out)?;
+
+        if keep_running {
+            return Ok(());
+        }
+
+        self.step(out, "5. Three days pass: the TTL runs out and a sweep runs")?;
+        self.clock.advance(chrono::Duration::hours(72));
+        let report = self
+            .engine
+            .sweep(false)
+            .await
+            .map_err(|e| failed("the sweep")(e.to_string()))?;
+        out.line(&crate::commands::sweep_text(&report))?;
+        self.show(out)?;
+        let left = self
+            .backend
+            .list(None)
+            .await
+            .map_err(|e| failed("listing environments")(e.to_string()))?;
+        out.line(&format!(
+            "\nDone: {} environment(s) left, {} GitHub requests made.",
+            left.len(),
+            self.fake.requests().len()
+        ))?;
+        Ok(())
+    }
+
+    fn step(&self, out: &mut Output<'_>, title: &str) -> Result<(), CliError> {
+        out.line(&format!("\n{title}"))
+    }
+
+    async fn reconcile(&self, event: Event) -> Result<showtime_core::engine::Outcome, CliError> {
+        let outcome = self
+            .engine
+            .reconcile(self.pr, event, Some(self.maintainer.clone()))
+            .await
+            .map_err(|e| failed("reconcile")(e.to_string()))?;
+        match &outcome.failure {
+            Some(failure) => Err(failed("reconcile")(failure.clone())),
+            None => Ok(outcome),
+        }
+    }
+
+    async fn comment(&self, body: &str) -> Result<(), CliError> {
+        self.fake.add_comment(PR, MAINTAINER, body);
+        let sizes = self.engine.policy().codec.sizes().clone();
+        for command in commands::parse(body, &sizes) {
+            let command: SlashCommand =
+                command.map_err(|e| failed("the comment")(e.to_string()))?;
+            self.reconcile(Event::Command(command)).await?;
+        }
+        Ok(())
+    }
+
+    fn show(&self, out: &mut Output<'_>) -> Result<(), CliError> {
+        let labels = self.fake.labels(PR);
+        out.line("   Labels:")?;
+        for label in labels.iter().filter(|l| l.starts_with('🎪')) {
+            out.line(&format!("     {label}"))?;
+        }
+        let comments = self.fake.comments(PR);
+        if let Some(sticky) = comments
+            .iter()
+            .rev()
+            .find(|c| c.body.contains(showtime_core::comment::MARKER))
+        {
+            out.line("   Status comment:")?;
+            for line in sticky.body.lines().filter(|l| !l.trim().is_empty()) {
+                if !line.contains("<!--") {
+                    out.line(&format!("     │ {line}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn url(&self) -> Result<String, CliError> {
+        let envs = self
+            .backend
+            .list(Some(self.pr))
+            .await
+            .map_err(|e| failed("listing environments")(e.to_string()))?;
+        let head = self
+            .fake
+            .labels(PR)
+            .into_iter()
+            .find_map(|l| l.strip_prefix("🎪 🎯 ").map(str::to_owned));
+        envs.iter()
+            .filter(|e| head.as_deref().is_none_or(|h| e.id.sha.as_str() == h))
+            .find_map(|e| e.address)
+            .map(|a| format!("http://{a}/"))
+            .ok_or_else(|| failed("the environment")("it has no address".to_owned()))
+    }
+
+    async fn wait_for_ctrl_c(&self, out: &mut Output<'_>) -> Result<(), CliError> {
+        let url = self.url().await?;
+        out.line(&format!(
+            "\nStill running (--keep-running):\n  fake GitHub:  {api}/repos/showtime-demo/preview/issues/{PR}/labels\n  \
+             environment:  {url}\n  try:          curl {url}  ·  curl {api}/repos/showtime-demo/preview/issues/{PR}/comments\n\
+             Press Ctrl-C to stop and clean up.",
+            api = self.fake.url()
+        ))?;
+        tokio::signal::ctrl_c()
+            .await
+            .map_err(|e| failed("waiting for Ctrl-C")(e.to_string()))
+    }
+
+    /// Destroys what is left and stops the fake.
+    async fn stop(self) {
+        if let Ok(envs) = self.backend.list(None).await {
+            for env in envs {
+                let _ = self.backend.destroy(&env.id).await;
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.state_dir);
+        self.fake.shutdown().await;
+    }
+}
+
+/// The `<title>` of a page, or its first line.
+fn title_of(page: &str) -> String {
+    page.split_once("<title>")
+        .and_then(|(_, rest)| rest.split_once("</title>"))
+        .map(|(title, _)| title.trim().to_owned())
+        .unwrap_or_else(|| page.lines().next().unwrap_or_default().to_owned())
+}
+
+/// GET `url` (`http://127.0.0.1:PORT/…`) over plain HTTP/1.1.
+async fn fetch(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("`{url}` is not an http:// URL"))?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let request = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(host).await?;
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        Ok::<_, std::io::Error>(response)
+    };
+    let response = tokio::time::timeout(Duration::from_secs(5), exchange)
+        .await
+        .map_err(|_| format!("{url} did not answer in 5 s"))?
+        .map_err(|e| format!("{url}: {e}"))?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(format!(
+            "{url} answered {}",
+            head.lines().next().unwrap_or_default()
+        ));
+    }
+    Ok(body.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles() {
+        assert_eq!(title_of("<html><title> PR #42 </title>"), "PR #42");
+        assert_eq!(title_of("plain\nmore"), "plain");
+    }
+}

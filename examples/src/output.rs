@@ -1,0 +1,189 @@
+//! Output for people and for machines, adapted to where the program runs.
+//!
+//! * Everywhere: results on standard output, as text or (`--json`) one JSON
+//!   document; progress and errors on standard error.
+//! * In GitHub Actions (`GITHUB_ACTIONS=true`): long steps inside
+//!   `::group::`/`::endgroup::`, a Markdown table appended to
+//!   `$GITHUB_STEP_SUMMARY`, and `sync --check-only`'s lines appended to
+//!   `$GITHUB_OUTPUT`.
+//! * Elsewhere: progress lines on standard error prefixed with the time, so
+//!   CI logs read in order.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde_json::Value;
+use showtime_core::PrNumber;
+use showtime_core::labels::LabelState;
+use showtime_core::ports::EnvInfo;
+
+use crate::CliError;
+
+/// Where a command writes.
+pub struct Output<'a> {
+    stdout: &'a mut dyn Write,
+    stderr: &'a mut dyn Write,
+    /// Whether results are JSON.
+    pub json: bool,
+    actions: bool,
+    github_output: Option<PathBuf>,
+    step_summary: Option<PathBuf>,
+}
+
+impl<'a> Output<'a> {
+    /// Output on these streams; `env` tells whether this is GitHub Actions
+    /// and where its files are.
+    pub fn new(
+        stdout: &'a mut dyn Write,
+        stderr: &'a mut dyn Write,
+        json: bool,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Self {
+        let path = |k: &str| env(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        Output {
+            stdout,
+            stderr,
+            json,
+            actions: env("GITHUB_ACTIONS").as_deref() == Some("true"),
+            github_output: path("GITHUB_OUTPUT"),
+            step_summary: path("GITHUB_STEP_SUMMARY"),
+        }
+    }
+
+    /// One line of result text.
+    pub fn line(&mut self, text: &str) -> Result<(), CliError> {
+        writeln!(self.stdout, "{text}")?;
+        Ok(())
+    }
+
+    /// The result as pretty JSON.
+    pub fn json_value(&mut self, value: &Value) -> Result<(), CliError> {
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| CliError::Internal(format!("cannot write JSON: {e}")))?;
+        writeln!(self.stdout, "{text}")?;
+        Ok(())
+    }
+
+    /// `key=value` lines, written raw to standard output and appended to
+    /// `$GITHUB_OUTPUT` when set. Values are written exactly as given (one
+    /// line each), so a login such as `dependabot[bot]` stays intact.
+    pub fn key_values(&mut self, lines: &[(&str, String)]) -> Result<(), CliError> {
+        let mut text = String::new();
+        for (key, value) in lines {
+            text.push_str(key);
+            text.push('=');
+            text.push_str(value);
+            text.push('\n');
+        }
+        self.stdout.write_all(text.as_bytes())?;
+        if let Some(path) = &self.github_output {
+            append(path, &text)?;
+        }
+        Ok(())
+    }
+
+    /// Progress for people, on standard error.
+    pub fn progress(&mut self, text: &str) {
+        let now = chrono::Utc::now().format("%H:%M:%S");
+        // Progress is best effort: a closed stderr must not fail the command.
+        let _ = writeln!(self.stderr, "[{now}] {text}");
+    }
+
+    /// Opens a collapsible group in GitHub Actions, or prints a progress line.
+    pub fn group(&mut self, title: &str) {
+        if self.actions {
+            let _ = writeln!(self.stderr, "::group::{title}");
+        } else {
+            self.progress(title);
+        }
+    }
+
+    /// Closes the group [`Output::group`] opened.
+    pub fn end_group(&mut self) {
+        if self.actions {
+            let _ = writeln!(self.stderr, "::endgroup::");
+        }
+    }
+
+    /// Appends the PR's environments to `$GITHUB_STEP_SUMMARY`, when set.
+    pub fn summary_table(&mut self, pr: PrNumber, labels: &LabelState, envs: &[EnvInfo]) {
+        let Some(path) = &self.step_summary else {
+            return;
+        };
+        let mut text = format!("### 🎪 Showtime: PR #{pr}\n\n");
+        text.push_str("| environment | status | URL |\n|---|---|---|\n");
+        for (sha, env) in &labels.environments {
+            let url = env
+                .address
+                .map(|a| format!("http://{a}"))
+                .unwrap_or_else(|| "–".to_owned());
+            let status = env
+                .status
+                .map_or_else(|| "unknown".to_owned(), |s| s.to_string());
+            text.push_str(&format!("| `{sha}` | {status} | {url} |\n"));
+        }
+        if labels.environments.is_empty() {
+            text.push_str(&format!(
+                "| – | {} | – |\n",
+                if envs.is_empty() {
+                    "no environment"
+                } else {
+                    "unlabelled"
+                }
+            ));
+        }
+        if let Err(e) = append(path, &format!("{text}\n")) {
+            self.progress(&format!("cannot write the step summary: {e}"));
+        }
+    }
+}
+
+fn append(path: &PathBuf, text: &str) -> Result<(), CliError> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| CliError::Failed(format!("cannot append to {}: {e}", path.display())))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// A plain-text table with aligned columns.
+pub fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let render = |cells: Vec<&str>| -> String {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
+            .collect();
+        padded.join("  ").trim_end().to_owned()
+    };
+    let mut lines = vec![render(header.to_vec())];
+    for row in rows {
+        lines.push(render(row.iter().map(String::as_str).collect()));
+    }
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align() {
+        let t = table(
+            &["A", "BB"],
+            &[
+                ["xyz".to_owned(), "1".to_owned()],
+                ["q".to_owned(), "22".to_owned()],
+            ],
+        );
+        assert_eq!(t, "A    BB\nxyz  1\nq    22");
+    }
+}

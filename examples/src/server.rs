@@ -1,0 +1,729 @@
+//! The webhook server: GitHub deliveries in, reconciles of PRs out.
+//!
+//! This module owns the HTTP side and the work queue. A delivery is checked
+//! by [`Webhook::receive`] (size, then signature, then JSON), answered at
+//! once (`202 Accepted`), and its reconciles run later, in the background.
+//! It decides nothing about environments: each delivery becomes
+//! [`Engine::reconcile`] calls, exactly as [`Request`] describes them.
+//!
+//! # Routes
+//!
+//! | route | answer |
+//! |---|---|
+//! | `POST /webhook` | `202 {"queued": true, "pr": N}` for a delivery that names a PR; `200 {"queued": false, "reason": …}` for a ping, an event Showtime does not use, or another repository's delivery; `200 {"duplicate": true}` for a delivery id already seen; `401`, `400` or `413` `{"error": …}` for a refused one |
+//! | `GET /healthz` | `200 {"status": "ok", "pending": N}`, `N` deliveries queued or running |
+//! | `GET /environments` | `200`, a JSON array of every environment the backend manages (`502` when the backend cannot list them) |
+//!
+//! `/environments` is not authenticated; it shows what the PRs' labels
+//! already show (addresses, requesters). Listen on a private address, or put
+//! the route behind a proxy, when that matters.
+//!
+//! # The queue
+//!
+//! * **Order per PR.** Deliveries of one PR run one after the other, in the
+//!   order they arrived: each PR with work has one task draining its own
+//!   queue. Within a delivery, its events run in order.
+//! * **Bounded concurrency.** At most [`ServerSettings::concurrency`]
+//!   deliveries (of different PRs) run at once.
+//! * **Duplicates.** GitHub redelivers with the same `X-GitHub-Delivery` id;
+//!   the last [`ServerSettings::dedup_capacity`] ids are remembered and a
+//!   repeat is acknowledged without queueing anything.
+//! * **Failures.** A reconcile that fails is logged and not retried here: the
+//!   engine already retries transient port errors, and reconciliation is
+//!   level-triggered, so the next event or sweep of the PR finishes the work.
+//! * **Malformed commands.** When a comment has command lines that could not
+//!   be read, the server, after running the valid ones, writes the errors at
+//!   the top of the PR's status comment (the same sticky comment the engine
+//!   uses for refusals), so the author learns what is valid.
+//!
+//! # Logging
+//!
+//! One line per event on standard error, prefixed with the UTC time: each
+//! accepted or refused delivery, and each mutation as an audit line (PR,
+//! actor, action, result). A refused delivery is logged with its id, event
+//! and reason, never its body.
+//!
+//! # Shutdown
+//!
+//! [`serve`] stops accepting connections when its `shutdown` future resolves,
+//! lets open requests finish, then waits until every queued delivery has run
+//! before it returns.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, SecondsFormat, Utc};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use showtime_core::comment;
+use showtime_core::engine::Engine;
+use showtime_core::plan::Event;
+use showtime_core::ports::{EnvInfo, Health, PortError};
+use showtime_core::{Login, PrNumber};
+use showtime_github::webhook::{
+    DELIVERY_HEADER, EVENT_HEADER, Outcome, Request, Webhook, WebhookError,
+};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+/// The address the server listens on unless told otherwise.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 8080);
+/// Deliveries of different PRs that run at once unless told otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+/// Delivery ids remembered to drop redeliveries unless told otherwise.
+pub const DEFAULT_DEDUP_CAPACITY: usize = 10_000;
+
+/// The longest stretch of a header value quoted in a log line.
+const LOGGED_CHARS: usize = 80;
+
+/// How the server listens and works.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// Where [`Server::run`] listens (default `127.0.0.1:8080`). [`serve`]
+    /// takes a listener instead and ignores it.
+    pub listen: SocketAddr,
+    /// Deliveries of different PRs that run at once (default 4); `0` counts
+    /// as `1`. Deliveries of one PR always run one at a time.
+    pub concurrency: usize,
+    /// How many of the latest `X-GitHub-Delivery` ids are remembered to drop
+    /// redeliveries (default 10,000); `0` turns the check off.
+    pub dedup_capacity: usize,
+    /// The repository served, `owner/name`. When set, deliveries from any
+    /// other repository (a GitHub App installed on several) are acknowledged
+    /// and ignored; compared without regard to case. `None` accepts all.
+    pub repository: Option<String>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: DEFAULT_LISTEN,
+            concurrency: DEFAULT_CONCURRENCY,
+            dedup_capacity: DEFAULT_DEDUP_CAPACITY,
+            repository: None,
+        }
+    }
+}
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The listening address could not be bound.
+    #[error("cannot listen on {addr}: {source} (is another process using it? try --listen)")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What the system said.
+        source: io::Error,
+    },
+    /// Accepting connections failed.
+    #[error("the HTTP server failed: {0}")]
+    Serve(#[source] io::Error),
+}
+
+/// What the handlers share: the engine, the webhook verifier, and the queue.
+///
+/// Cheap to clone; every clone is the same server.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Arc<Engine>,
+    webhook: Webhook,
+    repository: Option<String>,
+    seen: Mutex<Seen>,
+    /// PRs with a task draining their deliveries; present exactly while that
+    /// task runs.
+    lanes: Mutex<HashMap<PrNumber, VecDeque<Job>>>,
+    slots: Arc<Semaphore>,
+    /// Deliveries queued or running.
+    pending: watch::Sender<usize>,
+}
+
+/// One accepted delivery, waiting for its turn.
+struct Job {
+    delivery: String,
+    request: Request,
+}
+
+impl AppState {
+    /// The state of a server that reconciles with `engine` the deliveries
+    /// `webhook` accepts, as `settings` say (its `listen` is not used here).
+    pub fn new(engine: Arc<Engine>, webhook: Webhook, settings: &ServerSettings) -> Self {
+        let (pending, _) = watch::channel(0);
+        AppState {
+            inner: Arc::new(Inner {
+                engine,
+                webhook,
+                repository: settings.repository.clone(),
+                seen: Mutex::new(Seen::new(settings.dedup_capacity)),
+                lanes: Mutex::new(HashMap::new()),
+                slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+                pending,
+            }),
+        }
+    }
+
+    /// The engine deliveries are reconciled with.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.inner.engine
+    }
+
+    /// Deliveries queued or running now.
+    pub fn pending(&self) -> usize {
+        *self.inner.pending.borrow()
+    }
+
+    /// Resolves once no delivery is queued or running.
+    pub async fn idle(&self) {
+        let mut pending = self.inner.pending.subscribe();
+        // The sender lives as long as `self`, so this cannot fail.
+        let _ = pending.wait_for(|n| *n == 0).await;
+    }
+
+    /// Queues a checked delivery behind the earlier ones of its PR.
+    fn enqueue(&self, job: Job) {
+        let pr = job.request.pr;
+        self.inner.pending.send_modify(|n| *n += 1);
+        let start = match lock(&self.inner.lanes).entry(pr) {
+            Entry::Occupied(mut lane) => {
+                lane.get_mut().push_back(job);
+                false
+            }
+            Entry::Vacant(lane) => {
+                lane.insert(VecDeque::from([job]));
+                true
+            }
+        };
+        if start {
+            tokio::spawn(drain(self.inner.clone(), pr));
+        }
+    }
+}
+
+/// Runs the deliveries of `pr` one by one until its queue is empty, then
+/// removes it, so the next delivery of `pr` starts a new task.
+async fn drain(inner: Arc<Inner>, pr: PrNumber) {
+    loop {
+        let job = {
+            let mut lanes = lock(&inner.lanes);
+            match lanes.get_mut(&pr).and_then(VecDeque::pop_front) {
+                Some(job) => job,
+                None => {
+                    lanes.remove(&pr);
+                    return;
+                }
+            }
+        };
+        // The semaphore is never closed; should it be, the work still runs.
+        let permit = inner.slots.clone().acquire_owned().await.ok();
+        let delivery = job.delivery.clone();
+        // Its own task, so that a panic is contained and the queue goes on.
+        let work = tokio::spawn(work(inner.engine.clone(), job));
+        if let Err(e) = work.await {
+            log(&format!(
+                "delivery {delivery}: PR #{pr}: the work stopped abnormally: {e}"
+            ));
+        }
+        drop(permit);
+        inner.pending.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// Runs one delivery: a reconcile per event, in order, then the reply to any
+/// malformed command lines.
+async fn work(engine: Arc<Engine>, job: Job) {
+    let Job { delivery, request } = job;
+    let pr = request.pr;
+    let actor = request.actor;
+    for event in request.events {
+        let what = describe(&event);
+        match engine.reconcile(pr, event, actor.clone()).await {
+            Ok(outcome) => {
+                for audit in &outcome.audit {
+                    let result = match &audit.result {
+                        Ok(()) => "ok".to_owned(),
+                        Err(e) => format!("error: {e}"),
+                    };
+                    log(&format!(
+                        "audit pr={} actor={} action={:?} result={result:?}",
+                        audit.pr,
+                        login_or_dash(audit.actor.as_ref()),
+                        audit.action,
+                    ));
+                }
+                let reasons: Vec<&str> = outcome.plans.iter().map(|p| p.reason.as_str()).collect();
+                log(&format!(
+                    "delivery {delivery}: PR #{pr}: {what}: {}{}",
+                    reasons.join("; "),
+                    outcome
+                        .failure
+                        .map(|f| format!(" (failed: {f})"))
+                        .unwrap_or_default()
+                ));
+            }
+            Err(e) => {
+                let later = if e.is_transient() {
+                    "; the next event or sweep of the PR will try again"
+                } else {
+                    ""
+                };
+                log(&format!(
+                    "delivery {delivery}: PR #{pr}: {what}: reconcile failed: {e}{later}"
+                ));
+            }
+        }
+    }
+    if !request.command_errors.is_empty() {
+        let reply = reply_command_errors(&engine, pr, actor.as_ref(), &request.command_errors);
+        match reply.await {
+            Ok(()) => log(&format!(
+                "delivery {delivery}: PR #{pr}: replied to {} malformed command line(s)",
+                request.command_errors.len()
+            )),
+            Err(e) => log(&format!(
+                "delivery {delivery}: PR #{pr}: replying to malformed command lines failed: {e}"
+            )),
+        }
+    }
+}
+
+/// Writes `errors` at the top of the PR's status comment, over its current
+/// state. The one comment is edited in place, as the engine does for a
+/// refused request.
+async fn reply_command_errors(
+    engine: &Engine,
+    pr: PrNumber,
+    actor: Option<&Login>,
+    errors: &[showtime_core::Error],
+) -> Result<(), PortError> {
+    let ports = engine.ports();
+    let read = ports.host.pull_request(pr).await?;
+    let labels = engine.policy().codec.parse(&read.labels);
+    let body = comment::render(
+        &read,
+        &labels,
+        &command_error_message(actor, errors),
+        engine.policy().default_ttl,
+        ports.clock.now(),
+    );
+    ports.host.upsert_comment(pr, comment::MARKER, &body).await
+}
+
+/// The reply to malformed command lines: who, how many, and each error
+/// (which says what is valid).
+fn command_error_message(actor: Option<&Login>, errors: &[showtime_core::Error]) -> String {
+    let who = actor.map_or_else(String::new, |a| format!("@{a}: "));
+    let what = if errors.len() == 1 {
+        "a command line was not understood, so nothing was done for it"
+    } else {
+        "some command lines were not understood, so nothing was done for them"
+    };
+    let mut message = format!("{who}{what}:\n");
+    for error in errors {
+        message.push_str(&format!("\n- {error}"));
+    }
+    message
+}
+
+/// The router of the server over `state`: `POST /webhook`, `GET /healthz`
+/// and `GET /environments` (see the [module documentation](self)).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/webhook", post(receive))
+        .route("/healthz", get(healthz))
+        .route("/environments", get(environments))
+        .with_state(state)
+}
+
+/// Serves [`router`] on `listener` until `shutdown` resolves, lets open
+/// requests finish, then waits for every queued delivery to run before
+/// returning.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let served = axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let pending = state.pending();
+    if pending > 0 {
+        log(&format!(
+            "stopped accepting deliveries; finishing {pending} queued"
+        ));
+    }
+    state.idle().await;
+    served
+}
+
+/// A webhook server: its settings and its state, ready to run.
+pub struct Server {
+    listen: SocketAddr,
+    state: AppState,
+}
+
+impl Server {
+    /// A server reconciling with `engine` the deliveries `webhook` accepts.
+    pub fn new(engine: Arc<Engine>, webhook: Webhook, settings: ServerSettings) -> Self {
+        Server {
+            listen: settings.listen,
+            state: AppState::new(engine, webhook, &settings),
+        }
+    }
+
+    /// Its state (for [`router`] or [`serve`], or to watch the queue).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Listens on [`ServerSettings::listen`] and [`serve`]s until `shutdown`
+    /// resolves and the queue is empty.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let addr = self.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let bound = listener.local_addr().unwrap_or(addr);
+        log(&format!("listening on http://{bound}/webhook"));
+        serve(listener, self.state, shutdown)
+            .await
+            .map_err(ServerError::Serve)
+    }
+}
+
+/// `POST /webhook`.
+async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let inner = &state.inner;
+    let delivery = header_for_log(&headers, DELIVERY_HEADER);
+    let event = header_for_log(&headers, EVENT_HEADER);
+    let received = match read_body(&inner.webhook, &headers, body).await {
+        Ok(bytes) => inner.webhook.receive(&headers, &bytes),
+        Err(refused) => Err(refused),
+    };
+    let delivery_in = match received {
+        Ok(delivery_in) => delivery_in,
+        Err(refused) => {
+            let status =
+                StatusCode::from_u16(refused.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            log(&format!(
+                "delivery {delivery} ({event}): refused with {}: {refused}",
+                status.as_u16()
+            ));
+            return reply(status, json!({ "error": refused.to_string() }));
+        }
+    };
+
+    let duplicate = delivery_in
+        .id
+        .as_ref()
+        .is_some_and(|id| !lock(&inner.seen).first_time(id));
+    if duplicate {
+        log(&format!(
+            "delivery {delivery} ({event}): already received; ignored"
+        ));
+        return reply(
+            StatusCode::OK,
+            json!({ "duplicate": true, "queued": false }),
+        );
+    }
+
+    match delivery_in.outcome {
+        Outcome::Reconcile(request) => {
+            let elsewhere = inner
+                .repository
+                .as_ref()
+                .filter(|served| !served.eq_ignore_ascii_case(&request.repository));
+            if let Some(served) = elsewhere {
+                let reason = format!(
+                    "repository {} is not served here ({served})",
+                    request.repository
+                );
+                log(&format!("delivery {delivery} ({event}): ignored: {reason}"));
+                return reply(StatusCode::OK, json!({ "queued": false, "reason": reason }));
+            }
+            let pr = request.pr;
+            let events: Vec<String> = request.events.iter().map(describe).collect();
+            log(&format!(
+                "delivery {delivery} ({event}): queued PR #{pr}: {}{}",
+                if events.is_empty() {
+                    "no valid command".to_owned()
+                } else {
+                    events.join(", ")
+                },
+                if request.command_errors.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; {} malformed command line(s)",
+                        request.command_errors.len()
+                    )
+                }
+            ));
+            state.enqueue(Job {
+                delivery: delivery.clone(),
+                request,
+            });
+            reply(
+                StatusCode::ACCEPTED,
+                json!({ "queued": true, "pr": pr.get() }),
+            )
+        }
+        Outcome::Ping { .. } => {
+            log(&format!(
+                "delivery {delivery} (ping): the webhook is set up"
+            ));
+            reply(StatusCode::OK, json!({ "queued": false, "reason": "ping" }))
+        }
+        Outcome::Ignored { reason } => {
+            log(&format!("delivery {delivery} ({event}): ignored: {reason}"));
+            reply(StatusCode::OK, json!({ "queued": false, "reason": reason }))
+        }
+    }
+}
+
+/// Reads the body, refusing it as soon as it is known to be over the
+/// webhook's limit: from `Content-Length` before reading, else while reading.
+async fn read_body(
+    webhook: &Webhook,
+    headers: &HeaderMap,
+    mut body: Body,
+) -> Result<Bytes, WebhookError> {
+    if let Some(announced) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        webhook.check_size(announced)?;
+    }
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            // The sender went away mid-body: nothing to check, nothing to do.
+            return Err(WebhookError::Malformed {
+                event: "(unknown)".to_owned(),
+                message: "the request body could not be read to its end".to_owned(),
+            });
+        };
+        if let Ok(data) = frame.into_data() {
+            bytes.extend_from_slice(&data);
+            webhook.check_size(u64::try_from(bytes.len()).unwrap_or(u64::MAX))?;
+        }
+    }
+    Ok(Bytes::from(bytes))
+}
+
+/// `GET /healthz`.
+async fn healthz(State(state): State<AppState>) -> Response {
+    reply(
+        StatusCode::OK,
+        json!({ "status": "ok", "pending": state.pending() }),
+    )
+}
+
+/// `GET /environments`.
+async fn environments(State(state): State<AppState>) -> Response {
+    match state.inner.engine.ports().backend.list(None).await {
+        Ok(mut envs) => {
+            envs.sort_by(|a, b| a.id.cmp(&b.id));
+            reply(
+                StatusCode::OK,
+                Value::Array(envs.iter().map(environment_json).collect()),
+            )
+        }
+        Err(e) => {
+            log(&format!("listing environments failed: {e}"));
+            reply(
+                StatusCode::BAD_GATEWAY,
+                json!({ "error": format!("listing the backend's environments failed: {e}") }),
+            )
+        }
+    }
+}
+
+/// One environment as `/environments` shows it.
+fn environment_json(env: &EnvInfo) -> Value {
+    let (health, reason) = match &env.health {
+        Health::Starting => ("starting", None),
+        Health::Healthy => ("healthy", None),
+        Health::Failed { reason } => ("failed", Some(reason.as_str())),
+    };
+    json!({
+        "name": env.id.name(),
+        "pr": env.id.pr.get(),
+        "sha": env.id.sha.to_string(),
+        "health": health,
+        "health_reason": reason,
+        "address": env.address.map(|a| a.to_string()),
+        "url": env.address.map(|a| a.url()),
+        "created_at": env.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "requested_by": env.requested_by.as_ref().map(ToString::to_string),
+    })
+}
+
+fn reply(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+/// The last delivery ids seen, oldest first out.
+struct Seen {
+    capacity: usize,
+    order: VecDeque<String>,
+    ids: HashSet<String>,
+}
+
+impl Seen {
+    fn new(capacity: usize) -> Self {
+        Seen {
+            capacity,
+            order: VecDeque::new(),
+            ids: HashSet::new(),
+        }
+    }
+
+    /// Records `id`; whether it was new.
+    fn first_time(&mut self, id: &str) -> bool {
+        if self.capacity == 0 {
+            return true;
+        }
+        if self.ids.contains(id) {
+            return false;
+        }
+        if self.order.len() >= self.capacity {
+            if let Some(oldest) = self.order.pop_front() {
+                self.ids.remove(&oldest);
+            }
+        }
+        self.order.push_back(id.to_owned());
+        self.ids.insert(id.to_owned());
+        true
+    }
+}
+
+/// An event in a few words, for logs.
+fn describe(event: &Event) -> String {
+    match event {
+        Event::Look => "look".to_owned(),
+        Event::Push => "push".to_owned(),
+        Event::UpLabelRemoved => "up-label removed".to_owned(),
+        Event::Command(command) => format!("/circus {command}"),
+        Event::Sweep => "sweep".to_owned(),
+    }
+}
+
+fn login_or_dash(login: Option<&Login>) -> String {
+    login.map_or_else(|| "-".to_owned(), ToString::to_string)
+}
+
+/// A header's value made safe for one log line: escaped and shortened, `-`
+/// when absent.
+fn header_for_log(headers: &HeaderMap, name: &str) -> String {
+    let Some(value) = headers.get(name) else {
+        return "-".to_owned();
+    };
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let mut shown: String = text
+        .chars()
+        .take(LOGGED_CHARS)
+        .flat_map(char::escape_debug)
+        .collect();
+    if text.chars().nth(LOGGED_CHARS).is_some() {
+        shown.push('…');
+    }
+    shown
+}
+
+/// Writes one line to standard error, prefixed with the UTC time.
+pub fn log(message: &str) {
+    let now = DateTime::<Utc>::from(SystemTime::now());
+    eprintln!(
+        "{} showtime-webhook: {message}",
+        now.to_rfc3339_opts(SecondsFormat::Millis, true)
+    );
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // Without a handler, wait for SIGTERM alone.
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    log("shutting down: no new deliveries; finishing queued work");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oldest_delivery_ids_are_forgotten_first() {
+        let mut seen = Seen::new(2);
+        assert!(seen.first_time("a"));
+        assert!(seen.first_time("b"));
+        assert!(!seen.first_time("a"));
+        assert!(seen.first_time("c"));
+        assert!(seen.first_time("a"), "`a` was pushed out by `c`");
+        assert!(!seen.first_time("c"));
+    }
+
+    #[test]
+    fn a_capacity_of_zero_remembers_nothing() {
+        let mut seen = Seen::new(0);
+        assert!(seen.first_time("a"));
+        assert!(seen.first_time("a"));
+    }
+
+    #[test]
+    fn logged_headers_are_escaped_and_shortened() {
+        let mut headers = HeaderMap::new();
+        headers.insert(DELIVERY_HEADER, "a\tb".parse().unwrap());
+        assert_eq!(header_for_log(&headers, DELIVERY_HEADER), "a\\tb");
+        headers.insert(DELIVERY_HEADER, "x".repeat(500).parse().unwrap());
+        assert_eq!(
+            header_for_log(&headers, DELIVERY_HEADER).chars().count(),
+            LOGGED_CHARS + 1
+        );
+        assert_eq!(header_for_log(&headers, EVENT_HEADER), "-");
+    }
+}

@@ -1,0 +1,513 @@
+//! Where the three programs get their configuration: flags, environment
+//! variables and an optional `showtime.toml`, in that order of precedence.
+//!
+//! [`GlobalArgs`] are the options every program shares; [`FileConfig`] is
+//! the file; [`Settings::resolve`] merges them with the environment into
+//! one checked [`Settings`]. Nothing here talks to GitHub or a cloud: see
+//! [`crate::wiring`] for that.
+//!
+//! ```toml
+//! # showtime.toml — every key is optional
+//! dialect = "seed"              # or "per-sha" (superset-showtime's)
+//! default_ttl = "48h"
+//! max_ttl = "2w"
+//! quota_per_requester = 3
+//! quota_total = 20
+//! permission = "write"          # read | triage | write | maintain | admin
+//! legacy_trigger = "showtime"   # the non-🎪 up-label
+//! backend = "ecs"               # or "local"
+//!
+//! [github]
+//! repository = "apache/superset"
+//! api_url = "https://api.github.com"
+//!
+//! [sizes]                       # CPU units and MiB, for ECS
+//! small = { cpu = 512, memory = 1024 }
+//! large = { cpu = 2048, memory = 4096 }
+//!
+//! [build]                       # ECS images; {image} {tag} {pr} {sha} {sha7}
+//! command = ["docker", "buildx", "build", "--push", "-t", "{image}", "."]
+//! image = "123456789012.dkr.ecr.us-west-2.amazonaws.com/superset-ci:{tag}"
+//!
+//! [ecs]
+//! cluster = "superset-ci"
+//! subnets = ["subnet-0abc"]
+//! security_groups = ["sg-0abc"]
+//!
+//! [local]
+//! state_dir = "/tmp/showtime"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+use showtime_core::labels::{Codec, DEFAULT_LEGACY_TRIGGER, Dialect};
+use showtime_core::policy::Policy;
+use showtime_core::ports::Permission;
+use showtime_core::{SizeName, Sizes, Ttl};
+
+/// The default file name looked for in the working directory.
+pub const DEFAULT_FILE: &str = "showtime.toml";
+
+/// Options shared by `showtime`, `showtime-webhook` and `showtime-sweep`.
+///
+/// Each may also come from an environment variable and from the file; a flag
+/// overrides the variable, which overrides the file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// Configuration file [env: SHOWTIME_CONFIG] [default: ./showtime.toml if present]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Where environments run [env: SHOWTIME_BACKEND] [default: ecs]
+    #[arg(long, global = true, value_enum)]
+    pub backend: Option<BackendKind>,
+    /// The repository, owner/name [env: GITHUB_REPOSITORY]
+    #[arg(long, global = true, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+    /// GitHub's REST API root [env: GITHUB_API_URL] [default: https://api.github.com]
+    #[arg(long, global = true, value_name = "URL")]
+    pub github_api_url: Option<String>,
+}
+
+/// Which backend runs environments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// AWS ECS Fargate.
+    Ecs,
+    /// Processes on this machine, on 127.0.0.1 (the demo, tests, trying out).
+    Local,
+}
+
+/// The label dialect, as the file names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DialectName {
+    /// PR-level keys.
+    Seed,
+    /// superset-showtime's per-SHA keys.
+    PerSha,
+}
+
+/// `showtime.toml`. Unknown keys are errors, so a typo is never ignored.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// The label dialect written.
+    pub dialect: Option<DialectName>,
+    /// TTL of a new environment.
+    pub default_ttl: Option<Ttl>,
+    /// Longest lifetime `extend` may reach.
+    pub max_ttl: Option<Ttl>,
+    /// Environments per requester, at most.
+    pub quota_per_requester: Option<usize>,
+    /// Environments in all, at most.
+    pub quota_total: Option<usize>,
+    /// Lowest permission that may trigger (`read` … `admin`).
+    pub permission: Option<String>,
+    /// The legacy up-label.
+    pub legacy_trigger: Option<String>,
+    /// The backend.
+    pub backend: Option<BackendKind>,
+    /// GitHub.
+    #[serde(default)]
+    pub github: GitHubSection,
+    /// Sizes by name, with CPU units and MiB for ECS.
+    pub sizes: Option<BTreeMap<SizeName, SizeSpec>>,
+    /// The image builder.
+    #[serde(default)]
+    pub build: BuildSection,
+    /// The ECS backend.
+    #[serde(default)]
+    pub ecs: EcsSection,
+    /// The local backend.
+    #[serde(default)]
+    pub local: LocalSection,
+}
+
+/// `[github]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitHubSection {
+    /// `owner/name`.
+    pub repository: Option<String>,
+    /// REST API root (GitHub Enterprise Server: `https://host/api/v3`).
+    pub api_url: Option<String>,
+}
+
+/// One size of `[sizes]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SizeSpec {
+    /// CPU units (1024 = one vCPU).
+    pub cpu: u32,
+    /// Memory in MiB.
+    pub memory: u32,
+}
+
+/// `[build]`: how an image is built for the ECS backend.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSection {
+    /// The command, one argument per item; `{image}`, `{tag}`, `{pr}`,
+    /// `{sha}`, `{sha7}` are replaced. Absent: images are expected to exist
+    /// already (built by an earlier workflow step).
+    pub command: Option<Vec<String>>,
+    /// The image reference, with the same placeholders (default: the ECS
+    /// backend's `image_template`).
+    pub image: Option<String>,
+}
+
+/// `[ecs]`: the settings of `showtime_aws::EcsSettings` that a file may set
+/// (the `SHOWTIME_ECS_*` variables override them).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcsSection {
+    /// AWS region.
+    pub region: Option<String>,
+    /// ECS cluster.
+    pub cluster: Option<String>,
+    /// Subnets of the tasks.
+    pub subnets: Option<Vec<String>>,
+    /// Security groups of the tasks.
+    pub security_groups: Option<Vec<String>>,
+    /// `fargate` or `fargate-spot`.
+    pub capacity: Option<String>,
+    /// `public` or `private`.
+    pub address: Option<String>,
+    /// ECR repository.
+    pub ecr_repository: Option<String>,
+    /// Image template.
+    pub image_template: Option<String>,
+    /// The application's port.
+    pub container_port: Option<u16>,
+    /// Health-check paths.
+    pub health_paths: Option<Vec<String>>,
+    /// Path of a task definition template (JSON).
+    pub task_definition: Option<PathBuf>,
+    /// Seconds to wait for a healthy environment.
+    pub ready_timeout_secs: Option<u64>,
+}
+
+/// `[local]`: the local-process backend.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalSection {
+    /// Where environments are recorded (`SHOWTIME_STATE_DIR` overrides).
+    pub state_dir: Option<PathBuf>,
+    /// The command of an environment, one argument per item (default: this
+    /// program's own preview app).
+    pub command: Option<Vec<String>>,
+    /// Seconds to wait for a healthy environment.
+    pub ready_timeout_secs: Option<u64>,
+}
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid: the message names the line and column.
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong and what is accepted.
+        message: String,
+    },
+    /// A value (from a flag, a variable or the file) is not acceptable.
+    #[error("{name}: {message}")]
+    Value {
+        /// Where it came from (`--repo`, `GITHUB_REPOSITORY`, `permission`).
+        name: String,
+        /// What is wrong and what is accepted.
+        message: String,
+    },
+}
+
+impl FileConfig {
+    /// Parses the text of a `showtime.toml`; `path` only names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let parsed: FileConfig = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|span| line_column(text, span.start))
+                .unwrap_or((1, 1));
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        parsed.check(path)?;
+        Ok(parsed)
+    }
+
+    /// Reads and parses `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Checks what serde cannot: values that parse but do not fit together.
+    fn check(&self, path: &Path) -> Result<(), ConfigError> {
+        let value = |name: &str, message: String| ConfigError::Value {
+            name: format!("{}: {name}", path.display()),
+            message,
+        };
+        if let Some(p) = &self.permission {
+            p.parse::<Permission>()
+                .map_err(|e| value("permission", e.to_string()))?;
+        }
+        if let Some(sizes) = &self.sizes
+            && sizes.is_empty()
+        {
+            return Err(value(
+                "sizes",
+                "an empty table offers no size; remove it or name at least one".into(),
+            ));
+        }
+        if let Some(command) = &self.build.command
+            && command.is_empty()
+        {
+            return Err(value(
+                "build.command",
+                "an empty command; give the program and its arguments".into(),
+            ));
+        }
+        if let Some(command) = &self.local.command
+            && command.is_empty()
+        {
+            return Err(value(
+                "local.command",
+                "an empty command; give the program and its arguments".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Everything the programs need, merged and checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file that was read, if any.
+    pub file_path: Option<PathBuf>,
+    /// The file's contents (defaults when there was none).
+    pub file: FileConfig,
+    /// The backend.
+    pub backend: BackendKind,
+    /// `owner/name`, when known.
+    pub repository: Option<String>,
+    /// GitHub's REST API root.
+    pub api_url: Option<String>,
+    /// The rules.
+    pub policy: Policy,
+}
+
+impl Settings {
+    /// Merges `args` (flags), `env` (variables) and the file they name (or
+    /// `./showtime.toml` when it exists).
+    pub fn resolve(
+        args: &GlobalArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+        let file_path = match (&args.config, get("SHOWTIME_CONFIG")) {
+            (Some(path), _) => Some(path.clone()),
+            (None, Some(path)) => Some(PathBuf::from(path)),
+            (None, None) => Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.is_file()),
+        };
+        let file = match &file_path {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+        let backend = match (args.backend, get("SHOWTIME_BACKEND")) {
+            (Some(kind), _) => kind,
+            (None, Some(text)) => {
+                BackendKind::from_str(&text, true).map_err(|_| ConfigError::Value {
+                    name: "SHOWTIME_BACKEND".into(),
+                    message: format!("`{text}` is not `ecs` or `local`"),
+                })?
+            }
+            (None, None) => file.backend.unwrap_or(BackendKind::Ecs),
+        };
+        let repository = args
+            .repo
+            .clone()
+            .or_else(|| get("GITHUB_REPOSITORY"))
+            .or_else(|| file.github.repository.clone());
+        let api_url = args
+            .github_api_url
+            .clone()
+            .or_else(|| get("GITHUB_API_URL"))
+            .or_else(|| file.github.api_url.clone());
+        let policy = policy(&file)?;
+        Ok(Settings {
+            file_path,
+            file,
+            backend,
+            repository,
+            api_url,
+            policy,
+        })
+    }
+
+    /// How long the local backend waits for an environment.
+    pub fn local_ready_timeout(&self) -> Option<Duration> {
+        self.file.local.ready_timeout_secs.map(Duration::from_secs)
+    }
+}
+
+/// The policy the file describes, on top of the defaults.
+pub fn policy(file: &FileConfig) -> Result<Policy, ConfigError> {
+    let mut policy = Policy::default();
+    let sizes = match &file.sizes {
+        Some(table) => Sizes::new(table.keys().cloned()),
+        None => Sizes::default(),
+    };
+    let trigger = file
+        .legacy_trigger
+        .as_deref()
+        .unwrap_or(DEFAULT_LEGACY_TRIGGER);
+    policy.codec = Codec::new(trigger, sizes).map_err(|e| ConfigError::Value {
+        name: "legacy_trigger".into(),
+        message: e.to_string(),
+    })?;
+    if let Some(dialect) = file.dialect {
+        policy.dialect = match dialect {
+            DialectName::Seed => Dialect::Seed,
+            DialectName::PerSha => Dialect::PerSha,
+        };
+    }
+    if let Some(ttl) = file.default_ttl {
+        policy.default_ttl = ttl;
+    }
+    if let Some(ttl) = file.max_ttl {
+        policy.max_ttl = ttl;
+    }
+    if let Some(n) = file.quota_per_requester {
+        policy.quota_per_requester = Some(n);
+    }
+    if let Some(n) = file.quota_total {
+        policy.quota_total = Some(n);
+    }
+    if let Some(p) = &file.permission {
+        policy.required_permission =
+            p.parse()
+                .map_err(|e: showtime_core::Error| ConfigError::Value {
+                    name: "permission".into(),
+                    message: e.to_string(),
+                })?;
+    }
+    Ok(policy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<FileConfig, ConfigError> {
+        FileConfig::parse(text, Path::new("showtime.toml"))
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let doc = include_str!("settings.rs");
+        let example: String = doc
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```toml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| l.trim_start_matches("//!").trim_start())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let file = parse(&example).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(file.backend, Some(BackendKind::Ecs));
+        assert_eq!(file.sizes.as_ref().map(BTreeMap::len), Some(2));
+        let policy = policy(&file).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(policy.quota_total, Some(20));
+    }
+
+    #[test]
+    fn errors_point_at_the_line() {
+        let err = parse("dialect = \"seed\"\n\nmax_ttl = \"forever\"\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.starts_with("showtime.toml:3:"), "{err}");
+        let err = parse("backend = \"ecs\"\nbakend = \"local\"\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.starts_with("showtime.toml:2:1"), "{err}");
+        assert!(err.contains("bakend"), "{err}");
+        let err = parse("permission = \"owner\"\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("permission"), "{err}");
+    }
+
+    #[test]
+    fn flags_beat_variables_beat_the_file() {
+        let dir = std::env::temp_dir().join(format!("showtime-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        let path = dir.join("showtime.toml");
+        std::fs::write(
+            &path,
+            "backend = \"ecs\"\n[github]\nrepository = \"a/file\"\n",
+        )
+        .unwrap_or_default();
+        let vars: BTreeMap<&str, String> = [
+            ("SHOWTIME_CONFIG", path.display().to_string()),
+            ("GITHUB_REPOSITORY", "a/env".to_owned()),
+            ("SHOWTIME_BACKEND", "local".to_owned()),
+        ]
+        .into();
+        let env = |k: &str| vars.get(k).cloned();
+        let s = Settings::resolve(&GlobalArgs::default(), &env).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.repository.as_deref(), Some("a/env"));
+        assert_eq!(s.backend, BackendKind::Local);
+        let args = GlobalArgs {
+            repo: Some("a/flag".into()),
+            backend: Some(BackendKind::Ecs),
+            ..GlobalArgs::default()
+        };
+        let s = Settings::resolve(&args, &env).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.repository.as_deref(), Some("a/flag"));
+        assert_eq!(s.backend, BackendKind::Ecs);
+        let none = |_: &str| None;
+        let args = GlobalArgs {
+            config: Some(path.clone()),
+            ..GlobalArgs::default()
+        };
+        let s = Settings::resolve(&args, &none).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.repository.as_deref(), Some("a/file"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,67 @@
+//! `showtime-sweep`: one sweep pass, or one every `--every`, with a summary
+//! of what was destroyed, what was kept and why.
+//!
+//! A sweep expires environments past their TTL, cleans up after closed PRs,
+//! destroys orphans (environments whose PR is gone) once past the grace
+//! period, repairs labels, and deletes unused per-value label definitions
+//! ([`Engine::sweep`]). Passes never overlap: the next starts `every` after
+//! the previous one ended.
+
+use std::future::Future;
+use std::time::Duration;
+
+use showtime_core::engine::Engine;
+
+use crate::CliError;
+use crate::commands::{sweep_json, sweep_text};
+use crate::output::Output;
+
+/// One pass: prints its summary (text or JSON); fails when a PR could not be
+/// swept (the others were).
+pub async fn pass(engine: &Engine, out: &mut Output<'_>, dry_run: bool) -> Result<(), CliError> {
+    out.group(if dry_run {
+        "showtime sweep (dry run)"
+    } else {
+        "showtime sweep"
+    });
+    let report = engine
+        .sweep(dry_run)
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()));
+    out.end_group();
+    let report = report?;
+    if out.json {
+        out.json_value(&sweep_json(&report))?;
+    } else {
+        out.line(&sweep_text(&report))?;
+    }
+    if report.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Failed(format!(
+            "{} PR(s) could not be swept; the next pass tries again",
+            report.errors.len()
+        )))
+    }
+}
+
+/// Passes every `every` until `shutdown` resolves; a failed pass is
+/// reported and the next one runs as planned.
+pub async fn every(
+    engine: &Engine,
+    out: &mut Output<'_>,
+    every: Duration,
+    dry_run: bool,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), CliError> {
+    tokio::pin!(shutdown);
+    loop {
+        if let Err(e) = pass(engine, out, dry_run).await {
+            out.progress(&format!("sweep failed: {e}"));
+        }
+        tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}
