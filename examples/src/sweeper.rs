@@ -10,11 +10,41 @@
 use std::future::Future;
 use std::time::Duration;
 
+use clap::Parser;
 use showtime_core::engine::Engine;
 
 use crate::CliError;
-use crate::commands::{sweep_json, sweep_text};
+use crate::commands::{self, sweep_json, sweep_text};
 use crate::output::Output;
+use crate::settings::GlobalArgs;
+
+/// The command line of `showtime-sweep`: sweeps expired, closed and
+/// orphaned preview environments.
+///
+/// It lives here rather than in the binary so that scripts calling
+/// `showtime-sweep` (the GitHub Actions workflows, for one) can be checked
+/// against it.
+#[derive(Debug, Parser)]
+#[command(
+    name = "showtime-sweep",
+    version,
+    about = "Sweeps expired, closed and orphaned preview environments.",
+    long_about = None
+)]
+pub struct SweepArgs {
+    /// Options shared with `showtime` and `showtime-webhook`.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// Say what would be done, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep running, one pass every DURATION (30m, 1h)
+    #[arg(long, value_name = "DURATION", value_parser = commands::parse_duration)]
+    pub every: Option<Duration>,
+    /// Print each pass's summary as JSON
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// One pass: prints its summary (text or JSON); fails when a PR could not be
 /// swept (the others were).

@@ -5,35 +5,17 @@
 //! Exit codes: 0 done, 2 bad configuration, 4 a PR could not be swept.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 use showtime_examples::exit_code::FAILURE;
 use showtime_examples::output::Output;
 use showtime_examples::server::shutdown_signal;
-use showtime_examples::settings::{GlobalArgs, Settings};
-use showtime_examples::{CliError, commands, sweeper, wiring};
-
-/// Sweeps expired, closed and orphaned preview environments.
-#[derive(Debug, Parser)]
-#[command(name = "showtime-sweep", version)]
-struct Args {
-    /// Options shared with `showtime` and `showtime-webhook`.
-    #[command(flatten)]
-    global: GlobalArgs,
-    /// Say what would be done, change nothing
-    #[arg(long)]
-    dry_run: bool,
-    /// Keep running, one pass every DURATION (30m, 1h)
-    #[arg(long, value_name = "DURATION", value_parser = commands::parse_duration)]
-    every: Option<Duration>,
-    /// Print each pass's summary as JSON
-    #[arg(long)]
-    json: bool,
-}
+use showtime_examples::settings::Settings;
+use showtime_examples::sweeper::SweepArgs;
+use showtime_examples::{CliError, sweeper, wiring};
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = SweepArgs::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
