@@ -118,6 +118,69 @@ pub async fn sync(
     report_outcome(engine, out, &outcome).await
 }
 
+/// `sync PR --comment`: carries out the `/circus` lines of a comment as its
+/// author, in order, and replies on the PR to lines that are not valid
+/// commands (each error says what is).
+pub async fn comment(
+    engine: &Engine,
+    out: &mut Output<'_>,
+    pr: PrNumber,
+    body: &str,
+    actor: Option<Login>,
+) -> Result<(), CliError> {
+    let actor = require_actor(actor, "sync --comment")?;
+    let sizes = engine.policy().codec.sizes().clone();
+    let (mut valid, mut errors) = (Vec::new(), Vec::new());
+    for line in showtime_core::commands::parse(body, &sizes) {
+        match line {
+            Ok(command) => valid.push(command),
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut outcomes = Vec::new();
+    for command in valid {
+        out.group(&format!("showtime /circus {command} #{pr}"));
+        let outcome = engine
+            .reconcile(pr, Event::Command(command), Some(actor.clone()))
+            .await
+            .map_err(engine_error);
+        out.end_group();
+        outcomes.push(outcome?);
+    }
+    if !errors.is_empty() {
+        crate::server::reply_command_errors(engine, pr, Some(&actor), &errors)
+            .await
+            .map_err(|e| host_error(pr, e))?;
+    }
+    if out.json {
+        return out.json_value(&json!({
+            "pr": pr,
+            "commands": outcomes.iter().map(|o| json!({
+                "plans": o.plans.iter().map(plan_json).collect::<Vec<_>>(),
+                "failure": o.failure,
+            })).collect::<Vec<_>>(),
+            "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }));
+    }
+    if outcomes.is_empty() && errors.is_empty() {
+        out.line(&format!("PR #{pr}: the comment has no /circus command"))?;
+    }
+    for outcome in &outcomes {
+        for plan in &outcome.plans {
+            out.line(&format!("PR #{pr}: {}", plan.reason))?;
+        }
+    }
+    for error in &errors {
+        out.line(&format!(
+            "PR #{pr}: not a command, replied on the PR: {error}"
+        ))?;
+    }
+    match outcomes.iter().find_map(|o| o.failure.as_ref()) {
+        Some(failure) => Err(CliError::Failed(format!("PR #{pr}: {failure}"))),
+        None => Ok(()),
+    }
+}
+
 /// The `key=value` lines of `sync --check-only`.
 async fn check(
     engine: &Engine,
@@ -133,7 +196,7 @@ async fn check(
     let stale = sha.is_some_and(|s| s != &head);
     let auth = authorization(engine, actor.as_ref()).await?;
     let plan = engine
-        .plan_only(pr, event, actor.clone())
+        .plan_for(read, event, actor.clone(), None)
         .await
         .map_err(engine_error)?;
     let (action, reason) = if stale {

@@ -95,6 +95,10 @@ pub enum Command {
         /// What caused this run
         #[arg(long, value_enum, default_value_t = SyncEvent::Look)]
         event: SyncEvent,
+        /// A PR comment to carry out: its `/circus` lines, as the actor
+        /// (a file, or `-` for standard input)
+        #[arg(long, value_name = "FILE", conflicts_with = "check_only")]
+        comment: Option<PathBuf>,
     },
     /// Create an environment for a PR (adds the start trigger and syncs)
     Start {
@@ -345,6 +349,13 @@ fn execute(
             command: ConfigCommand::Check { path },
         } => return config_check(&cli.global, path, env, stdout),
         command => {
+            let comment = match &command {
+                Command::Sync {
+                    comment: Some(path),
+                    ..
+                } => Some(read_comment(path, stdin)?),
+                _ => None,
+            };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
@@ -357,6 +368,7 @@ fn execute(
                 &cli.global,
                 actor,
                 env,
+                comment,
                 &mut out,
             ));
         }
@@ -396,6 +408,7 @@ async fn repository_command(
     global: &GlobalArgs,
     actor: Option<Login>,
     env: &dyn Fn(&str) -> Option<String>,
+    comment: Option<String>,
     out: &mut Output<'_>,
 ) -> Result<(), CliError> {
     match command {
@@ -416,7 +429,11 @@ async fn repository_command(
             sha,
             check_only,
             event,
-        } => commands::sync(e, out, pr, sha.as_ref(), check_only, event, actor).await,
+            comment: _,
+        } => match comment {
+            Some(body) => commands::comment(e, out, pr, &body, actor).await,
+            None => commands::sync(e, out, pr, sha.as_ref(), check_only, event, actor).await,
+        },
         Command::Start { pr, sha } => commands::start(e, out, pr, sha.as_ref(), actor).await,
         Command::Stop { pr } => commands::stop(e, out, pr, actor).await,
         Command::Status { pr } => commands::status(e, out, pr).await,
@@ -435,6 +452,21 @@ async fn repository_command(
         | Command::Demo { .. }
         | Command::App { .. } => Ok(()),
     }
+}
+
+/// The comment of `sync --comment`: a file, or `-` for standard input.
+fn read_comment(path: &std::path::Path, stdin: &mut dyn Read) -> Result<String, CliError> {
+    let bytes = if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        stdin.read_to_end(&mut bytes)?;
+        bytes
+    } else {
+        std::fs::read(path).map_err(|e| {
+            CliError::BadInput(format!("cannot read the comment {}: {e}", path.display()))
+        })?
+    };
+    String::from_utf8(bytes)
+        .map_err(|_| CliError::BadInput("the comment is not UTF-8 text".to_owned()))
 }
 
 /// `config check`: the file parses, its values are valid, and it names no

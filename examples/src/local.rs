@@ -255,10 +255,15 @@ impl LocalSettings {
         }
     }
 
-    /// This program's preview app:
-    /// `<current executable> __app --listen 127.0.0.1:{port} --pr {pr} --sha {sha}`.
+    /// The `showtime` binary's preview app:
+    /// `showtime __app --listen 127.0.0.1:{port} --pr {pr} --sha {sha}`,
+    /// where `showtime` is the `showtime` beside the current executable
+    /// (`showtime-webhook` and `showtime-sweep` are installed with it), or
+    /// the current executable itself.
     pub fn default_command() -> Result<Vec<String>, LocalError> {
-        let exe = std::env::current_exe().map_err(LocalError::CurrentExe)?;
+        let current = std::env::current_exe().map_err(LocalError::CurrentExe)?;
+        let sibling = current.with_file_name(format!("showtime{}", std::env::consts::EXE_SUFFIX));
+        let exe = if sibling.is_file() { sibling } else { current };
         let exe = exe.into_os_string().into_string().map_err(|_| {
             LocalError::CurrentExe(io::Error::new(
                 io::ErrorKind::InvalidData,

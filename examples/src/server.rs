@@ -305,8 +305,8 @@ async fn work(engine: Arc<Engine>, job: Job) {
 
 /// Writes `errors` at the top of the PR's status comment, over its current
 /// state. The one comment is edited in place, as the engine does for a
-/// refused request.
-async fn reply_command_errors(
+/// refused request. (`showtime sync --comment` replies the same way.)
+pub async fn reply_command_errors(
     engine: &Engine,
     pr: PrNumber,
     actor: Option<&Login>,

@@ -237,8 +237,8 @@ impl Engine {
         self.plan_for(current, event, actor, None).await
     }
 
-    /// The plan for an already-read PR, filling in what the planner asks for.
-    pub(crate) async fn plan_for(
+    /// [`Engine::plan_only`] for a PR already read (saves reading it again).
+    pub async fn plan_for(
         &self,
         current: PullRequest,
         event: Event,

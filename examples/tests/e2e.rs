@@ -1,0 +1,730 @@
+//! End to end: the built binaries (`showtime`, `showtime-sweep`,
+//! `showtime-webhook`) against the fake GitHub over real HTTP, with the
+//! local backend running real preview apps on 127.0.0.1.
+//!
+//! Each test has its own fake GitHub and its own state directory, and
+//! destroys every environment it started (also when it fails), so nothing
+//! outlives it. GitHub requests are counted from the fake's log; the
+//! numbers printed here are the ones the README quotes.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use showtime_core::ports::{Backend, EnvId, EnvSpec};
+use showtime_core::{Config, Login, PrNumber, Sha};
+use showtime_examples::local::{LocalBackend, LocalSettings};
+use showtime_github::fake::{FakeGitHub, FakePr, FakeState};
+
+use support::*;
+
+const MAINTAINER: &str = "maintainer";
+const SECOND: &str = "5eadbeefcafe0123456789abcdef0123456789ab";
+
+/// One fake GitHub with PR 42 (by [`AUTHOR`]), a maintainer with write
+/// permission, and a private state directory for the local backend.
+struct Site {
+    fake: FakeGitHub,
+    dir: PathBuf,
+}
+
+/// What a binary did.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+    }
+
+    fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "{self:?}");
+        self
+    }
+}
+
+impl Site {
+    async fn start(name: &str) -> Site {
+        let (owner, repo) = REPO.split_once('/').unwrap();
+        let fake = FakeGitHub::start(owner, repo).await.unwrap();
+        let mut pr = FakePr::new(42);
+        pr.head_sha = HEAD.to_owned();
+        pr.author = AUTHOR.to_owned();
+        fake.add_pull_request(pr);
+        fake.set_permission(MAINTAINER, "write");
+        fake.set_permission("visitor", "read");
+        let dir = std::env::temp_dir().join(format!("showtime-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Site { fake, dir }
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    /// A binary with this site's environment: GitHub at the fake, the local
+    /// backend in the state directory, the maintainer as actor, and nothing
+    /// inherited that could change the outcome.
+    fn command(&self, binary: &str, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(binary);
+        command
+            .args(args)
+            .current_dir(&self.dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.dir)
+            .env("GITHUB_TOKEN", "test-token")
+            .env("GITHUB_REPOSITORY", REPO)
+            .env("GITHUB_API_URL", self.fake.url())
+            .env("GITHUB_ACTOR", MAINTAINER)
+            .env("SHOWTIME_BACKEND", "local")
+            .env("SHOWTIME_STATE_DIR", self.state_dir())
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        command
+    }
+
+    async fn run_with(&self, binary: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = self.command(binary, args);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let output = tokio::time::timeout(Duration::from_secs(120), command.output())
+            .await
+            .unwrap_or_else(|_| panic!("{binary} {args:?} did not finish"))
+            .unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs `showtime args` with `input` on standard input.
+    async fn showtime_with_input(&self, args: &[&str], input: &str) -> Run {
+        use tokio::io::AsyncWriteExt;
+        let mut child = self
+            .command(env!("CARGO_BIN_EXE_showtime"), args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).await.unwrap();
+        drop(stdin);
+        let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    async fn showtime(&self, args: &[&str]) -> Run {
+        self.run_with(env!("CARGO_BIN_EXE_showtime"), args, &[])
+            .await
+    }
+
+    /// Runs `showtime args` and returns it with the GitHub requests it made.
+    async fn counted(&self, args: &[&str]) -> (Run, usize) {
+        self.fake.clear_requests();
+        let run = self.showtime(args).await;
+        (run, self.fake.requests().len())
+    }
+
+    fn showtime_labels(&self, pr: u64) -> Vec<String> {
+        let mut labels: Vec<String> = self
+            .fake
+            .labels(pr)
+            .into_iter()
+            .filter(|l| l.starts_with('🎪'))
+            .collect();
+        labels.sort();
+        labels
+    }
+
+    fn backend(&self) -> LocalBackend {
+        LocalBackend::new(LocalSettings::new(
+            self.state_dir(),
+            vec![env!("CARGO_BIN_EXE_showtime").to_owned()],
+        ))
+        .unwrap()
+    }
+
+    async fn live(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .backend()
+            .list(None)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id.name())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Destroys every environment and removes the directory.
+    async fn clean_up(self) {
+        let backend = self.backend();
+        for env in backend.list(None).await.unwrap_or_default() {
+            backend.destroy(&env.id).await.unwrap();
+        }
+        // Dropping the site stops the fake and removes the directory.
+    }
+}
+
+/// Kills what a failed test left running (the process groups of its
+/// environments), so a failure does not leak processes.
+impl Drop for Site {
+    fn drop(&mut self) {
+        let Ok(entries) = std::fs::read_dir(self.state_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Ok(text) = std::fs::read_to_string(entry.path()) else {
+                continue;
+            };
+            let Ok(record) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            if let Some(pgid) = record["process"]["pgid"].as_i64() {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{pgid}")])
+                    .status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// GET `url` (`http://127.0.0.1:PORT/`) and return the body, or `None`
+/// when nothing answers 200.
+async fn fetch(url: &str) -> Option<String> {
+    let addr: SocketAddr = url
+        .strip_prefix("http://")?
+        .trim_end_matches('/')
+        .parse()
+        .ok()?;
+    http_text(addr, "/").await
+}
+
+async fn http_text(addr: SocketAddr, path: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.ok()?;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+}
+
+fn url_of(json: &Value) -> String {
+    json["environments"][0]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no URL in {json}"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_lifecycle_through_showtime_sync() {
+    let site = Site::start("lifecycle").await;
+    let mut counts = Vec::new();
+
+    // Check-only before anything: the GitHub Actions outputs, raw.
+    let output = site.dir.join("github_output");
+    let check = site
+        .run_with(
+            env!("CARGO_BIN_EXE_showtime"),
+            &["sync", "42", "--check-only"],
+            &[
+                ("GITHUB_OUTPUT", output.to_str().unwrap()),
+                ("GITHUB_ACTOR", "dependabot[bot]"),
+            ],
+        )
+        .await
+        .ok();
+    let written = std::fs::read_to_string(&output).unwrap();
+    assert_eq!(written, check.stdout, "the same lines go to $GITHUB_OUTPUT");
+    let keys: Vec<&str> = written
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "action_needed",
+            "build_needed",
+            "sync_needed",
+            "target_sha",
+            "pr_number",
+            "github_actor",
+            "permission_level",
+            "auth_status",
+            "action_reason"
+        ]
+    );
+    assert!(
+        written.contains("github_actor=dependabot[bot]\n"),
+        "{written}"
+    );
+    assert!(
+        written.contains(&format!("target_sha={HEAD}\n")),
+        "{written}"
+    );
+    assert!(written.contains("pr_number=42\n"), "{written}");
+    assert!(written.contains("auth_status=denied\n"), "{written}");
+    assert!(written.contains("action_needed=no_action\n"), "{written}");
+
+    // A maintainer labels the PR; check-only now says what sync will do.
+    site.fake.add_labels_as_person(42, &[TRIGGER]);
+    let (check, n) = site.counted(&["sync", "42", "--check-only"]).await;
+    counts.push(("sync --check-only", n));
+    let check = check.ok();
+    assert!(
+        check.stdout.contains("action_needed=create_environment\n"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains("build_needed=true\n"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains("auth_status=authorized\n"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains("permission_level=write\n"),
+        "{}",
+        check.stdout
+    );
+    assert!(site.live().await.is_empty(), "check-only changes nothing");
+
+    // plan: the same, as JSON, changing nothing.
+    let (plan, n) = site.counted(&["plan", "42", "--json"]).await;
+    counts.push(("plan", n));
+    let plan = plan.ok().json();
+    assert!(!plan["steps"].as_array().unwrap().is_empty(), "{plan}");
+
+    // sync: building → running, with a URL that answers.
+    let (sync, n) = site.counted(&["sync", "42", "--sha", HEAD, "--json"]).await;
+    counts.push(("sync (create)", n));
+    let sync = sync.ok().json();
+    assert!(sync["failure"].is_null(), "{sync}");
+    let first = url_of(&sync);
+    let page = fetch(&first).await.expect("the environment answers");
+    assert!(page.contains("42") && page.contains(HEAD), "{page}");
+    let labels = site.showtime_labels(42);
+    assert!(labels.contains(&"🎪 🚦 running".to_owned()), "{labels:?}");
+    assert!(labels.contains(&"🎪 🎯 abc123f".to_owned()), "{labels:?}");
+    assert_eq!(site.live().await, ["pr-42-abc123f"]);
+
+    // Environments outlive the command: status and list see it.
+    let (status, n) = site.counted(&["status", "42", "--json"]).await;
+    counts.push(("status", n));
+    let status = status.ok().json();
+    assert_eq!(status["showtime"]["active_sha"], "abc123f", "{status}");
+    assert_eq!(status["environments"][0]["health"], "healthy", "{status}");
+    let (list, n) = site.counted(&["list", "--json"]).await;
+    counts.push(("list", n));
+    let list = list.ok().json();
+    assert_eq!(list[0]["pr"], "42", "{list}");
+    let text = site.showtime(&["status", "42"]).await.ok().stdout;
+    assert!(text.contains("running at abc123f"), "{text}");
+
+    // A push: the rolling update replaces the environment.
+    site.fake.set_head(42, SECOND);
+    let stale = site.showtime(&["sync", "42", "--sha", HEAD]).await;
+    assert_eq!(stale.code, 3, "an older commit is refused: {stale:?}");
+    let (sync, n) = site
+        .counted(&["sync", "42", "--sha", SECOND, "--event", "push", "--json"])
+        .await;
+    counts.push(("sync (rolling update)", n));
+    let sync = sync.ok().json();
+    let second = url_of(&sync);
+    assert_ne!(first, second);
+    assert!(fetch(&second).await.unwrap().contains(SECOND));
+    assert!(fetch(&first).await.is_none(), "the old environment is gone");
+    assert_eq!(site.live().await, ["pr-42-5eadbee"]);
+
+    // Nothing to do: a second sync changes nothing.
+    let (again, n) = site.counted(&["sync", "42", "--json"]).await;
+    counts.push(("sync (nothing to do)", n));
+    assert!(
+        again.ok().json()["plans"][0]["steps"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // stop: the environment and its labels go.
+    let (stop, n) = site.counted(&["stop", "42", "--json"]).await;
+    counts.push(("stop", n));
+    let stop = stop.ok().json();
+    assert!(
+        stop["environments"].as_array().unwrap().is_empty(),
+        "{stop}"
+    );
+    assert!(site.live().await.is_empty());
+    assert!(!site.showtime_labels(42).iter().any(|l| l.contains("🚦")));
+
+    // start: adds the trigger as a person would, and creates it again.
+    let (start, n) = site.counted(&["start", "42", "--json"]).await;
+    counts.push(("start", n));
+    start.ok();
+    assert_eq!(site.live().await, ["pr-42-5eadbee"]);
+
+    // A comment, as the workflow hands it over: its commands run in order,
+    // its malformed line is answered on the PR.
+    let reply = site
+        .showtime_with_input(
+            &["sync", "42", "--comment", "-", "--json"],
+            "Looks good!\n/circus enable ALERTS\n/circus launch\n",
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(reply["commands"].as_array().unwrap().len(), 1, "{reply}");
+    assert_eq!(reply["errors"].as_array().unwrap().len(), 1, "{reply}");
+    assert!(
+        site.showtime_labels(42)
+            .contains(&"🎪 🚩 ALERTS=true".to_owned()),
+        "{:?}",
+        site.showtime_labels(42)
+    );
+    let sticky = site.fake.comments(42).pop().unwrap().body;
+    assert!(sticky.contains("launch"), "{sticky}");
+
+    for (command, n) in &counts {
+        eprintln!("GitHub requests: showtime {command}: {n}");
+    }
+    let budget = |name: &str| counts.iter().find(|(c, _)| *c == name).unwrap().1;
+    assert!(budget("sync --check-only") <= 3, "{counts:?}");
+    assert!(budget("plan") <= 2, "{counts:?}");
+    assert!(budget("status") <= 1, "{counts:?}");
+    assert_eq!(budget("list"), 0, "{counts:?}");
+    assert!(budget("sync (nothing to do)") <= 3, "{counts:?}");
+    assert!(budget("sync (create)") <= 14, "{counts:?}");
+    assert!(budget("sync (rolling update)") <= 20, "{counts:?}");
+    assert!(budget("stop") <= 13, "{counts:?}");
+    site.clean_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_answers_in_json() {
+    let site = Site::start("json").await;
+    for args in [
+        &["setup-labels", "--json"][..],
+        &["labels", "reference", "--json"],
+        &["status", "42", "--json"],
+        &["list", "--json"],
+        &["list", "--all", "--json"],
+        &["plan", "42", "--json"],
+        &["sync", "42", "--json"],
+        &["cleanup", "--dry-run", "--json"],
+        &["cleanup", "--json"],
+        &["cleanup-labels", "--dry-run", "--json"],
+        &["cleanup-labels", "--json"],
+        &["start", "42", "--json"],
+        &["stop", "42", "--json"],
+    ] {
+        let run = site.showtime(args).await;
+        assert_eq!(run.code, 0, "{args:?}: {run:?}");
+        let _ = run.json();
+    }
+    let defined = site.fake.definitions();
+    assert!(
+        defined.iter().any(|(name, _, _)| name == TRIGGER),
+        "setup-labels defined the trigger"
+    );
+    site.clean_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_and_bad_input_have_their_own_exit_codes() {
+    let site = Site::start("refusals").await;
+    let as_visitor = site
+        .run_with(
+            env!("CARGO_BIN_EXE_showtime"),
+            &["start", "42"],
+            &[("GITHUB_ACTOR", "visitor")],
+        )
+        .await;
+    assert_eq!(as_visitor.code, 3, "{as_visitor:?}");
+    assert!(
+        as_visitor.stderr.contains("needs `write`"),
+        "{as_visitor:?}"
+    );
+    assert!(site.live().await.is_empty());
+    assert!(
+        site.showtime_labels(42).is_empty(),
+        "a refusal changes nothing"
+    );
+
+    let missing = site.showtime(&["status", "999"]).await;
+    assert_eq!(missing.code, 2, "{missing:?}");
+    assert!(
+        missing.stderr.contains("PR #999 does not exist"),
+        "{missing:?}"
+    );
+
+    let usage = site.showtime(&["sync", "forty-two"]).await;
+    assert_eq!(usage.code, 2, "{usage:?}");
+    let usage = site.showtime(&["list", "--backend", "gcp"]).await;
+    assert_eq!(usage.code, 2, "{usage:?}");
+
+    let config = site.dir.join("bad.toml");
+    std::fs::write(&config, "dialect = \"seed\"\n\nmax_ttl = \"forever\"\n").unwrap();
+    let check = site
+        .showtime(&["config", "check", config.to_str().unwrap()])
+        .await;
+    assert_eq!(check.code, 2, "{check:?}");
+    assert!(check.stderr.contains("bad.toml:3:"), "{check:?}");
+    let good = site.dir.join("good.toml");
+    std::fs::write(&good, "backend = \"local\"\ndefault_ttl = \"24h\"\n").unwrap();
+    site.showtime(&["config", "check", good.to_str().unwrap()])
+        .await
+        .ok();
+    // A bad file is refused before anything is touched.
+    let with_bad = site
+        .showtime(&["--config", config.to_str().unwrap(), "sync", "42"])
+        .await;
+    assert_eq!(with_bad.code, 2, "{with_bad:?}");
+
+    let no_secret = site
+        .run_with(env!("CARGO_BIN_EXE_showtime-webhook"), &[], &[])
+        .await;
+    assert_eq!(no_secret.code, 2, "{no_secret:?}");
+    assert!(
+        no_secret.stderr.contains("GITHUB_WEBHOOK_SECRET"),
+        "{no_secret:?}"
+    );
+    site.clean_up().await;
+}
+
+/// Makes PR `pr`'s creation label say it was created `hours` ago.
+fn backdate(site: &Site, pr: u64, hours: i64) {
+    let created = site
+        .fake
+        .labels(pr)
+        .into_iter()
+        .find(|l| l.starts_with("🎪 📅 "))
+        .unwrap();
+    assert!(site.fake.remove_label_as_person(pr, &created));
+    let then = chrono::Utc::now() - chrono::Duration::hours(hours);
+    let label = format!("🎪 📅 {}", then.format("%Y-%m-%dT%H-%M"));
+    site.fake.add_labels_as_person(pr, &[&label]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_destroys_expired_closed_and_orphaned_environments() {
+    let site = Site::start("sweep").await;
+    for pr in [1u64, 2, 3] {
+        let mut seeded = FakePr::new(pr);
+        seeded.labels = vec![TRIGGER.to_owned()];
+        site.fake.add_pull_request(seeded);
+        site.showtime(&["sync", &pr.to_string()]).await.ok();
+    }
+    // 1 expired (created three days ago, TTL 48h), 2 closed, 3 fresh.
+    backdate(&site, 1, 72);
+    site.fake.set_state(2, FakeState::Closed);
+    // An environment whose PR does not exist, older than the grace period.
+    let orphan = EnvId {
+        pr: PrNumber::new(77).unwrap(),
+        sha: "0ddba11".parse().unwrap(),
+    };
+    let backend = site.backend();
+    backend
+        .deploy(&EnvSpec {
+            id: orphan.clone(),
+            sha: "0ddba110000000000000000000000000000000ff"
+                .parse::<Sha>()
+                .unwrap(),
+            image: "local/orphan".into(),
+            config: Config::default(),
+            requested_by: Some("maintainer".parse::<Login>().unwrap()),
+            created_at: chrono::Utc::now() - chrono::Duration::hours(2),
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(site.live().await.len(), 4);
+
+    let dry = site
+        .run_with(
+            env!("CARGO_BIN_EXE_showtime-sweep"),
+            &["--dry-run", "--json"],
+            &[],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(dry["destroyed"].as_array().unwrap().len(), 3, "{dry}");
+    assert_eq!(site.live().await.len(), 4, "a dry run destroys nothing");
+
+    site.fake.clear_requests();
+    let sweep = site
+        .run_with(env!("CARGO_BIN_EXE_showtime-sweep"), &[], &[])
+        .await
+        .ok();
+    eprintln!(
+        "GitHub requests: showtime-sweep over 3 PRs and an orphan: {}",
+        site.fake.requests().len()
+    );
+    let text = sweep.stdout;
+    assert!(text.contains("destroyed pr-1-"), "{text}");
+    assert!(text.contains("TTL expired"), "{text}");
+    assert!(text.contains("destroyed pr-2-"), "{text}");
+    assert!(
+        text.contains(&format!("destroyed {}", orphan.name())),
+        "{text}"
+    );
+    assert!(text.contains("kept PR #3"), "{text}");
+    let live = site.live().await;
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert!(live[0].starts_with("pr-3-"), "{live:?}");
+    site.clean_up().await;
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_server_reconciles_signed_deliveries() {
+    let site = Site::start("webhook").await;
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = site.command(
+        env!("CARGO_BIN_EXE_showtime-webhook"),
+        &["--listen", &listen],
+    );
+    server.env(
+        "GITHUB_WEBHOOK_SECRET",
+        String::from_utf8(SECRET.to_vec()).unwrap(),
+    );
+    let mut child = server.stderr(Stdio::null()).spawn().unwrap();
+    let addr: SocketAddr = listen.parse().unwrap();
+    eventually("the server to listen", async || {
+        http_text(addr, "/healthz").await.is_some()
+    })
+    .await;
+
+    // A label from the sender of the delivery, who may deploy: queued at
+    // once, then deployed.
+    site.fake.set_permission(AUTHOR, "write");
+    site.fake.add_labels_as_person(42, &[TRIGGER]);
+    let labeled = pull_request_event("labeled", 42, TRIGGER);
+    let reply = deliver(addr, "pull_request", "delivery-1", &labeled).await;
+    assert_eq!(reply.status, 202, "{reply:?}");
+    eventually("the environment to run", async || {
+        site.showtime_labels(42)
+            .contains(&"🎪 🚦 running".to_owned())
+    })
+    .await;
+    assert_eq!(site.live().await, ["pr-42-abc123f"]);
+
+    // The same delivery again: answered, not processed.
+    let again = deliver(addr, "pull_request", "delivery-1", &labeled).await;
+    assert_eq!(again.status, 200, "{again:?}");
+    assert_eq!(again.body["duplicate"], true, "{again:?}");
+
+    // A bad signature: refused, nothing queued.
+    let headers = github_headers("pull_request", "delivery-2", &labeled, b"wrong secret");
+    let forged = http(addr, "POST", "/webhook", &headers, &labeled).await;
+    assert_eq!(forged.status, 401, "{forged:?}");
+    let environments = http(addr, "GET", "/environments", &[], b"").await;
+    assert_eq!(environments.status, 200);
+    assert_eq!(
+        environments.body[0]["name"], "pr-42-abc123f",
+        "{environments:?}"
+    );
+
+    // A comment: /circus destroy from the maintainer.
+    site.fake.add_comment(42, MAINTAINER, "/circus destroy");
+    let comment = comment_event(42, "/circus destroy", MAINTAINER);
+    let reply = deliver(addr, "issue_comment", "delivery-3", &comment).await;
+    assert_eq!(reply.status, 202, "{reply:?}");
+    eventually("the environment to go", async || {
+        site.live().await.is_empty()
+    })
+    .await;
+
+    // SIGTERM: a clean shutdown.
+    let pid = child.id().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    site.clean_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_to_the_end() {
+    let dir = std::env::temp_dir().join(format!("showtime-e2e-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_showtime"))
+        .arg("demo")
+        .current_dir(&dir)
+        .env_remove("GITHUB_ACTIONS")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(120), output)
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for step in ["1. ", "2. ", "3. ", "4. ", "5. "] {
+        assert!(stdout.contains(step), "step {step} missing:\n{stdout}");
+    }
+    assert!(stdout.contains("PR #42 preview"), "{stdout}");
+    assert!(stdout.contains("🎪 🚩 ALERTS=true"), "{stdout}");
+    assert!(stdout.contains("TTL expired"), "{stdout}");
+    assert!(stdout.contains("Done: 0 environment(s) left"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
