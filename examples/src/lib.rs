@@ -421,9 +421,10 @@ async fn repository_command(
         _ => {}
     }
     let settings = Settings::resolve(global, env)?;
-    let engine = wiring::engine(&settings, env).await?;
+    let progress = output::Progress::for_process(env);
+    let engine = wiring::engine(&settings, env, progress.clone()).await?;
     let e = &engine;
-    match command {
+    let result = match command {
         Command::Sync {
             pr,
             sha,
@@ -451,7 +452,9 @@ async fn repository_command(
         | Command::Config { .. }
         | Command::Demo { .. }
         | Command::App { .. } => Ok(()),
-    }
+    };
+    progress.finish();
+    result
 }
 
 /// The comment of `sync --comment`: a file, or `-` for standard input.

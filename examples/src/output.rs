@@ -187,3 +187,79 @@ mod tests {
         assert_eq!(t, "A    BB\nxyz  1\nq    22");
     }
 }
+
+/// Progress of long waits (a rollout, a health check), on standard error:
+/// on a terminal a spinner with the latest message; elsewhere (CI, a pipe)
+/// one timestamped line per message, so logs read in order.
+///
+/// Cloning gives another handle on the same reporter; the backend's
+/// progress callback holds one.
+#[derive(Clone, Default)]
+pub struct Progress {
+    spinner: Option<std::sync::Arc<Spinner>>,
+}
+
+struct Spinner {
+    message: std::sync::Mutex<String>,
+    running: std::sync::atomic::AtomicBool,
+}
+
+impl Progress {
+    /// A reporter for this process: a spinner when standard error is a
+    /// terminal and this is not CI (`CI`, `GITHUB_ACTIONS` unset).
+    pub fn for_process(env: &dyn Fn(&str) -> Option<String>) -> Progress {
+        use std::io::IsTerminal;
+        let ci = env("CI").is_some() || env("GITHUB_ACTIONS").is_some();
+        if ci || !std::io::stderr().is_terminal() {
+            return Progress::default();
+        }
+        let spinner = std::sync::Arc::new(Spinner {
+            message: std::sync::Mutex::new(String::new()),
+            running: std::sync::atomic::AtomicBool::new(true),
+        });
+        let ticking = spinner.clone();
+        std::thread::spawn(move || {
+            const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+            let mut frame = 0;
+            while ticking.running.load(std::sync::atomic::Ordering::SeqCst) {
+                let message = ticking.lock().clone();
+                if !message.is_empty() {
+                    eprint!("\r\x1b[2K{} {message}", FRAMES[frame % FRAMES.len()]);
+                }
+                frame += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        Progress {
+            spinner: Some(spinner),
+        }
+    }
+
+    /// Reports `message`.
+    pub fn report(&self, message: &str) {
+        match &self.spinner {
+            Some(spinner) => *spinner.lock() = message.to_owned(),
+            None => eprintln!("[{}] {message}", chrono::Utc::now().format("%H:%M:%S")),
+        }
+    }
+
+    /// Stops the spinner and clears its line.
+    pub fn finish(&self) {
+        if let Some(spinner) = &self.spinner {
+            spinner
+                .running
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+            if !spinner.lock().is_empty() {
+                eprint!("\r\x1b[2K");
+            }
+        }
+    }
+}
+
+impl Spinner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, String> {
+        self.message
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

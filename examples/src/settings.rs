@@ -454,6 +454,24 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_parses() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("### Configuration: `showtime.toml`")
+            .nth(1)
+            .unwrap_or_default();
+        let example = section
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap_or_default();
+        let file = parse(example).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(file.ecs.cluster.as_deref(), Some("superset-ci"));
+        assert_eq!(file.local.ready_timeout_secs, Some(30));
+        policy(&file).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
     fn errors_point_at_the_line() {
         let err = parse("dialect = \"seed\"\n\nmax_ttl = \"forever\"\n")
             .err()

@@ -15,6 +15,7 @@ use showtime_core::{PrNumber, Sha};
 use showtime_github::{GitHubConfig, GitHubHost};
 
 use crate::local::{LocalBackend, LocalSettings};
+use crate::output::Progress;
 use crate::settings::{BackendKind, ConfigError, Settings};
 
 /// Why the engine could not be put together.
@@ -160,6 +161,7 @@ pub fn github_config(
 pub async fn backend(
     settings: &Settings,
     env: &dyn Fn(&str) -> Option<String>,
+    progress: Progress,
 ) -> Result<Arc<dyn Backend>, WiringError> {
     Ok(match settings.backend {
         BackendKind::Local => Arc::new(LocalBackend::new(local_settings(settings, env)?)?),
@@ -168,7 +170,7 @@ pub async fn backend(
             Arc::new(
                 showtime_aws::EcsBackend::from_env(ecs)
                     .await?
-                    .with_progress(|p| eprintln!("{}: {}", p.env, p.message)),
+                    .with_progress(move |p| progress.report(&format!("{}: {}", p.env, p.message))),
             )
         }
     })
@@ -278,15 +280,17 @@ pub fn builder(
 }
 
 /// The engine for `settings`: GitHub from the environment's credentials,
-/// the chosen backend and builder, the wall clock.
+/// the chosen backend (reporting long waits to `progress`) and builder, the
+/// wall clock.
 pub async fn engine(
     settings: &Settings,
     env: &dyn Fn(&str) -> Option<String>,
+    progress: Progress,
 ) -> Result<Engine, WiringError> {
     let host = GitHubHost::new(github_config(settings, env)?)?;
     let ports = Ports {
         host: Arc::new(host),
-        backend: backend(settings, env).await?,
+        backend: backend(settings, env, progress).await?,
         builder: builder(settings, env)?,
         clock: Arc::new(SystemClock::default()),
         notifier: None,

@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     let mut out = Output::new(&mut stdout, &mut stderr, args.json, &env);
     let result = runtime.block_on(async {
         let settings = Settings::resolve(&args.global, &env)?;
-        let engine = wiring::engine(&settings, &env).await?;
+        let engine = wiring::engine(&settings, &env, Default::default()).await?;
         match args.every {
             None => sweeper::pass(&engine, &mut out, args.dry_run).await,
             Some(every) => {

@@ -75,7 +75,7 @@ fn main() -> ExitCode {
             Err(e) => return fail(&e.to_string(), BAD_INPUT),
         };
         // The GitHub client must be built inside the runtime.
-        let engine = match wiring::engine(&settings, &env).await {
+        let engine = match wiring::engine(&settings, &env, Default::default()).await {
             Ok(engine) => engine,
             Err(e) => return fail(&e.to_string(), BAD_INPUT),
         };
