@@ -109,13 +109,26 @@ pub async fn sync(
         return check(engine, out, read, sha, event, actor).await;
     }
     check_sha(&read, sha)?;
-    out.group(&format!("showtime sync #{pr}"));
+    reconcile_and_report(engine, out, "sync", pr, event, actor).await
+}
+
+/// Reconciles once (folded as one group in GitHub Actions) and prints what
+/// was done.
+async fn reconcile_and_report(
+    engine: &Engine,
+    out: &mut Output<'_>,
+    command: &str,
+    pr: PrNumber,
+    event: Event,
+    actor: Option<Login>,
+) -> Result<(), CliError> {
+    out.group(&format!("showtime {command} #{pr}"));
     let outcome = engine
         .reconcile(pr, event, actor)
         .await
-        .map_err(engine_error)?;
+        .map_err(engine_error);
     out.end_group();
-    report_outcome(engine, out, &outcome).await
+    report_outcome(engine, out, &outcome?).await
 }
 
 /// `sync PR --comment`: carries out the `/circus` lines of a comment as its
@@ -181,6 +194,20 @@ pub async fn comment(
     }
 }
 
+/// The keys of `sync --check-only`, in the order printed: those
+/// superset-showtime's workflows read.
+pub const CHECK_KEYS: [&str; 9] = [
+    "action_needed",
+    "build_needed",
+    "sync_needed",
+    "target_sha",
+    "pr_number",
+    "github_actor",
+    "permission_level",
+    "auth_status",
+    "action_reason",
+];
+
 /// The `key=value` lines of `sync --check-only`.
 async fn check(
     engine: &Engine,
@@ -208,31 +235,23 @@ async fn check(
         (action_of(&plan, &labels), plan.reason.clone())
     };
     let build = !stale && plan.steps.iter().any(|s| matches!(s, Step::Build { .. }));
-    let lines: Vec<(&str, String)> = vec![
-        ("action_needed", action.to_owned()),
-        ("build_needed", build.to_string()),
-        ("sync_needed", (!stale && !plan.is_empty()).to_string()),
-        ("target_sha", head.to_string()),
-        ("pr_number", pr.to_string()),
-        (
-            "github_actor",
-            actor.as_ref().map(Login::to_string).unwrap_or_default(),
-        ),
-        (
-            "permission_level",
-            auth.map(|(p, _)| p.as_str().to_owned()).unwrap_or_default(),
-        ),
-        (
-            "auth_status",
-            match auth {
-                None => "no_actor",
-                Some((_, true)) => "authorized",
-                Some((_, false)) => "denied",
-            }
-            .to_owned(),
-        ),
-        ("action_reason", one_line(&reason)),
+    let values = [
+        action.to_owned(),
+        build.to_string(),
+        (!stale && !plan.is_empty()).to_string(),
+        head.to_string(),
+        pr.to_string(),
+        actor.as_ref().map(Login::to_string).unwrap_or_default(),
+        auth.map(|(p, _)| p.as_str().to_owned()).unwrap_or_default(),
+        match auth {
+            None => "no_actor",
+            Some((_, true)) => "authorized",
+            Some((_, false)) => "denied",
+        }
+        .to_owned(),
+        one_line(&reason),
     ];
+    let lines: Vec<(&str, String)> = CHECK_KEYS.into_iter().zip(values).collect();
     out.key_values(&lines)
 }
 
@@ -286,13 +305,7 @@ pub async fn start(
         .add_labels(pr, &trigger)
         .await
         .map_err(|e| host_error(pr, e))?;
-    out.group(&format!("showtime start #{pr}"));
-    let outcome = engine
-        .reconcile(pr, Event::Look, Some(actor))
-        .await
-        .map_err(engine_error)?;
-    out.end_group();
-    report_outcome(engine, out, &outcome).await
+    reconcile_and_report(engine, out, "start", pr, Event::Look, Some(actor)).await
 }
 
 /// `stop PR`: what `/circus destroy` does.
@@ -304,13 +317,8 @@ pub async fn stop(
 ) -> Result<(), CliError> {
     let actor = require_actor(actor, "stop")?;
     refuse_unless_allowed(engine, &actor, pr).await?;
-    out.group(&format!("showtime stop #{pr}"));
-    let outcome = engine
-        .reconcile(pr, Event::Command(SlashCommand::Destroy), Some(actor))
-        .await
-        .map_err(engine_error)?;
-    out.end_group();
-    report_outcome(engine, out, &outcome).await
+    let destroy = Event::Command(SlashCommand::Destroy);
+    reconcile_and_report(engine, out, "stop", pr, destroy, Some(actor)).await
 }
 
 fn require_actor(actor: Option<Login>, command: &str) -> Result<Login, CliError> {
@@ -393,7 +401,7 @@ pub async fn status(engine: &Engine, out: &mut Output<'_>, pr: PrNumber) -> Resu
     if out.json {
         return out.json_value(&json!({
             "pr": pr,
-            "state": format!("{:?}", read.state).to_lowercase(),
+            "state": read.state.as_str(),
             "head_sha": read.head_sha,
             "labels": read.labels,
             "showtime": labels,
@@ -409,7 +417,7 @@ pub async fn status(engine: &Engine, out: &mut Output<'_>, pr: PrNumber) -> Resu
     match primary {
         Some((sha, env)) => out.line(&format!(
             "PR #{pr} ({}): {} at {}{}",
-            format!("{:?}", read.state).to_lowercase(),
+            read.state.as_str(),
             env.status
                 .map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
             sha,
@@ -719,22 +727,24 @@ pub fn plan_json(plan: &Plan) -> Value {
     })
 }
 
-/// The JSON of one environment.
+/// The JSON of one environment, the same in every program's output
+/// (`showtime --json`, the webhook server's `/environments`).
 pub fn env_json(env: &EnvInfo) -> Value {
     let (health, reason) = match &env.health {
         Health::Starting => ("starting", None),
         Health::Healthy => ("healthy", None),
-        Health::Failed { reason } => ("failed", Some(reason.clone())),
+        Health::Failed { reason } => ("failed", Some(reason.as_str())),
     };
     json!({
         "name": env.id.name(),
-        "pr": env.id.pr,
-        "sha": env.id.sha,
+        "pr": env.id.pr.get(),
+        "sha": env.id.sha.to_string(),
         "health": health,
-        "reason": reason,
-        "url": env.address.map(|a| format!("http://{a}")),
-        "created_at": env.created_at.to_rfc3339(),
-        "requested_by": env.requested_by,
+        "health_reason": reason,
+        "address": env.address.map(|a| a.to_string()),
+        "url": env.address.map(|a| a.url()),
+        "created_at": env.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "requested_by": env.requested_by.as_ref().map(ToString::to_string),
         "config": env.config,
     })
 }

@@ -118,8 +118,9 @@ impl Demo {
         self.fake
             .add_labels_as_person(PR, &["🎪 ⚡ showtime-trigger-start"]);
         let outcome = self.reconcile(Event::Look).await?;
-        for plan in &outcome.plans {
-            out.line(&format!("   round: {}", plan.reason))?;
+        out.line("   What the engine did, in order:")?;
+        for event in &outcome.audit {
+            out.line(&format!("     {}", event.action))?;
         }
         self.show(out)?;
         let first = self.url().await?;
@@ -291,12 +292,11 @@ impl Demo {
         out.line(&format!(
             "\nStill running (--keep-running):\n  fake GitHub:  {api}/repos/showtime-demo/preview/issues/{PR}/labels\n  \
              environment:  {url}\n  try:          curl {url}  ·  curl {api}/repos/showtime-demo/preview/issues/{PR}/comments\n\
-             Press Ctrl-C to stop and clean up.",
-            api = self.fake.url()
+             Press Ctrl-C (or send SIGTERM) to stop and clean up.",
+            api = self.fake.url().trim_end_matches('/')
         ))?;
-        tokio::signal::ctrl_c()
-            .await
-            .map_err(|e| failed("waiting for Ctrl-C")(e.to_string()))
+        crate::server::shutdown_signal().await;
+        Ok(())
     }
 
     /// Destroys what is left and stops the fake.

@@ -344,36 +344,6 @@ fn execute(
     stderr: &mut dyn Write,
 ) -> Result<(), CliError> {
     match cli.command {
-        Command::Labels { .. } | Command::Version => {}
-        Command::Config {
-            command: ConfigCommand::Check { path },
-        } => return config_check(&cli.global, path, env, stdout),
-        command => {
-            let comment = match &command {
-                Command::Sync {
-                    comment: Some(path),
-                    ..
-                } => Some(read_comment(path, stdin)?),
-                _ => None,
-            };
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            let mut out = Output::new(stdout, stderr, cli.json, env);
-            let actor = cli
-                .actor
-                .or_else(|| env("GITHUB_ACTOR").and_then(|a| a.trim().parse().ok()));
-            return runtime.block_on(repository_command(
-                command,
-                &cli.global,
-                actor,
-                env,
-                comment,
-                &mut out,
-            ));
-        }
-    }
-    match cli.command {
         Command::Version => {
             writeln!(stdout, "showtime {}", env!("CARGO_PKG_VERSION"))?;
         }
@@ -382,21 +352,47 @@ fn execute(
             match command {
                 LabelsCommand::Parse => parse(&codec, cli.json, stdin, stdout)?,
                 LabelsCommand::Encode { dialect } => encode(&codec, dialect.into(), stdin, stdout)?,
-                LabelsCommand::Reference => {
-                    if cli.json {
-                        writeln!(
-                            stdout,
-                            "{}",
-                            serde_json::to_string_pretty(&reference_json(&codec))
-                                .map_err(json_failure)?
-                        )?;
-                    } else {
-                        stdout.write_all(reference_table(&codec).as_bytes())?;
-                    }
-                }
+                LabelsCommand::Reference if cli.json => writeln!(
+                    stdout,
+                    "{}",
+                    serde_json::to_string_pretty(&reference_json(&codec)).map_err(json_failure)?
+                )?,
+                LabelsCommand::Reference => stdout.write_all(reference_table(&codec).as_bytes())?,
             }
         }
-        _ => {}
+        Command::Config {
+            command: ConfigCommand::Check { path },
+        } => config_check(&cli.global, path, env, stdout)?,
+        command => {
+            let comment = match &command {
+                Command::Sync {
+                    comment: Some(path),
+                    ..
+                } => Some(read_comment(path, stdin)?),
+                _ => None,
+            };
+            let actor = match (cli.actor, env("GITHUB_ACTOR")) {
+                (Some(actor), _) => Some(actor),
+                (None, Some(text)) if !text.trim().is_empty() => {
+                    Some(text.trim().parse().map_err(|e: showtime_core::Error| {
+                        CliError::BadInput(format!("GITHUB_ACTOR: {e}"))
+                    })?)
+                }
+                (None, _) => None,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let mut out = Output::new(stdout, stderr, cli.json, env);
+            runtime.block_on(repository_command(
+                command,
+                &cli.global,
+                actor,
+                env,
+                comment,
+                &mut out,
+            ))?;
+        }
     }
     Ok(())
 }

@@ -69,7 +69,7 @@ use serde_json::{Value, json};
 use showtime_core::comment;
 use showtime_core::engine::Engine;
 use showtime_core::plan::Event;
-use showtime_core::ports::{EnvInfo, Health, PortError};
+use showtime_core::ports::PortError;
 use showtime_core::{Login, PrNumber};
 use showtime_github::webhook::{
     DELIVERY_HEADER, EVENT_HEADER, Outcome, Request, Webhook, WebhookError,
@@ -546,7 +546,7 @@ async fn environments(State(state): State<AppState>) -> Response {
             envs.sort_by(|a, b| a.id.cmp(&b.id));
             reply(
                 StatusCode::OK,
-                Value::Array(envs.iter().map(environment_json).collect()),
+                Value::Array(envs.iter().map(crate::commands::env_json).collect()),
             )
         }
         Err(e) => {
@@ -557,26 +557,6 @@ async fn environments(State(state): State<AppState>) -> Response {
             )
         }
     }
-}
-
-/// One environment as `/environments` shows it.
-fn environment_json(env: &EnvInfo) -> Value {
-    let (health, reason) = match &env.health {
-        Health::Starting => ("starting", None),
-        Health::Healthy => ("healthy", None),
-        Health::Failed { reason } => ("failed", Some(reason.as_str())),
-    };
-    json!({
-        "name": env.id.name(),
-        "pr": env.id.pr.get(),
-        "sha": env.id.sha.to_string(),
-        "health": health,
-        "health_reason": reason,
-        "address": env.address.map(|a| a.to_string()),
-        "url": env.address.map(|a| a.url()),
-        "created_at": env.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-        "requested_by": env.requested_by.as_ref().map(ToString::to_string),
-    })
 }
 
 fn reply(status: StatusCode, body: Value) -> Response {
@@ -689,7 +669,6 @@ pub async fn shutdown_signal() {
         () = interrupt => {}
         () = terminate => {}
     }
-    log("shutting down: no new deliveries; finishing queued work");
 }
 
 #[cfg(test)]

@@ -269,20 +269,7 @@ async fn the_whole_lifecycle_through_showtime_sync() {
         .filter_map(|l| l.split_once('='))
         .map(|(k, _)| k)
         .collect();
-    assert_eq!(
-        keys,
-        [
-            "action_needed",
-            "build_needed",
-            "sync_needed",
-            "target_sha",
-            "pr_number",
-            "github_actor",
-            "permission_level",
-            "auth_status",
-            "action_reason"
-        ]
-    );
+    assert_eq!(keys, showtime_examples::commands::CHECK_KEYS);
     assert!(
         written.contains("github_actor=dependabot[bot]\n"),
         "{written}"

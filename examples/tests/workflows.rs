@@ -632,17 +632,7 @@ fn the_check_job_exposes_every_output() {
     let doc = load(PR_WORKFLOW);
     let check = doc.get("jobs").and_then(|j| j.get("check")).unwrap();
     let outputs = check.get("outputs").unwrap();
-    for key in [
-        "action_needed",
-        "build_needed",
-        "sync_needed",
-        "target_sha",
-        "pr_number",
-        "github_actor",
-        "permission_level",
-        "auth_status",
-        "action_reason",
-    ] {
+    for key in showtime_examples::commands::CHECK_KEYS {
         let value = text(outputs, key);
         assert_eq!(
             value,

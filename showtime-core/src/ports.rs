@@ -99,6 +99,15 @@ impl PrState {
     pub fn is_open(self) -> bool {
         self == PrState::Open
     }
+
+    /// `open`, `closed` or `merged`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrState::Open => "open",
+            PrState::Closed => "closed",
+            PrState::Merged => "merged",
+        }
+    }
 }
 
 /// One pull request as one read of the PR host returns it.

@@ -90,7 +90,10 @@ fn main() -> ExitCode {
             repository: settings.repository.clone(),
         };
         match Server::new(Arc::new(engine), webhook, settings)
-            .run(shutdown_signal())
+            .run(async {
+                shutdown_signal().await;
+                log("shutting down: no new deliveries; finishing queued work");
+            })
             .await
         {
             Ok(()) => {
