@@ -344,6 +344,9 @@ fn execute(
     stderr: &mut dyn Write,
 ) -> Result<(), CliError> {
     match cli.command {
+        Command::Version if cli.json => {
+            writeln!(stdout, "{{\"version\": \"{}\"}}", env!("CARGO_PKG_VERSION"))?;
+        }
         Command::Version => {
             writeln!(stdout, "showtime {}", env!("CARGO_PKG_VERSION"))?;
         }
@@ -362,7 +365,7 @@ fn execute(
         }
         Command::Config {
             command: ConfigCommand::Check { path },
-        } => config_check(&cli.global, path, env, stdout)?,
+        } => config_check(&cli.global, path, env, cli.json, stdout)?,
         command => {
             let comment = match &command {
                 Command::Sync {
@@ -474,6 +477,7 @@ fn config_check(
     global: &GlobalArgs,
     path: Option<PathBuf>,
     env: &dyn Fn(&str) -> Option<String>,
+    json: bool,
     stdout: &mut dyn Write,
 ) -> Result<(), CliError> {
     let path = path
@@ -482,7 +486,12 @@ fn config_check(
         .unwrap_or_else(|| PathBuf::from(settings::DEFAULT_FILE));
     let file = FileConfig::load(&path)?;
     settings::policy(&file)?;
-    writeln!(stdout, "{}: OK", path.display())?;
+    if json {
+        let value = serde_json::json!({ "path": path, "ok": true });
+        writeln!(stdout, "{value}")?;
+    } else {
+        writeln!(stdout, "{}: OK", path.display())?;
+    }
     Ok(())
 }
 

@@ -422,6 +422,7 @@ async fn the_whole_lifecycle_through_showtime_sync() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_answers_in_json() {
     let site = Site::start("json").await;
+    std::fs::write(site.dir.join("good.toml"), "backend = \"local\"\n").unwrap();
     for args in [
         &["setup-labels", "--json"][..],
         &["labels", "reference", "--json"],
@@ -434,6 +435,8 @@ async fn every_command_answers_in_json() {
         &["cleanup", "--json"],
         &["cleanup-labels", "--dry-run", "--json"],
         &["cleanup-labels", "--json"],
+        &["version", "--json"],
+        &["config", "check", "good.toml", "--json"],
         &["start", "42", "--json"],
         &["stop", "42", "--json"],
     ] {
@@ -661,6 +664,20 @@ async fn the_webhook_server_reconciles_signed_deliveries() {
         environments.body[0]["name"], "pr-42-abc123f",
         "{environments:?}"
     );
+
+    // A ping: acknowledged.
+    let ping = deliver(addr, "ping", "delivery-ping", &ping_event()).await;
+    assert_eq!(ping.status, 200, "{ping:?}");
+
+    // A push by the author: a rolling update to the new head.
+    site.fake.set_head(42, SECOND);
+    let pushed = pull_request_event("synchronize", 42, TRIGGER);
+    let reply = deliver(addr, "pull_request", "delivery-push", &pushed).await;
+    assert_eq!(reply.status, 202, "{reply:?}");
+    eventually("the rolling update", async || {
+        site.live().await == ["pr-42-5eadbee"]
+    })
+    .await;
 
     // A comment: /circus destroy from the maintainer.
     site.fake.add_comment(42, MAINTAINER, "/circus destroy");
