@@ -598,6 +598,53 @@ async fn a_sweep_destroys_expired_closed_and_orphaned_environments() {
     site.clean_up().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_older_than_spares_what_the_ttl_keeps() {
+    let site = Site::start("older").await;
+    for pr in [1u64, 2] {
+        let mut seeded = FakePr::new(pr);
+        seeded.labels = vec![TRIGGER.to_owned()];
+        site.fake.add_pull_request(seeded);
+        site.showtime(&["sync", &pr.to_string()]).await.ok();
+    }
+    // PR 2 is kept alive until it closes.
+    site.showtime_with_input(&["sync", "2", "--comment", "-"], "/circus keep-alive")
+        .await
+        .ok();
+    assert!(site.showtime_labels(2).contains(&"🎪 ⌛ close".to_owned()));
+
+    let dry = site
+        .showtime(&[
+            "cleanup",
+            "--older-than",
+            "0s",
+            "--respect-ttl",
+            "--dry-run",
+            "--json",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(dry["older_than"].as_array().unwrap().len(), 1, "{dry}");
+    assert_eq!(site.live().await.len(), 2, "a dry run stops nothing");
+
+    let done = site
+        .showtime(&["cleanup", "--older-than", "0s", "--respect-ttl", "--json"])
+        .await
+        .ok()
+        .json();
+    let stopped = done["older_than"].as_array().unwrap();
+    assert_eq!(stopped.len(), 1, "{done}");
+    assert!(stopped[0].as_str().unwrap().starts_with("pr-1-"), "{done}");
+    let live = site.live().await;
+    assert!(live.len() == 1 && live[0].starts_with("pr-2-"), "{live:?}");
+
+    // Without --respect-ttl, age alone decides.
+    site.showtime(&["cleanup", "--older-than", "0s"]).await.ok();
+    assert!(site.live().await.is_empty());
+    site.clean_up().await;
+}
+
 /// A port that was free a moment ago.
 fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
