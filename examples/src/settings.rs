@@ -107,7 +107,7 @@ pub struct FileConfig {
     /// Environments in all, at most.
     pub quota_total: Option<usize>,
     /// Lowest permission that may trigger (`read` … `admin`).
-    pub permission: Option<String>,
+    pub permission: Option<Permission>,
     /// The legacy up-label.
     pub legacy_trigger: Option<String>,
     /// The backend.
@@ -272,10 +272,6 @@ impl FileConfig {
             name: format!("{}: {name}", path.display()),
             message,
         };
-        if let Some(p) = &self.permission {
-            p.parse::<Permission>()
-                .map_err(|e| value("permission", e.to_string()))?;
-        }
         if let Some(sizes) = &self.sizes
             && sizes.is_empty()
         {
@@ -416,13 +412,8 @@ pub fn policy(file: &FileConfig) -> Result<Policy, ConfigError> {
     if let Some(n) = file.quota_total {
         policy.quota_total = Some(n);
     }
-    if let Some(p) = &file.permission {
-        policy.required_permission =
-            p.parse()
-                .map_err(|e: showtime_core::Error| ConfigError::Value {
-                    name: "permission".into(),
-                    message: e.to_string(),
-                })?;
+    if let Some(p) = file.permission {
+        policy.required_permission = p;
     }
     Ok(policy)
 }
@@ -484,11 +475,12 @@ mod tests {
             .unwrap_or_default();
         assert!(err.starts_with("showtime.toml:2:1"), "{err}");
         assert!(err.contains("bakend"), "{err}");
-        let err = parse("permission = \"owner\"\n")
+        let err = parse("backend = \"local\"\npermission = \"owner\"\n")
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(err.contains("permission"), "{err}");
+        assert!(err.starts_with("showtime.toml:2:"), "{err}");
+        assert!(err.contains("owner"), "{err}");
     }
 
     #[test]

@@ -184,6 +184,8 @@ impl std::str::FromStr for Permission {
     }
 }
 
+crate::error::serde_via_str!(Permission);
+
 /// The host of pull requests and their labels (GitHub).
 #[async_trait]
 pub trait PrHost: Send + Sync {
