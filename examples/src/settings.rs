@@ -56,6 +56,8 @@ pub const DEFAULT_FILE: &str = "showtime.toml";
 ///
 /// Each may also come from an environment variable and from the file; a flag
 /// overrides the variable, which overrides the file.
+// The field docs are also `--help` text, where a URL is plain text.
+#[allow(rustdoc::bare_urls)]
 #[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
     /// Configuration file [env: SHOWTIME_CONFIG] [default: ./showtime.toml if present]
