@@ -279,6 +279,29 @@ fn captured<T: Clone + Send + 'static>() -> (Slot<T>, Slot<T>) {
     (slot.clone(), slot)
 }
 
+/// `RegisterTaskDefinition` answering revision `arn`, and where the request
+/// it saw is put.
+fn register_rule(arn: String) -> (Rule, Slot<RegisterTaskDefinitionInput>) {
+    let (seen_in, seen) = captured::<RegisterTaskDefinitionInput>();
+    let rule = mock!(Ecs::register_task_definition).then_compute_output(move |r| {
+        *seen_in.lock().unwrap() = Some(r.clone());
+        RegisterTaskDefinitionOutput::builder()
+            .task_definition(TaskDefinition::builder().task_definition_arn(&arn).build())
+            .build()
+    });
+    (rule, seen)
+}
+
+/// `CreateService` answering success, and where the request it saw is put.
+fn create_rule() -> (Rule, Slot<CreateServiceInput>) {
+    let (seen_in, seen) = captured::<CreateServiceInput>();
+    let rule = mock!(Ecs::create_service).then_compute_output(move |r| {
+        *seen_in.lock().unwrap() = Some(r.clone());
+        CreateServiceOutput::builder().build()
+    });
+    (rule, seen)
+}
+
 fn env_map(c: &ContainerDefinition) -> BTreeMap<String, String> {
     c.environment()
         .iter()
@@ -308,22 +331,8 @@ async fn deploy_registers_the_task_definition_and_creates_the_service() {
                 && r.cluster() == Some(CLUSTER)
         })
         .then_output(missing);
-    let (register_in, register_seen) = captured::<RegisterTaskDefinitionInput>();
-    let register = mock!(Ecs::register_task_definition).then_compute_output(move |r| {
-        *register_in.lock().unwrap() = Some(r.clone());
-        RegisterTaskDefinitionOutput::builder()
-            .task_definition(
-                TaskDefinition::builder()
-                    .task_definition_arn(td_arn("pr-42-abc123f", 1))
-                    .build(),
-            )
-            .build()
-    });
-    let (create_in, create_seen) = captured::<CreateServiceInput>();
-    let create = mock!(Ecs::create_service).then_compute_output(move |r| {
-        *create_in.lock().unwrap() = Some(r.clone());
-        CreateServiceOutput::builder().build()
-    });
+    let (register, register_seen) = register_rule(td_arn("pr-42-abc123f", 1));
+    let (create, create_seen) = create_rule();
     let rules = [&describe, &register, &create];
     let b = backend(
         mock_sdk!(aws_sdk_ecs, rules),
@@ -395,18 +404,8 @@ async fn deploy_registers_the_task_definition_and_creates_the_service() {
 #[tokio::test(start_paused = true)]
 async fn deploy_on_fargate_spot_uses_the_capacity_provider_and_the_image_template() {
     let describe = mock!(Ecs::describe_services).then_output(missing);
-    let (register_in, register_seen) = captured::<RegisterTaskDefinitionInput>();
-    let register = mock!(Ecs::register_task_definition).then_compute_output(move |r| {
-        *register_in.lock().unwrap() = Some(r.clone());
-        RegisterTaskDefinitionOutput::builder()
-            .task_definition(TaskDefinition::builder().task_definition_arn("td").build())
-            .build()
-    });
-    let (create_in, create_seen) = captured::<CreateServiceInput>();
-    let create = mock!(Ecs::create_service).then_compute_output(move |r| {
-        *create_in.lock().unwrap() = Some(r.clone());
-        CreateServiceOutput::builder().build()
-    });
+    let (register, register_seen) = register_rule("td".to_owned());
+    let (create, create_seen) = create_rule();
     let rules = [&describe, &register, &create];
     let s = EcsSettings {
         capacity: Capacity::FargateSpot,
@@ -482,12 +481,8 @@ async fn deploy_waits_out_a_draining_service() {
             )])
         })
         .build();
-    let register = mock!(Ecs::register_task_definition).then_output(|| {
-        RegisterTaskDefinitionOutput::builder()
-            .task_definition(TaskDefinition::builder().task_definition_arn("td").build())
-            .build()
-    });
-    let create = mock!(Ecs::create_service).then_output(|| CreateServiceOutput::builder().build());
+    let (register, _) = register_rule("td".to_owned());
+    let (create, _) = create_rule();
     let rules = [&describe, &register, &create];
     let (b, log) = progress_log(backend(
         mock_sdk!(aws_sdk_ecs, rules),
@@ -587,11 +582,7 @@ async fn throttling_is_retried_by_the_sdk() {
 #[tokio::test(start_paused = true)]
 async fn access_denied_is_permanent_and_names_the_permission() {
     let describe = mock!(Ecs::describe_services).then_output(missing);
-    let register = mock!(Ecs::register_task_definition).then_output(|| {
-        RegisterTaskDefinitionOutput::builder()
-            .task_definition(TaskDefinition::builder().task_definition_arn("td").build())
-            .build()
-    });
+    let (register, _) = register_rule("td".to_owned());
     let create = mock!(Ecs::create_service).then_error(|| {
         aws_sdk_ecs::operation::create_service::CreateServiceError::generic(error(
             "AccessDeniedException",
@@ -908,17 +899,7 @@ async fn apply_config_registers_a_new_revision_and_updates_the_service() {
                 .tags(tag("showtime_managed", "true"))
                 .build()
         });
-    let (register_in, register_seen) = captured::<RegisterTaskDefinitionInput>();
-    let register = mock!(Ecs::register_task_definition).then_compute_output(move |r| {
-        *register_in.lock().unwrap() = Some(r.clone());
-        RegisterTaskDefinitionOutput::builder()
-            .task_definition(
-                TaskDefinition::builder()
-                    .task_definition_arn(td_arn("pr-42-abc123f", 2))
-                    .build(),
-            )
-            .build()
-    });
+    let (register, register_seen) = register_rule(td_arn("pr-42-abc123f", 2));
     let (update_in, update_seen) = captured::<UpdateServiceInput>();
     let update = mock!(Ecs::update_service).then_compute_output(move |r| {
         *update_in.lock().unwrap() = Some(r.clone());
