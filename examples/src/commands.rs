@@ -5,17 +5,17 @@
 //! for people (a table, a sentence) or for scripts (`--json`, and `sync
 //! --check-only`'s `key=value` lines). Every decision is the engine's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use showtime_core::commands::SlashCommand;
 use showtime_core::engine::{Engine, EngineError, Outcome};
 use showtime_core::labels::{Dialect, LabelState, Trigger};
-use showtime_core::plan::{Event, Plan, Step};
+use showtime_core::plan::{Actor, Event, Plan, Step};
 use showtime_core::ports::{EnvInfo, Health, Permission, PortError, PullRequest};
 use showtime_core::sweep::SweepReport;
-use showtime_core::{Login, PrNumber, Sha};
+use showtime_core::{Login, PrNumber, Sha, Ttl};
 
 use crate::CliError;
 use crate::output::Output;
@@ -42,6 +42,16 @@ fn host_error(pr: PrNumber, e: PortError) -> CliError {
 
 fn engine_error(e: EngineError) -> CliError {
     CliError::Failed(e.to_string())
+}
+
+/// The backend's environments, of one PR or all.
+async fn environments(engine: &Engine, pr: Option<PrNumber>) -> Result<Vec<EnvInfo>, CliError> {
+    engine
+        .ports()
+        .backend
+        .list(pr)
+        .await
+        .map_err(|e| CliError::Failed(format!("cannot list environments: {e}")))
 }
 
 async fn read_pr(engine: &Engine, pr: PrNumber) -> Result<PullRequest, CliError> {
@@ -109,22 +119,24 @@ pub async fn sync(
         return check(engine, out, read, sha, event, actor).await;
     }
     check_sha(&read, sha)?;
-    reconcile_and_report(engine, out, "sync", pr, event, actor).await
+    reconcile_and_report(engine, out, "sync", Some(read), pr, event, actor).await
 }
 
 /// Reconciles once (folded as one group in GitHub Actions) and prints what
-/// was done.
+/// was done. `read`, when given, is the PR as just read, so it is not read
+/// again.
 async fn reconcile_and_report(
     engine: &Engine,
     out: &mut Output<'_>,
     command: &str,
+    read: Option<PullRequest>,
     pr: PrNumber,
     event: Event,
     actor: Option<Login>,
 ) -> Result<(), CliError> {
     out.group(&format!("showtime {command} #{pr}"));
     let outcome = engine
-        .reconcile(pr, event, actor)
+        .reconcile_with(pr, event, actor, read, None)
         .await
         .map_err(engine_error);
     out.end_group();
@@ -161,9 +173,10 @@ pub async fn comment(
         outcomes.push(outcome?);
     }
     if !errors.is_empty() {
-        crate::server::reply_command_errors(engine, pr, Some(&actor), &errors)
+        engine
+            .reply_to_malformed(pr, Some(&actor), &errors)
             .await
-            .map_err(|e| host_error(pr, e))?;
+            .map_err(engine_error)?;
     }
     if out.json {
         return out.json_value(&json!({
@@ -222,8 +235,13 @@ async fn check(
     let labels = engine.policy().codec.parse(&read.labels);
     let stale = sha.is_some_and(|s| s != &head);
     let auth = authorization(engine, actor.as_ref()).await?;
+    // The permission just read is handed to the planner, not asked again.
+    let known = actor.clone().map(|login| Actor {
+        login,
+        permission: auth.map(|(p, _)| p),
+    });
     let plan = engine
-        .plan_for(read, event, actor.clone(), None)
+        .plan_for(read, event, known, None)
         .await
         .map_err(engine_error)?;
     let (action, reason) = if stale {
@@ -305,7 +323,19 @@ pub async fn start(
         .add_labels(pr, &trigger)
         .await
         .map_err(|e| host_error(pr, e))?;
-    reconcile_and_report(engine, out, "start", pr, Event::Look, Some(actor)).await
+    // The PR as it now is: the read above plus the labels just added.
+    let mut read = read;
+    read.labels.extend(trigger);
+    reconcile_and_report(
+        engine,
+        out,
+        "start",
+        Some(read),
+        pr,
+        Event::Look,
+        Some(actor),
+    )
+    .await
 }
 
 /// `stop PR`: what `/circus destroy` does.
@@ -318,7 +348,7 @@ pub async fn stop(
     let actor = require_actor(actor, "stop")?;
     refuse_unless_allowed(engine, &actor, pr).await?;
     let destroy = Event::Command(SlashCommand::Destroy);
-    reconcile_and_report(engine, out, "stop", pr, destroy, Some(actor)).await
+    reconcile_and_report(engine, out, "stop", None, pr, destroy, Some(actor)).await
 }
 
 fn require_actor(actor: Option<Login>, command: &str) -> Result<Login, CliError> {
@@ -392,12 +422,7 @@ async fn report_outcome(
 pub async fn status(engine: &Engine, out: &mut Output<'_>, pr: PrNumber) -> Result<(), CliError> {
     let read = read_pr(engine, pr).await?;
     let labels = engine.policy().codec.parse(&read.labels);
-    let envs = engine
-        .ports()
-        .backend
-        .list(Some(pr))
-        .await
-        .map_err(|e| CliError::Failed(format!("cannot list environments: {e}")))?;
+    let envs = environments(engine, Some(pr)).await?;
     if out.json {
         return out.json_value(&json!({
             "pr": pr,
@@ -440,12 +465,7 @@ pub async fn status(engine: &Engine, out: &mut Output<'_>, pr: PrNumber) -> Resu
 /// `list`: every environment, with its PR; `all` adds PRs that have 🎪
 /// state but no environment.
 pub async fn list(engine: &Engine, out: &mut Output<'_>, all: bool) -> Result<(), CliError> {
-    let envs = engine
-        .ports()
-        .backend
-        .list(None)
-        .await
-        .map_err(|e| CliError::Failed(format!("cannot list environments: {e}")))?;
+    let envs = environments(engine, None).await?;
     let mut rows: BTreeMap<PrNumber, Vec<Value>> = BTreeMap::new();
     for env in &envs {
         rows.entry(env.id.pr).or_default().push(env_json(env));
@@ -573,44 +593,51 @@ async fn stop_older_than(
     dry_run: bool,
     actor: Option<Login>,
 ) -> Result<Vec<String>, CliError> {
+    let actor = if dry_run {
+        None
+    } else {
+        Some(require_actor(actor, "cleanup --older-than")?)
+    };
     let now = engine.ports().clock.now();
     let age = chrono::Duration::from_std(age)
         .map_err(|_| CliError::BadInput("--older-than is too large".into()))?;
-    let envs = engine
-        .ports()
-        .backend
-        .list(None)
-        .await
-        .map_err(|e| CliError::Failed(format!("cannot list environments: {e}")))?;
-    let mut stopped = Vec::new();
-    for env in envs.iter().filter(|e| now - e.created_at >= age) {
-        if respect_ttl {
-            let read = read_pr(engine, env.id.pr).await.ok();
-            let kept = read
-                .map(|pr| engine.policy().codec.parse(&pr.labels).ttl)
-                .is_some_and(|ttl| {
-                    ttl.is_some_and(|t| {
-                        t == showtime_core::Ttl::CLOSE || t == showtime_core::Ttl::MANUAL
-                    })
-                });
-            if kept {
-                continue;
+    let old: Vec<EnvInfo> = environments(engine, None)
+        .await?
+        .into_iter()
+        .filter(|e| now - e.created_at >= age)
+        .collect();
+    // The TTLs that keep an environment, from one listing of the open PRs.
+    let mut kept = BTreeSet::new();
+    if respect_ttl && !old.is_empty() {
+        let open = engine
+            .ports()
+            .host
+            .open_pull_requests()
+            .await
+            .map_err(|e| CliError::Failed(format!("cannot list open PRs: {e}")))?;
+        for pr in open {
+            let ttl = engine.policy().codec.parse(&pr.labels).ttl;
+            if matches!(ttl, Some(t) if t == Ttl::CLOSE || t == Ttl::MANUAL) {
+                kept.insert(pr.number);
             }
         }
-        if !dry_run {
-            let actor = require_actor(actor.clone(), "cleanup --older-than")?;
+    }
+    let old: Vec<EnvInfo> = old
+        .into_iter()
+        .filter(|e| !kept.contains(&e.id.pr))
+        .collect();
+    // One stop per PR, whatever number of its environments are old.
+    let prs: BTreeSet<PrNumber> = old.iter().map(|e| e.id.pr).collect();
+    if let Some(actor) = actor {
+        for pr in prs {
+            let destroy = Event::Command(SlashCommand::Destroy);
             engine
-                .reconcile(
-                    env.id.pr,
-                    Event::Command(SlashCommand::Destroy),
-                    Some(actor),
-                )
+                .reconcile(pr, destroy, Some(actor.clone()))
                 .await
                 .map_err(engine_error)?;
         }
-        stopped.push(env.id.name());
     }
-    Ok(stopped)
+    Ok(old.iter().map(|e| e.id.name()).collect())
 }
 
 /// `cleanup-labels`.
@@ -730,16 +757,15 @@ pub fn plan_json(plan: &Plan) -> Value {
 /// The JSON of one environment, the same in every program's output
 /// (`showtime --json`, the webhook server's `/environments`).
 pub fn env_json(env: &EnvInfo) -> Value {
-    let (health, reason) = match &env.health {
-        Health::Starting => ("starting", None),
-        Health::Healthy => ("healthy", None),
-        Health::Failed { reason } => ("failed", Some(reason.as_str())),
+    let reason = match &env.health {
+        Health::Failed { reason } => Some(reason.as_str()),
+        Health::Starting | Health::Healthy => None,
     };
     json!({
         "name": env.id.name(),
         "pr": env.id.pr.get(),
         "sha": env.id.sha.to_string(),
-        "health": health,
+        "health": health_name(&env.health),
         "health_reason": reason,
         "address": env.address.map(|a| a.to_string()),
         "url": env.address.map(|a| a.url()),
@@ -754,31 +780,31 @@ pub fn environments_table(envs: &[EnvInfo]) -> String {
     if envs.is_empty() {
         return "No environments.".to_owned();
     }
-    let rows: Vec<[String; 6]> = envs
-        .iter()
-        .map(|e| {
-            [
-                e.id.name(),
-                format!("#{}", e.id.pr),
-                match &e.health {
-                    Health::Starting => "starting".to_owned(),
-                    Health::Healthy => "healthy".to_owned(),
-                    Health::Failed { .. } => "failed".to_owned(),
-                },
-                e.address
-                    .map(|a| format!("http://{a}"))
-                    .unwrap_or_else(|| "-".to_owned()),
-                e.created_at.format("%Y-%m-%d %H:%M").to_string(),
-                e.requested_by
-                    .as_ref()
-                    .map_or_else(|| "-".to_owned(), ToString::to_string),
-            ]
-        })
-        .collect();
-    crate::output::table(
-        &["ENVIRONMENT", "PR", "HEALTH", "URL", "CREATED (UTC)", "BY"],
-        &rows,
-    )
+    let header = ["ENVIRONMENT", "PR", "HEALTH", "URL", "CREATED (UTC)", "BY"];
+    let mut rows = vec![header.map(str::to_owned).to_vec()];
+    rows.extend(envs.iter().map(|e| {
+        vec![
+            e.id.name(),
+            format!("#{}", e.id.pr),
+            health_name(&e.health).to_owned(),
+            e.address
+                .map(|a| format!("http://{a}"))
+                .unwrap_or_else(|| "-".to_owned()),
+            e.created_at.format("%Y-%m-%d %H:%M").to_string(),
+            e.requested_by
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), ToString::to_string),
+        ]
+    }));
+    crate::table(&rows, "").trim_end().to_owned()
+}
+
+fn health_name(health: &Health) -> &'static str {
+    match health {
+        Health::Starting => "starting",
+        Health::Healthy => "healthy",
+        Health::Failed { .. } => "failed",
+    }
 }
 
 /// Reads `48h`, `30m`, `7d`, `2w`, `90s` as a duration.

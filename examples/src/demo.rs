@@ -23,7 +23,6 @@ use showtime_core::ports::{Backend, Health};
 use showtime_core::{Login, PrNumber};
 use showtime_github::fake::{FakeGitHub, FakePr};
 use showtime_github::{Auth, GitHubConfig, GitHubHost};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::CliError;
 use crate::local::{LocalBackend, LocalSettings};
@@ -319,33 +318,16 @@ fn title_of(page: &str) -> String {
         .unwrap_or_else(|| page.lines().next().unwrap_or_default().to_owned())
 }
 
-/// GET `url` (`http://127.0.0.1:PORT/…`) over plain HTTP/1.1.
+/// The page at `url` (`http://127.0.0.1:PORT/`), when it answers 200.
 async fn fetch(url: &str) -> Result<String, String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("`{url}` is not an http:// URL"))?;
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let request = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(host).await?;
-        stream.write_all(request.as_bytes()).await?;
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await?;
-        Ok::<_, std::io::Error>(response)
-    };
-    let response = tokio::time::timeout(Duration::from_secs(5), exchange)
-        .await
-        .map_err(|_| format!("{url} did not answer in 5 s"))?
-        .map_err(|e| format!("{url}: {e}"))?;
-    let text = String::from_utf8_lossy(&response);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    if !head.starts_with("HTTP/1.1 200") {
-        return Err(format!(
-            "{url} answered {}",
-            head.lines().next().unwrap_or_default()
-        ));
+    let port = url
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|rest| rest.trim_end_matches('/').parse::<u16>().ok())
+        .ok_or_else(|| format!("`{url}` is not a loopback URL"))?;
+    match crate::local::http_get(port, "/", Duration::from_secs(5)).await? {
+        (200, body) => Ok(body),
+        (status, _) => Err(format!("{url} answered {status}")),
     }
-    Ok(body.to_owned())
 }
 
 #[cfg(test)]

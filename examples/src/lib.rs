@@ -749,7 +749,7 @@ fn reference_label(codec: &Codec, seed: &str) -> String {
 
 /// Lays `rows` out in columns separated by two spaces, each line starting
 /// with `indent`; the last column is not padded.
-fn table(rows: &[Vec<String>], indent: &str) -> String {
+pub(crate) fn table(rows: &[Vec<String>], indent: &str) -> String {
     let mut widths: Vec<usize> = Vec::new();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {

@@ -807,7 +807,10 @@ impl LocalBackend {
                     tail: log_tail(&self.log_path(id)),
                 });
             }
-            let last = match http_status(port, path, settings.probe_timeout).await {
+            let last = match http_get(port, path, settings.probe_timeout)
+                .await
+                .map(|(status, _)| status)
+            {
                 Ok(status) if (200..300).contains(&status) => return Ok(loopback(port)),
                 Ok(status) => format!("GET {path} answered {status}"),
                 Err(e) => format!("GET {path}: {e}"),
@@ -840,8 +843,9 @@ impl LocalBackend {
         let settings = &self.settings;
         let (health, address) = match liveness(process).await {
             Liveness::Ours => {
-                let probe =
-                    http_status(process.port, &settings.health_path, settings.probe_timeout).await;
+                let probe = http_get(process.port, &settings.health_path, settings.probe_timeout)
+                    .await
+                    .map(|(status, _)| status);
                 let health = match probe {
                     Ok(status) if (200..300).contains(&status) => Health::Healthy,
                     outcome => {
@@ -1187,9 +1191,15 @@ async fn signal_group(pgid: u32, signal: &str) -> Result<(), LocalError> {
     }
 }
 
-/// The status code of `GET path` on 127.0.0.1:`port`, over a minimal
-/// HTTP/1.1 exchange, or why there is none.
-async fn http_status(port: u16, path: &str, limit: Duration) -> Result<u16, String> {
+/// The status code and body of `GET path` on 127.0.0.1:`port`, over a
+/// minimal HTTP/1.1 exchange (the answer read up to
+/// [`MAX_RESPONSE_BYTES`]), or why there is none. The demo reads pages with
+/// it too.
+pub(crate) async fn http_get(
+    port: u16,
+    path: &str,
+    limit: Duration,
+) -> Result<(u16, String), String> {
     let exchange = async {
         let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
             .await
@@ -1216,13 +1226,16 @@ async fn http_status(port: u16, path: &str, limit: Duration) -> Result<u16, Stri
             }
             response.extend_from_slice(&chunk[..n]);
         }
-        status_code(&response).ok_or_else(|| {
+        let status = status_code(&response).ok_or_else(|| {
             if response.is_empty() {
                 "the connection closed without an answer".to_owned()
             } else {
                 "the answer is not HTTP".to_owned()
             }
-        })
+        })?;
+        let text = String::from_utf8_lossy(&response);
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        Ok((status, body.to_owned()))
     };
     tokio::time::timeout(limit, exchange)
         .await

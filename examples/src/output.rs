@@ -148,46 +148,6 @@ fn append(path: &PathBuf, text: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-/// A plain-text table with aligned columns.
-pub fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let render = |cells: Vec<&str>| -> String {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
-            .collect();
-        padded.join("  ").trim_end().to_owned()
-    };
-    let mut lines = vec![render(header.to_vec())];
-    for row in rows {
-        lines.push(render(row.iter().map(String::as_str).collect()));
-    }
-    lines.join("\n")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tables_align() {
-        let t = table(
-            &["A", "BB"],
-            &[
-                ["xyz".to_owned(), "1".to_owned()],
-                ["q".to_owned(), "22".to_owned()],
-            ],
-        );
-        assert_eq!(t, "A    BB\nxyz  1\nq    22");
-    }
-}
-
 /// Progress of long waits (a rollout, a health check), on standard error:
 /// on a terminal a spinner with the latest message; elsewhere (CI, a pipe)
 /// one timestamped line per message, so logs read in order.

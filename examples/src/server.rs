@@ -66,10 +66,8 @@ use axum::routing::{get, post};
 use chrono::{DateTime, SecondsFormat, Utc};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use showtime_core::comment;
 use showtime_core::engine::Engine;
 use showtime_core::plan::Event;
-use showtime_core::ports::PortError;
 use showtime_core::{Login, PrNumber};
 use showtime_github::webhook::{
     DELIVERY_HEADER, EVENT_HEADER, Outcome, Request, Webhook, WebhookError,
@@ -290,7 +288,7 @@ async fn work(engine: Arc<Engine>, job: Job) {
         }
     }
     if !request.command_errors.is_empty() {
-        let reply = reply_command_errors(&engine, pr, actor.as_ref(), &request.command_errors);
+        let reply = engine.reply_to_malformed(pr, actor.as_ref(), &request.command_errors);
         match reply.await {
             Ok(()) => log(&format!(
                 "delivery {delivery}: PR #{pr}: replied to {} malformed command line(s)",
@@ -301,44 +299,6 @@ async fn work(engine: Arc<Engine>, job: Job) {
             )),
         }
     }
-}
-
-/// Writes `errors` at the top of the PR's status comment, over its current
-/// state. The one comment is edited in place, as the engine does for a
-/// refused request. (`showtime sync --comment` replies the same way.)
-pub async fn reply_command_errors(
-    engine: &Engine,
-    pr: PrNumber,
-    actor: Option<&Login>,
-    errors: &[showtime_core::Error],
-) -> Result<(), PortError> {
-    let ports = engine.ports();
-    let read = ports.host.pull_request(pr).await?;
-    let labels = engine.policy().codec.parse(&read.labels);
-    let body = comment::render(
-        &read,
-        &labels,
-        &command_error_message(actor, errors),
-        engine.policy().default_ttl,
-        ports.clock.now(),
-    );
-    ports.host.upsert_comment(pr, comment::MARKER, &body).await
-}
-
-/// The reply to malformed command lines: who, how many, and each error
-/// (which says what is valid).
-fn command_error_message(actor: Option<&Login>, errors: &[showtime_core::Error]) -> String {
-    let who = actor.map_or_else(String::new, |a| format!("@{a}: "));
-    let what = if errors.len() == 1 {
-        "a command line was not understood, so nothing was done for it"
-    } else {
-        "some command lines were not understood, so nothing was done for them"
-    };
-    let mut message = format!("{who}{what}:\n");
-    for error in errors {
-        message.push_str(&format!("\n- {error}"));
-    }
-    message
 }
 
 /// The router of the server over `state`: `POST /webhook`, `GET /healthz`

@@ -40,7 +40,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
@@ -313,8 +312,6 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 /// Everything the programs need, merged and checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The file that was read, if any.
-    pub file_path: Option<PathBuf>,
     /// The file's contents (defaults when there was none).
     pub file: FileConfig,
     /// The backend.
@@ -366,18 +363,12 @@ impl Settings {
             .or_else(|| file.github.api_url.clone());
         let policy = policy(&file)?;
         Ok(Settings {
-            file_path,
             file,
             backend,
             repository,
             api_url,
             policy,
         })
-    }
-
-    /// How long the local backend waits for an environment.
-    pub fn local_ready_timeout(&self) -> Option<Duration> {
-        self.file.local.ready_timeout_secs.map(Duration::from_secs)
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use showtime_core::engine::{Engine, Ports};
-use showtime_core::ports::{Backend, Clock, ImageBuilder, PortError};
+use showtime_core::ports::{Backend, Clock, EnvId, ImageBuilder, PortError};
 use showtime_core::{PrNumber, Sha};
 use showtime_github::{GitHubConfig, GitHubHost};
 
@@ -67,24 +67,18 @@ impl Clock for SystemClock {
     }
 }
 
-/// Fills `{pr}`, `{sha}`, `{sha7}`, `{tag}` (`pr-{n}-{sha7}-ci`) and
-/// `{image}` in `template`.
-pub fn fill(template: &str, pr: PrNumber, sha: &Sha, image: &str) -> String {
-    let sha7 = sha.short().to_string();
-    template
-        .replace("{pr}", &pr.to_string())
-        .replace("{sha7}", &sha7)
-        .replace("{sha}", sha.as_str())
-        .replace("{tag}", &format!("pr-{pr}-{sha7}-ci"))
-        .replace("{image}", image)
-}
-
 /// Builds images with a command (`docker buildx build --push -t {image} .`),
 /// or, without one, names the image an earlier step built.
+///
+/// The image and each argument are filled by [`showtime_aws::fill_image`]
+/// (`{repository}`, `{tag}`, `{pr}`, `{sha}`, `{sha7}`), and `{image}` in an
+/// argument is the filled image.
 #[derive(Debug, Clone)]
 pub struct CommandBuilder {
     /// The image reference template.
     pub image: String,
+    /// What `{repository}` stands for.
+    pub repository: String,
     /// The build command template, one argument per item; `None` builds
     /// nothing.
     pub command: Option<Vec<String>>,
@@ -93,11 +87,19 @@ pub struct CommandBuilder {
 #[async_trait]
 impl ImageBuilder for CommandBuilder {
     async fn build(&self, pr: PrNumber, sha: &Sha) -> Result<String, PortError> {
-        let image = fill(&self.image, pr, sha, "");
+        let id = EnvId {
+            pr,
+            sha: sha.short(),
+        };
+        let fill = |template: &str| showtime_aws::fill_image(template, &self.repository, &id, sha);
+        let image = fill(&self.image);
         let Some(command) = &self.command else {
             return Ok(image);
         };
-        let argv: Vec<String> = command.iter().map(|a| fill(a, pr, sha, &image)).collect();
+        let argv: Vec<String> = command
+            .iter()
+            .map(|a| fill(a).replace("{image}", &image))
+            .collect();
         let Some((program, args)) = argv.split_first() else {
             return Err(PortError::permanent("the build command is empty"));
         };
@@ -157,25 +159,6 @@ pub fn github_config(
     Ok(config)
 }
 
-/// The backend the settings choose.
-pub async fn backend(
-    settings: &Settings,
-    env: &dyn Fn(&str) -> Option<String>,
-    progress: Progress,
-) -> Result<Arc<dyn Backend>, WiringError> {
-    Ok(match settings.backend {
-        BackendKind::Local => Arc::new(LocalBackend::new(local_settings(settings, env)?)?),
-        BackendKind::Ecs => {
-            let ecs = ecs_settings(settings, env)?;
-            Arc::new(
-                showtime_aws::EcsBackend::from_env(ecs)
-                    .await?
-                    .with_progress(move |p| progress.report(&format!("{}: {}", p.env, p.message))),
-            )
-        }
-    })
-}
-
 /// The local backend's settings: `SHOWTIME_STATE_DIR`, else the file's
 /// `[local]`, else the user's cache directory.
 pub fn local_settings(
@@ -194,8 +177,8 @@ pub fn local_settings(
         None => LocalSettings::default_command()?,
     };
     let mut local = LocalSettings::new(state_dir, command);
-    if let Some(timeout) = settings.local_ready_timeout() {
-        local.ready_timeout = timeout;
+    if let Some(secs) = settings.file.local.ready_timeout_secs {
+        local.ready_timeout = Duration::from_secs(secs);
     }
     Ok(local)
 }
@@ -255,45 +238,113 @@ pub fn ecs_settings(
     Ok(ecs)
 }
 
-/// The image builder the settings choose.
-pub fn builder(
-    settings: &Settings,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Arc<dyn ImageBuilder>, WiringError> {
-    Ok(match settings.backend {
-        BackendKind::Local => Arc::new(NoBuild),
-        BackendKind::Ecs => {
-            let image = match &settings.file.build.image {
-                Some(image) => image.clone(),
-                None => {
-                    let ecs = ecs_settings(settings, env)?;
-                    ecs.image_template
-                        .replace("{repository}", &ecs.ecr_repository)
-                }
-            };
-            Arc::new(CommandBuilder {
-                image,
-                command: settings.file.build.command.clone(),
-            })
-        }
-    })
-}
-
 /// The engine for `settings`: GitHub from the environment's credentials,
-/// the chosen backend (reporting long waits to `progress`) and builder, the
-/// wall clock.
+/// the chosen backend (reporting long waits to `progress`) with its image
+/// builder, the wall clock.
 pub async fn engine(
     settings: &Settings,
     env: &dyn Fn(&str) -> Option<String>,
     progress: Progress,
 ) -> Result<Engine, WiringError> {
     let host = GitHubHost::new(github_config(settings, env)?)?;
+    let (backend, builder): (Arc<dyn Backend>, Arc<dyn ImageBuilder>) = match settings.backend {
+        BackendKind::Local => (
+            Arc::new(LocalBackend::new(local_settings(settings, env)?)?),
+            Arc::new(NoBuild),
+        ),
+        BackendKind::Ecs => {
+            let ecs = ecs_settings(settings, env)?;
+            let builder = CommandBuilder {
+                image: (settings.file.build.image.clone())
+                    .unwrap_or_else(|| ecs.image_template.clone()),
+                repository: ecs.ecr_repository.clone(),
+                command: settings.file.build.command.clone(),
+            };
+            let backend = showtime_aws::EcsBackend::from_env(ecs)
+                .await?
+                .with_progress(move |p| progress.report(&format!("{}: {}", p.env, p.message)));
+            (Arc::new(backend), Arc::new(builder))
+        }
+    };
     let ports = Ports {
         host: Arc::new(host),
-        backend: backend(settings, env, progress).await?,
-        builder: builder(settings, env)?,
+        backend,
+        builder,
         clock: Arc::new(SystemClock::default()),
         notifier: None,
     };
     Ok(Engine::new(ports, settings.policy.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder(command: Option<&[&str]>) -> CommandBuilder {
+        CommandBuilder {
+            image: "registry.example/{repository}:{tag}".to_owned(),
+            repository: "superset-ci".to_owned(),
+            command: command.map(|c| c.iter().map(|a| (*a).to_owned()).collect()),
+        }
+    }
+
+    fn pr_and_sha() -> (PrNumber, Sha) {
+        let pr = PrNumber::new(42).unwrap_or_else(|| panic!("42 is a PR number"));
+        let sha = "abc123f0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        (pr, sha)
+    }
+
+    #[tokio::test]
+    async fn without_a_command_the_image_is_named_not_built() {
+        let (pr, sha) = pr_and_sha();
+        let image = builder(None).build(pr, &sha).await;
+        assert_eq!(
+            image,
+            Ok("registry.example/superset-ci:pr-42-abc123f-ci".to_owned())
+        );
+    }
+
+    #[tokio::test]
+    async fn the_command_gets_every_placeholder_filled() {
+        let (pr, sha) = pr_and_sha();
+        // The command fails unless each placeholder arrived filled.
+        let check = [
+            "sh",
+            "-c",
+            "test \"$0 $1 $2 $3\" = \"registry.example/superset-ci:pr-42-abc123f-ci 42 abc123f \
+             pr-42-abc123f-ci\"",
+            "{image}",
+            "{pr}",
+            "{sha7}",
+            "{tag}",
+        ];
+        let image = builder(Some(&check)).build(pr, &sha).await;
+        assert_eq!(
+            image,
+            Ok("registry.example/superset-ci:pr-42-abc123f-ci".to_owned())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_or_missing_command_is_a_permanent_error() {
+        let (pr, sha) = pr_and_sha();
+        let failed = builder(Some(&["sh", "-c", "echo no space left >&2; exit 1"]))
+            .build(pr, &sha)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("the build failed"));
+        assert!(!failed.is_transient());
+        assert!(failed.to_string().contains("no space left"), "{failed}");
+        let missing = builder(Some(&["/nonexistent/docker"]))
+            .build(pr, &sha)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("there is no such program"));
+        assert!(
+            missing.to_string().contains("cannot run the build command"),
+            "{missing}"
+        );
+    }
 }

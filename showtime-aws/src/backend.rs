@@ -259,13 +259,7 @@ impl EcsBackend {
     /// The image for `spec` when it names none, from
     /// [`EcsSettings::image_template`].
     pub fn default_image(&self, spec: &EnvSpec) -> String {
-        self.settings
-            .image_template
-            .replace("{repository}", &self.settings.ecr_repository)
-            .replace("{tag}", &spec.id.image_tag())
-            .replace("{pr}", &spec.id.pr.to_string())
-            .replace("{sha7}", spec.id.sha.as_str())
-            .replace("{sha}", spec.sha.as_str())
+        self.settings.image(&spec.id, &spec.sha)
     }
 
     /// Whether a described service is Showtime's: tagged

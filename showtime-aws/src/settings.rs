@@ -10,6 +10,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use showtime_core::Sha;
+use showtime_core::ports::EnvId;
+
 use crate::error::AwsError;
 use crate::template;
 
@@ -109,6 +112,19 @@ pub struct EcsSettings {
     pub health_interval: Duration,
 }
 
+/// Fills an image template: `{repository}`, `{tag}` (`pr-{n}-{sha7}-ci`),
+/// `{pr}`, `{sha}` (full) and `{sha7}`. The one place these placeholders are
+/// read, for [`EcsSettings::image_template`] and for image builders that
+/// name the images the backend will run.
+pub fn fill_image(template: &str, repository: &str, id: &EnvId, sha: &Sha) -> String {
+    template
+        .replace("{repository}", repository)
+        .replace("{tag}", &id.image_tag())
+        .replace("{pr}", &id.pr.to_string())
+        .replace("{sha7}", id.sha.as_str())
+        .replace("{sha}", sha.as_str())
+}
+
 /// The default size table: `small` 512/1024, `medium` 1024/2048, `large`
 /// 2048/4096, `xlarge` 4096/8192 (CPU units / MiB), all valid Fargate pairs.
 pub fn default_sizes() -> BTreeMap<String, Size> {
@@ -152,6 +168,13 @@ impl Default for EcsSettings {
 }
 
 impl EcsSettings {
+    /// The image of environment `id` at `sha`, from
+    /// [`image_template`](Self::image_template) and
+    /// [`ecr_repository`](Self::ecr_repository).
+    pub fn image(&self, id: &EnvId, sha: &Sha) -> String {
+        fill_image(&self.image_template, &self.ecr_repository, id, sha)
+    }
+
     /// Reads settings through `lookup` (usually `|k| std::env::var(k).ok()`),
     /// starting from the defaults. Unset or blank variables keep the default.
     ///

@@ -234,25 +234,28 @@ impl Engine {
             .retry(|| self.ports.host.pull_request(pr))
             .await
             .map_err(|source| EngineError::Host { pr, source })?;
+        let actor = actor.map(|login| Actor {
+            login,
+            permission: None,
+        });
         self.plan_for(current, event, actor, None).await
     }
 
-    /// [`Engine::plan_only`] for a PR already read (saves reading it again).
+    /// [`Engine::plan_only`] for a PR already read, with what is already
+    /// known of the actor's permission and of the backend, so neither is
+    /// asked for again.
     pub async fn plan_for(
         &self,
         current: PullRequest,
         event: Event,
-        actor: Option<Login>,
+        actor: Option<Actor>,
         backend: Option<Vec<EnvInfo>>,
     ) -> Result<Plan, EngineError> {
         let mut obs = Observation {
             labels: self.policy.codec.parse(&current.labels),
             pr: current,
             event,
-            actor: actor.map(|login| Actor {
-                login,
-                permission: None,
-            }),
+            actor,
             backend,
         };
         self.settle(&mut obs).await
@@ -292,6 +295,35 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Answers a comment's malformed command lines: writes `errors` (each
+    /// says what is valid) at the top of the PR's status comment, over its
+    /// current state, as a refusal is written. Used by every binding that
+    /// reads comments, so the author learns what went wrong wherever the
+    /// comment was read.
+    pub async fn reply_to_malformed(
+        &self,
+        pr: PrNumber,
+        actor: Option<&Login>,
+        errors: &[crate::Error],
+    ) -> Result<(), EngineError> {
+        let host = &self.ports.host;
+        let read = self
+            .retry(|| host.pull_request(pr))
+            .await
+            .map_err(|source| EngineError::Host { pr, source })?;
+        let labels = self.policy.codec.parse(&read.labels);
+        let body = comment::render(
+            &read,
+            &labels,
+            &malformed_message(actor, errors),
+            self.policy.default_ttl,
+            self.ports.clock.now(),
+        );
+        self.retry(|| host.upsert_comment(pr, comment::MARKER, &body))
+            .await
+            .map_err(|source| EngineError::Host { pr, source })
     }
 
     /// Creates or updates every reusable label definition
@@ -658,4 +690,19 @@ impl<'a> Run<'a> {
             .insert(key);
         Ok(())
     }
+}
+
+/// The reply to malformed command lines: who, how many, and each error.
+fn malformed_message(actor: Option<&Login>, errors: &[crate::Error]) -> String {
+    let who = actor.map_or_else(String::new, |a| format!("@{a}: "));
+    let what = if errors.len() == 1 {
+        "a command line was not understood, so nothing was done for it"
+    } else {
+        "some command lines were not understood, so nothing was done for them"
+    };
+    let mut message = format!("{who}{what}:\n");
+    for error in errors {
+        message.push_str(&format!("\n- {error}"));
+    }
+    message
 }
