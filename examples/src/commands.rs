@@ -54,6 +54,16 @@ async fn environments(engine: &Engine, pr: Option<PrNumber>) -> Result<Vec<EnvIn
         .map_err(|e| CliError::Failed(format!("cannot list environments: {e}")))
 }
 
+/// Every open PR with its labels.
+async fn open_prs(engine: &Engine) -> Result<Vec<PullRequest>, CliError> {
+    engine
+        .ports()
+        .host
+        .open_pull_requests()
+        .await
+        .map_err(|e| CliError::Failed(format!("cannot list open PRs: {e}")))
+}
+
 async fn read_pr(engine: &Engine, pr: PrNumber) -> Result<PullRequest, CliError> {
     engine
         .ports()
@@ -471,12 +481,7 @@ pub async fn list(engine: &Engine, out: &mut Output<'_>, all: bool) -> Result<()
         rows.entry(env.id.pr).or_default().push(env_json(env));
     }
     if all {
-        let open = engine
-            .ports()
-            .host
-            .open_pull_requests()
-            .await
-            .map_err(|e| CliError::Failed(format!("cannot list open PRs: {e}")))?;
+        let open = open_prs(engine).await?;
         for pr in open {
             let state = engine.policy().codec.parse(&pr.labels);
             if state.primary().is_some() || !state.environments.is_empty() {
@@ -609,12 +614,7 @@ async fn stop_older_than(
     // The TTLs that keep an environment, from one listing of the open PRs.
     let mut kept = BTreeSet::new();
     if respect_ttl && !old.is_empty() {
-        let open = engine
-            .ports()
-            .host
-            .open_pull_requests()
-            .await
-            .map_err(|e| CliError::Failed(format!("cannot list open PRs: {e}")))?;
+        let open = open_prs(engine).await?;
         for pr in open {
             let ttl = engine.policy().codec.parse(&pr.labels).ttl;
             if matches!(ttl, Some(t) if t == Ttl::CLOSE || t == Ttl::MANUAL) {

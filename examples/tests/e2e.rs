@@ -383,6 +383,28 @@ async fn the_whole_lifecycle_through_showtime_sync() {
     start.ok();
     assert_eq!(site.live().await, ["pr-42-5eadbee"]);
 
+    // Inside GitHub Actions: folded groups, and a step summary.
+    let summary = site.dir.join("step_summary.md");
+    let in_actions = site
+        .run_with(
+            env!("CARGO_BIN_EXE_showtime"),
+            &["sync", "42"],
+            &[
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+            ],
+        )
+        .await
+        .ok();
+    assert!(
+        in_actions.stderr.contains("::group::showtime sync #42"),
+        "{in_actions:?}"
+    );
+    assert!(in_actions.stderr.contains("::endgroup::"), "{in_actions:?}");
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(summary.contains("### 🎪 Showtime: PR #42"), "{summary}");
+    assert!(summary.contains("| `5eadbee` | running |"), "{summary}");
+
     // A comment, as the workflow hands it over: its commands run in order,
     // its malformed line is answered on the PR.
     let reply = site
