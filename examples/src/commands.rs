@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use showtime_core::commands::SlashCommand;
 use showtime_core::engine::{Engine, EngineError, Outcome};
 use showtime_core::labels::{Dialect, LabelState, Trigger};
-use showtime_core::plan::{Actor, Event, Plan, Step};
+use showtime_core::plan::{Actor, Event, Plan, Refusal, Step};
 use showtime_core::ports::{EnvInfo, Health, Permission, PortError, PullRequest};
 use showtime_core::sweep::SweepReport;
 use showtime_core::{Login, PrNumber, Sha, Ttl};
@@ -20,15 +20,29 @@ use showtime_core::{Login, PrNumber, Sha, Ttl};
 use crate::CliError;
 use crate::output::Output;
 
-/// Which event a `sync` stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+/// Which event a `sync` stands for, when given with `--event`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SyncEvent {
     /// Look at the PR and converge (labels, comments, a new trigger).
-    #[default]
     Look,
     /// A commit was pushed; the actor is the pusher (an untrusted pusher
     /// freezes the PR instead of deploying).
     Push,
+    /// The legacy up-label was removed: destroy the environment.
+    UpLabelRemoved,
+    /// The PR description was edited: apply its `FEATURE_` lines.
+    Edited,
+}
+
+impl From<SyncEvent> for Event {
+    fn from(event: SyncEvent) -> Self {
+        match event {
+            SyncEvent::Look => Event::Look,
+            SyncEvent::Push => Event::Push,
+            SyncEvent::UpLabelRemoved => Event::UpLabelRemoved,
+            SyncEvent::Edited => Event::DescriptionEdited,
+        }
+    }
 }
 
 fn host_error(pr: PrNumber, e: PortError) -> CliError {
@@ -117,14 +131,10 @@ pub async fn sync(
     pr: PrNumber,
     sha: Option<&Sha>,
     check_only: bool,
-    event: SyncEvent,
+    event: Event,
     actor: Option<Login>,
 ) -> Result<(), CliError> {
     let read = read_pr(engine, pr).await?;
-    let event = match event {
-        SyncEvent::Look => Event::Look,
-        SyncEvent::Push => Event::Push,
-    };
     if check_only {
         return check(engine, out, read, sha, event, actor).await;
     }
@@ -211,8 +221,11 @@ pub async fn comment(
             "PR #{pr}: not a command, replied on the PR: {error}"
         ))?;
     }
-    match outcomes.iter().find_map(|o| o.failure.as_ref()) {
-        Some(failure) => Err(CliError::Failed(format!("PR #{pr}: {failure}"))),
+    if let Some(failure) = outcomes.iter().find_map(|o| o.failure.as_ref()) {
+        return Err(CliError::Failed(format!("PR #{pr}: {failure}")));
+    }
+    match outcomes.iter().find_map(refusal_of) {
+        Some(refused) => Err(refused),
         None => Ok(()),
     }
 }
@@ -286,7 +299,7 @@ async fn check(
 /// What a plan amounts to, in superset-showtime's words.
 fn action_of(plan: &Plan, labels: &LabelState) -> &'static str {
     let has = |f: fn(&Step) -> bool| plan.steps.iter().any(f);
-    if plan.reason == "blocked" {
+    if plan.refusal == Some(Refusal::Blocked) {
         "blocked"
     } else if has(|s| matches!(s, Step::Build { .. } | Step::Deploy(_))) {
         if labels.active.is_some() {
@@ -422,10 +435,21 @@ async fn report_outcome(
         out.line(&environments_table(&envs))?;
         out.summary_table(outcome.pr, &labels, &envs);
     }
-    match &outcome.failure {
-        Some(failure) => Err(CliError::Failed(format!("PR #{}: {failure}", outcome.pr))),
-        None => Ok(()),
+    match (&outcome.failure, refusal_of(outcome)) {
+        (Some(failure), _) => Err(CliError::Failed(format!("PR #{}: {failure}", outcome.pr))),
+        (None, Some(refused)) => Err(refused),
+        (None, None) => Ok(()),
     }
+}
+
+/// A refusal as the CLI reports it (exit code 3): what was refused, and
+/// where the reply is.
+fn refusal_of(outcome: &Outcome) -> Option<CliError> {
+    let plan = outcome.plans.iter().find(|p| p.refusal.is_some())?;
+    Some(CliError::Refused(format!(
+        "PR #{}: {} (the PR's status comment says why)",
+        outcome.pr, plan.reason
+    )))
 }
 
 /// `status PR`.
@@ -513,13 +537,9 @@ pub async fn plan(
     engine: &Engine,
     out: &mut Output<'_>,
     pr: PrNumber,
-    event: SyncEvent,
+    event: Event,
     actor: Option<Login>,
 ) -> Result<(), CliError> {
-    let event = match event {
-        SyncEvent::Look => Event::Look,
-        SyncEvent::Push => Event::Push,
-    };
     let plan = engine
         .plan_only(pr, event, actor)
         .await
@@ -751,6 +771,7 @@ pub fn plan_json(plan: &Plan) -> Value {
         "reason": plan.reason,
         "steps": plan.steps.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "done": matches!(plan.next, showtime_core::plan::Next::Done),
+        "refusal": plan.refusal.map(|r| r.as_str()),
     })
 }
 

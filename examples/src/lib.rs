@@ -25,6 +25,7 @@ use showtime_core::labels::{
 };
 use showtime_core::{Config, SizeName, Sizes};
 
+pub mod actions;
 pub mod app;
 pub mod commands;
 pub mod demo;
@@ -37,6 +38,7 @@ pub mod wiring;
 
 use std::path::PathBuf;
 
+use showtime_core::plan::Event;
 use showtime_core::{Login, PrNumber, Sha};
 
 use crate::commands::SyncEvent;
@@ -92,9 +94,10 @@ pub enum Command {
         /// Change nothing; print key=value lines (also to $GITHUB_OUTPUT)
         #[arg(long)]
         check_only: bool,
-        /// What caused this run
-        #[arg(long, value_enum, default_value_t = SyncEvent::Look)]
-        event: SyncEvent,
+        /// What caused this run [default: in GitHub Actions, the event at
+        /// $GITHUB_EVENT_PATH; else look]
+        #[arg(long, value_enum)]
+        event: Option<SyncEvent>,
         /// A PR comment to carry out: its `/circus` lines, as the actor
         /// (a file, or `-` for standard input)
         #[arg(long, value_name = "FILE", conflicts_with = "check_only")]
@@ -128,9 +131,10 @@ pub enum Command {
     Plan {
         /// The pull request number
         pr: PrNumber,
-        /// What caused this run
-        #[arg(long, value_enum, default_value_t = SyncEvent::Look)]
-        event: SyncEvent,
+        /// What caused this run [default: in GitHub Actions, the event at
+        /// $GITHUB_EVENT_PATH; else look]
+        #[arg(long, value_enum)]
+        event: Option<SyncEvent>,
     },
     /// Define every reusable 🎪 label with its colour and description
     SetupLabels,
@@ -329,8 +333,15 @@ pub fn run_with_env(
         Ok(()) => exit_code::SUCCESS,
         Err(CliError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => exit_code::FAILURE,
         Err(e) => {
+            // In GitHub Actions the message becomes an annotation, so the
+            // run's page shows a refusal or a failure without opening logs.
+            let annotation = match &e {
+                _ if env("GITHUB_ACTIONS").as_deref() != Some("true") => "",
+                CliError::Refused(_) => "::warning title=Showtime refused::",
+                _ => "::error title=Showtime::",
+            };
             // Nothing more can be done if standard error is gone too.
-            let _ = writeln!(stderr, "error: {e}");
+            let _ = writeln!(stderr, "{annotation}error: {e}");
             e.exit_code()
         }
     }
@@ -374,14 +385,16 @@ fn execute(
                 } => Some(read_comment(path, stdin)?),
                 _ => None,
             };
-            let actor = match (cli.actor, env("GITHUB_ACTOR")) {
-                (Some(actor), _) => Some(actor),
-                (None, Some(text)) if !text.trim().is_empty() => {
-                    Some(text.trim().parse().map_err(|e: showtime_core::Error| {
-                        CliError::BadInput(format!("GITHUB_ACTOR: {e}"))
-                    })?)
-                }
-                (None, _) => None,
+            let actor = Actors {
+                flag: cli.actor,
+                env: match env("GITHUB_ACTOR") {
+                    Some(text) if !text.trim().is_empty() => {
+                        Some(text.trim().parse().map_err(|e: showtime_core::Error| {
+                            CliError::BadInput(format!("GITHUB_ACTOR: {e}"))
+                        })?)
+                    }
+                    _ => None,
+                },
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -405,9 +418,9 @@ fn execute(
 async fn repository_command(
     command: Command,
     global: &GlobalArgs,
-    actor: Option<Login>,
+    actors: Actors,
     env: &dyn Fn(&str) -> Option<String>,
-    comment: Option<String>,
+    comment_body: Option<String>,
     out: &mut Output<'_>,
 ) -> Result<(), CliError> {
     match command {
@@ -423,6 +436,9 @@ async fn repository_command(
     let progress = output::Progress::for_process(env);
     let engine = wiring::engine(&settings, env, progress.clone()).await?;
     let e = &engine;
+    // What this run's GitHub Actions event says about the PR, if anything.
+    let context = |pr| actions::for_pr(env, &e.policy().codec, pr);
+    let actor = actors.flag.clone().or(actors.env.clone());
     let result = match command {
         Command::Sync {
             pr,
@@ -430,15 +446,21 @@ async fn repository_command(
             check_only,
             event,
             comment: _,
-        } => match comment {
-            Some(body) => commands::comment(e, out, pr, &body, actor).await,
-            None => commands::sync(e, out, pr, sha.as_ref(), check_only, event, actor).await,
-        },
+        } => {
+            let (event, actor) = actors.with_event(event, context(pr)?);
+            match comment_body {
+                Some(body) => commands::comment(e, out, pr, &body, actor).await,
+                None => commands::sync(e, out, pr, sha.as_ref(), check_only, event, actor).await,
+            }
+        }
         Command::Start { pr, sha } => commands::start(e, out, pr, sha.as_ref(), actor).await,
         Command::Stop { pr } => commands::stop(e, out, pr, actor).await,
         Command::Status { pr } => commands::status(e, out, pr).await,
         Command::List { all } => commands::list(e, out, all).await,
-        Command::Plan { pr, event } => commands::plan(e, out, pr, event, actor).await,
+        Command::Plan { pr, event } => {
+            let (event, actor) = actors.with_event(event, context(pr)?);
+            commands::plan(e, out, pr, event, actor).await
+        }
         Command::SetupLabels => commands::setup_labels(e, out).await,
         Command::Cleanup {
             dry_run,
@@ -454,6 +476,31 @@ async fn repository_command(
     };
     progress.finish();
     result
+}
+
+/// Who a command acts for: `--actor`, else (for `sync` and `plan` in
+/// GitHub Actions) the event's sender, else `GITHUB_ACTOR`.
+struct Actors {
+    flag: Option<Login>,
+    env: Option<Login>,
+}
+
+impl Actors {
+    /// The event and actor of a `sync` or `plan`: explicit flags first, then
+    /// what the GitHub Actions event says, then `look` and `GITHUB_ACTOR`.
+    fn with_event(
+        &self,
+        flag: Option<SyncEvent>,
+        context: Option<actions::ActionsEvent>,
+    ) -> (Event, Option<Login>) {
+        let context = context.unwrap_or_default();
+        let event = flag
+            .map(Event::from)
+            .or(context.event)
+            .unwrap_or(Event::Look);
+        let actor = self.flag.clone().or(context.actor).or(self.env.clone());
+        (event, actor)
+    }
 }
 
 /// The comment of `sync --comment`: a file, or `-` for standard input.

@@ -67,7 +67,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use showtime_core::engine::Engine;
-use showtime_core::plan::Event;
 use showtime_core::{Login, PrNumber};
 use showtime_github::webhook::{
     DELIVERY_HEADER, EVENT_HEADER, Outcome, Request, Webhook, WebhookError,
@@ -250,7 +249,7 @@ async fn work(engine: Arc<Engine>, job: Job) {
     let pr = request.pr;
     let actor = request.actor;
     for event in request.events {
-        let what = describe(&event);
+        let what = event.to_string();
         match engine.reconcile(pr, event, actor.clone()).await {
             Ok(outcome) => {
                 for audit in &outcome.audit {
@@ -421,7 +420,7 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) 
                 return reply(StatusCode::OK, json!({ "queued": false, "reason": reason }));
             }
             let pr = request.pr;
-            let events: Vec<String> = request.events.iter().map(describe).collect();
+            let events: Vec<String> = request.events.iter().map(ToString::to_string).collect();
             log(&format!(
                 "delivery {delivery} ({event}): queued PR #{pr}: {}{}",
                 if events.is_empty() {
@@ -555,17 +554,6 @@ impl Seen {
         self.order.push_back(id.to_owned());
         self.ids.insert(id.to_owned());
         true
-    }
-}
-
-/// An event in a few words, for logs.
-fn describe(event: &Event) -> String {
-    match event {
-        Event::Look => "look".to_owned(),
-        Event::Push => "push".to_owned(),
-        Event::UpLabelRemoved => "up-label removed".to_owned(),
-        Event::Command(command) => format!("/circus {command}"),
-        Event::Sweep => "sweep".to_owned(),
     }
 }
 

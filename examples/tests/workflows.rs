@@ -544,7 +544,14 @@ fn the_pr_workflow_listens_to_the_documented_events() {
     };
     assert_eq!(
         types("pull_request_target"),
-        ["labeled", "unlabeled", "synchronize", "closed", "reopened"]
+        [
+            "labeled",
+            "unlabeled",
+            "synchronize",
+            "closed",
+            "reopened",
+            "edited"
+        ]
     );
     assert_eq!(types("issue_comment"), ["created"]);
     assert!(on.get("pull_request").is_none());

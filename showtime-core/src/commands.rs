@@ -16,8 +16,8 @@ use crate::error::{Error, excerpt};
 const PREFIXES: &[&str] = &["/circus", "/showtime"];
 
 /// Every command with its arguments, for error messages and `help`.
-pub const VALID_COMMANDS: &str = "refresh, extend <ttl>, keep-alive, status, destroy, \
-                                  enable <FLAG>, disable <FLAG>, debug on|off, size <name>, help";
+pub const VALID_COMMANDS: &str = "refresh, extend [<ttl>], keep-alive, status, destroy, \
+                                  enable <FLAG>, disable <FLAG>, debug [on|off], size <name>, help";
 
 /// One slash command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +84,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "extend",
-        usage: "/circus extend <ttl> (e.g. 48h, 2d, 1w, close, manual)",
+        usage: "/circus extend [<ttl>] (e.g. 48h, 2d, 1w, close, manual; 24h when omitted)",
         arg: Arg::Ttl,
     },
     Spec {
@@ -114,7 +114,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "debug",
-        usage: "/circus debug on|off",
+        usage: "/circus debug [on|off] (on when omitted)",
         arg: Arg::OnOff,
     },
     Spec {
@@ -202,6 +202,10 @@ fn parse_words(words: &[&str], sizes: &Sizes) -> Result<SlashCommand, Error> {
         (Arg::None(_), [extra, ..]) => {
             return Err(bad(format!("takes no argument, got `{}`", excerpt(extra))));
         }
+        // The design's argument-less forms: `extend` adds a day, `debug`
+        // turns debugging on.
+        (Arg::Ttl, []) => return Ok(SlashCommand::Extend(Ttl::DAY)),
+        (Arg::OnOff, []) => return Ok(SlashCommand::Debug(true)),
         (_, []) => return Err(bad("needs an argument".to_owned())),
         (_, [arg]) => *arg,
         (_, [_, extra, ..]) => {
@@ -263,6 +267,8 @@ mod tests {
             ),
             ("/circus debug on", SlashCommand::Debug(true)),
             ("/circus debug OFF", SlashCommand::Debug(false)),
+            ("/circus debug", SlashCommand::Debug(true)),
+            ("/circus extend", SlashCommand::Extend(Ttl::DAY)),
             (
                 "/circus size large",
                 SlashCommand::Size("large".parse().unwrap()),
@@ -321,7 +327,8 @@ mod tests {
         assert!(matches!(bare, Error::UnknownCommand { .. }));
 
         let cases = [
-            ("/circus extend", "needs an argument"),
+            ("/circus enable", "needs an argument"),
+            ("/circus size", "needs an argument"),
             ("/circus extend forever", "52 weeks"),
             ("/circus extend 48h now", "takes one argument"),
             ("/circus refresh please", "takes no argument"),

@@ -21,7 +21,7 @@ use tokio::sync::{Mutex as AsyncMutex, Semaphore};
 use crate::comment;
 use crate::labels::{LabelState, diff};
 use crate::plan::{
-    Actor, Decision, Event, LabelOp, Need, Next, Observation, Plan, Step, failure_message,
+    Actor, Decision, Event, LabelOp, Need, Next, Observation, Plan, Refusal, Step, failure_message,
     failure_ops, plan,
 };
 use crate::policy::Policy;
@@ -125,6 +125,14 @@ pub struct Outcome {
     pub labels: Vec<String>,
     /// The failure recorded on the PR, if a step failed.
     pub failure: Option<String>,
+}
+
+impl Outcome {
+    /// Why the reconcile refused what was asked, if a plan refused it (the
+    /// CLI exits with its "refused" code then).
+    pub fn refusal(&self) -> Option<Refusal> {
+        self.plans.iter().find_map(|plan| plan.refusal)
+    }
 }
 
 /// Runs reconciles of PRs through [`Ports`] under a [`Policy`].

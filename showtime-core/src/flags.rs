@@ -5,6 +5,16 @@
 //! the value is `true`, `false`, `1`, `0`, `yes` or `no`, in any case. Later
 //! lines win. A line that starts with `FEATURE_` but does not parse is
 //! reported, not ignored, so a typo does not silently change nothing.
+//!
+//! When they apply: a new environment starts with the description's flags
+//! (a trigger's or command's configuration of the same request on top), and
+//! an edit of the description ([`Event::DescriptionEdited`]) applies the
+//! flags that differ from the labels as a configuration change. Between
+//! edits the labels are the record and commands change them (`/circus
+//! disable X` sticks until the description is edited again): the latest
+//! change wins.
+//!
+//! [`Event::DescriptionEdited`]: crate::plan::Event::DescriptionEdited
 
 use std::collections::BTreeMap;
 

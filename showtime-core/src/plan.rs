@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 
 use crate::commands::SlashCommand;
 use crate::config::{ConfCommand, Config};
+use crate::flags::from_description;
 use crate::labels::{AnomalyKind, LabelState, Requester, Trigger};
 use crate::policy::{OrphanPolicy, Policy};
 use crate::ports::{EnvId, EnvInfo, Health, Permission, PullRequest};
@@ -34,10 +35,29 @@ pub enum Event {
     Push,
     /// The legacy up-label was removed: the environment is no longer wanted.
     UpLabelRemoved,
+    /// The PR's description was edited: its `FEATURE_<NAME>=…` lines are
+    /// applied to the environment as configuration changes (the actor is
+    /// the editor). Between edits, labels and commands win; see
+    /// [`crate::flags`].
+    DescriptionEdited,
     /// A slash command from a comment; the actor is its author.
     Command(SlashCommand),
     /// A scheduled sweep: expire, clean up and repair, but act on no request.
     Sweep,
+}
+
+impl fmt::Display for Event {
+    /// The event in a few words, for logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Look => f.write_str("look"),
+            Event::Push => f.write_str("push"),
+            Event::UpLabelRemoved => f.write_str("up-label removed"),
+            Event::DescriptionEdited => f.write_str("description edited"),
+            Event::Command(command) => write!(f, "/circus {command}"),
+            Event::Sweep => f.write_str("sweep"),
+        }
+    }
 }
 
 /// Who caused the event, and their permission once known.
@@ -100,6 +120,46 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// What comes after.
     pub next: Next,
+    /// Set when the plan refuses what was asked: its steps only reply on
+    /// the PR (and drop a refused trigger); no environment changes.
+    pub refusal: Option<Refusal>,
+}
+
+/// Why a plan refuses what was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// Showtime is blocked on the PR (`🎪 🔒 showtime-blocked`).
+    Blocked,
+    /// The actor's repository permission is below the policy's.
+    Permission,
+    /// A commit pushed by someone below the permission level was not
+    /// deployed; the PR is frozen.
+    UntrustedCommit,
+    /// A per-requester or total quota is reached.
+    Quota,
+    /// The TTL asked for is not allowed (`manual`, or over the maximum).
+    Ttl,
+}
+
+impl Refusal {
+    /// A short stable name: `blocked`, `permission`, `untrusted_commit`,
+    /// `quota`, `ttl`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Blocked => "blocked",
+            Refusal::Permission => "permission",
+            Refusal::UntrustedCommit => "untrusted_commit",
+            Refusal::Quota => "quota",
+            Refusal::Ttl => "ttl",
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Plan {
@@ -109,6 +169,7 @@ impl Plan {
             reason: reason.into(),
             steps: Vec::new(),
             next: Next::Done,
+            refusal: None,
         }
     }
 
@@ -421,9 +482,29 @@ impl Planner<'_> {
                 SlashCommand::Debug(on) => r.conf.push(ConfCommand::Debug(*on)),
                 SlashCommand::Size(size) => r.conf.push(ConfCommand::Size(size.clone())),
             },
+            Event::DescriptionEdited => r.conf.extend(self.description_changes()),
             Event::Look | Event::Push | Event::Sweep => {}
         }
         r
+    }
+
+    /// The PR description's feature flags that differ from the labels', as
+    /// configuration commands; none while the PR has no environment (a
+    /// create reads the description itself).
+    fn description_changes(&self) -> Vec<ConfCommand> {
+        let labels = self.labels();
+        if labels.primary().is_none() {
+            return Vec::new();
+        }
+        from_description(&self.obs.pr.body)
+            .flags
+            .into_iter()
+            .filter(|(name, on)| labels.config.features.get(name) != Some(on))
+            .map(|(name, on)| match on {
+                true => ConfCommand::Enable(name),
+                false => ConfCommand::Disable(name),
+            })
+            .collect()
     }
 
     /// `Ok(true)` when the actor may act, `Ok(false)` when refused, or the
@@ -453,18 +534,16 @@ impl Planner<'_> {
         let labels = self.labels();
 
         if labels.blocked {
-            if requests.any() || self.obs.event == Event::Push {
-                return act(
-                    "blocked",
-                    vec![Step::Comment(
-                        "Showtime is blocked on this PR (`🎪 🔒 showtime-blocked`); \
-                         remove that label to use it."
-                            .to_owned(),
-                    )],
-                    Next::Done,
-                );
-            }
-            return Decision::Act(Plan::nothing("blocked"));
+            let steps = if requests.any() || self.obs.event == Event::Push {
+                vec![Step::Comment(
+                    "Showtime is blocked on this PR (`🎪 🔒 showtime-blocked`); \
+                     remove that label to use it."
+                        .to_owned(),
+                )]
+            } else {
+                Vec::new()
+            };
+            return refused(Refusal::Blocked, "blocked", steps);
         }
 
         if !self.obs.pr.state.is_open() {
@@ -642,7 +721,11 @@ impl Planner<'_> {
                 self.head(),
                 self.mention()
             )));
-            return act("untrusted commit not deployed", steps, Next::Done);
+            return refused(
+                Refusal::UntrustedCommit,
+                "untrusted commit not deployed",
+                steps,
+            );
         }
         if !consumed.is_empty() {
             steps.push(Step::Labels(consumed));
@@ -652,7 +735,7 @@ impl Planner<'_> {
              for `{required}` and above. Nothing was changed.",
             self.mention()
         )));
-        act("refused: permission", steps, Next::Done)
+        refused(Refusal::Permission, "refused: permission", steps)
     }
 
     fn handle(&self, requests: &Requests) -> Decision {
@@ -700,14 +783,14 @@ impl Planner<'_> {
         let ttl = match request {
             TtlRequest::KeepAlive => Ttl::CLOSE,
             TtlRequest::Extend(ttl) if ttl == Ttl::MANUAL && !self.policy.allow_manual_ttl => {
-                return act(
+                return refused(
+                    Refusal::Ttl,
                     "refused: manual TTL",
                     vec![Step::Comment(
                         "A `manual` TTL is not allowed here; use `/circus keep-alive` to keep \
                          the environment until the PR closes."
                             .to_owned(),
                     )],
-                    Next::Done,
                 );
             }
             TtlRequest::Extend(ttl) => match (ttl.duration(), self.created_at()) {
@@ -722,14 +805,14 @@ impl Planner<'_> {
                     match Ttl::new(hours, TtlUnit::Hours) {
                         Ok(total) if hours <= max_hours => total,
                         _ => {
-                            return act(
+                            return refused(
+                                Refusal::Ttl,
                                 "refused: TTL over the maximum",
                                 vec![Step::Comment(format!(
                                     "Extending by `{ttl}` would make the environment live \
                                      {hours} hours in all; the maximum is `{}`.",
                                     self.policy.max_ttl
                                 ))],
-                                Next::Done,
                             );
                         }
                     }
@@ -816,7 +899,7 @@ impl Planner<'_> {
                 "{}: not started, because {why}. Stop an environment or wait for one to expire.",
                 self.mention()
             )));
-            return act("refused: quota", steps, Next::Done);
+            return refused(Refusal::Quota, "refused: quota", steps);
         }
         self.build(requests, "create", None)
     }
@@ -840,8 +923,22 @@ impl Planner<'_> {
                     .and_then(|s| l.environments.get(s))
                     .and_then(|e| e.requested_by.clone())
             });
+        // A new environment takes the description's flags; commands and
+        // triggers of this same request come after them.
+        let mut config = l.config.clone();
+        let description = from_description(&self.obs.pr.body);
+        if serving.is_none() {
+            for (name, on) in &description.flags {
+                config.features.insert(name.clone(), *on);
+            }
+        }
+        for command in &requests.conf {
+            config.apply(command);
+        }
         let mut intent = consume(requests);
-        intent.extend(self.conf_ops(requests));
+        if config != l.config {
+            intent.push(LabelOp::Config(config.clone()));
+        }
         intent.push(LabelOp::Frozen(false));
         // A rebuild of the serving commit cannot run beside itself: the
         // environment name is the commit's.
@@ -870,7 +967,14 @@ impl Planner<'_> {
             .filter(|sha| sha != &head || rebuild_in_place)
             .collect();
         let mut steps = vec![Step::Labels(intent)];
-        steps.push(Step::Comment(format!("Building `{head}`…")));
+        let mut building = format!("Building `{head}`…");
+        if serving.is_none() && !description.errors.is_empty() {
+            building.push_str("\n\nThese lines of the PR description were not applied:");
+            for error in &description.errors {
+                building.push_str(&format!("\n- {error}"));
+            }
+        }
+        steps.push(Step::Comment(building));
         for sha in &stale {
             steps.push(Step::Destroy(self.id(sha)));
         }
@@ -881,10 +985,6 @@ impl Planner<'_> {
             .collect();
         if !forget.is_empty() {
             steps.push(Step::Labels(forget));
-        }
-        let mut config = l.config.clone();
-        for command in &requests.conf {
-            config.apply(command);
         }
         // A fresh record (`Created` above): the backend is told the same
         // creation time, so its tags agree with the labels on the expiry.
@@ -1002,12 +1102,12 @@ impl Planner<'_> {
         }
         if may_create {
             if let Some(why) = self.quota_refusal() {
-                return act(
+                return refused(
+                    Refusal::Quota,
                     "refused: quota",
                     vec![Step::Comment(format!(
                         "Not started, because {why}. Stop an environment or wait for one to expire."
                     ))],
-                    Next::Done,
                 );
             }
             return self.build(&Requests::default(), "create (up-label)", None);
@@ -1290,6 +1390,16 @@ fn act(reason: &str, steps: Vec<Step>, next: Next) -> Decision {
         reason: reason.to_owned(),
         steps,
         next,
+        refusal: None,
+    })
+}
+
+fn refused(refusal: Refusal, reason: &str, steps: Vec<Step>) -> Decision {
+    Decision::Act(Plan {
+        reason: reason.to_owned(),
+        steps,
+        next: Next::Done,
+        refusal: Some(refusal),
     })
 }
 

@@ -51,7 +51,7 @@ pub struct Policy {
     /// The lowest repository permission that may trigger, command, or push a
     /// commit that deploys automatically (default `write`).
     pub required_permission: Permission,
-    /// The TTL of a new environment when the PR has none (default `48h`).
+    /// The TTL of a new environment when the PR has none (default `24h`).
     pub default_ttl: Ttl,
     /// The longest lifetime, counted from creation, that `extend` may reach
     /// (default 2 weeks). `close` and `manual` are not limited by it.
@@ -86,7 +86,7 @@ impl Default for Policy {
             codec: Codec::default(),
             dialect: Dialect::Seed,
             required_permission: Permission::Write,
-            default_ttl: Ttl::new(48, TtlUnit::Hours).unwrap_or(Ttl::CLOSE),
+            default_ttl: Ttl::DAY,
             max_ttl: Ttl::new(2, TtlUnit::Weeks).unwrap_or(Ttl::CLOSE),
             allow_manual_ttl: true,
             quota_per_requester: Some(3),

@@ -359,7 +359,9 @@ pub trait Backend: Send + Sync {
 #[async_trait]
 pub trait ImageBuilder: Send + Sync {
     /// Builds and pushes the image for `sha` of `pr` and returns its
-    /// reference, or returns at once when that image already exists.
+    /// reference. A builder may return at once when that image already
+    /// exists in the registry; the shipped command builder always runs its
+    /// command (the workflow builds with the registry's layer cache).
     async fn build(&self, pr: PrNumber, sha: &Sha) -> Result<String, PortError>;
 }
 

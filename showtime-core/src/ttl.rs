@@ -70,6 +70,12 @@ impl Ttl {
     pub const CLOSE: Ttl = Ttl(Repr::Close);
     /// Lives until someone destroys it, even after the PR closes.
     pub const MANUAL: Ttl = Ttl(Repr::Manual);
+    /// `24h`: the default lifetime of a new environment, and what
+    /// `/circus extend` without an argument adds.
+    pub const DAY: Ttl = Ttl(Repr::Span {
+        amount: 24,
+        unit: TtlUnit::Hours,
+    });
 
     /// A timed TTL of `amount` units; refused when zero or over 52 weeks.
     pub fn new(amount: u32, unit: TtlUnit) -> Result<Self, Error> {

@@ -106,7 +106,7 @@ async fn start_trigger_creates_a_running_environment() {
     assert_eq!(env.status, Some(Status::Running));
     assert_eq!(env.requested_by.as_ref().unwrap().to_string(), "maxime");
     assert!(env.address.is_some());
-    assert_eq!(state.ttl.unwrap().to_string(), "48h");
+    assert_eq!(state.ttl.unwrap().to_string(), "24h", "the default TTL");
     assert!(state.triggers.is_empty());
 
     let envs = world.backend.environments();
@@ -120,7 +120,7 @@ async fn start_trigger_creates_a_running_environment() {
         comments[0].body
     );
     assert!(
-        comments[0].body.contains("expires 2024-01-17 12:00 UTC"),
+        comments[0].body.contains("expires 2024-01-16 12:00 UTC"),
         "{}",
         comments[0].body
     );
@@ -270,13 +270,13 @@ async fn whole_lifecycle_through_commands_and_expiry() {
     assert_eq!(world.builder.calls(), 1);
 
     let extend = SlashCommand::Extend("48h".parse().unwrap());
-    world.clock.advance(chrono::Duration::hours(40));
+    world.clock.advance(chrono::Duration::hours(20));
     engine
         .reconcile(pr, Event::Command(extend), login("maxime"))
         .await
         .unwrap();
     let state = Codec::default().parse(world.host.labels(pr));
-    assert_eq!(state.ttl.unwrap().to_string(), "88h");
+    assert_eq!(state.ttl.unwrap().to_string(), "68h");
 
     // A stranger cannot destroy it.
     engine

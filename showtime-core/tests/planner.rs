@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use showtime_core::commands::SlashCommand;
 use showtime_core::labels::{Codec, Trigger};
 use showtime_core::plan::{
-    Actor, Decision, Deployment, Event, LabelOp, Need, Next, Observation, Plan, Step, plan,
+    Actor, Decision, Deployment, Event, LabelOp, Need, Next, Observation, Plan, Refusal, Step, plan,
 };
 use showtime_core::policy::{OrphanPolicy, Policy};
 use showtime_core::ports::{EnvId, EnvInfo, Health, Permission, PrState, PullRequest};
@@ -303,7 +303,7 @@ fn start_trigger_on_a_new_sha_builds_and_deploys_the_head() {
         expect(
             &[
                 "labels: consume start; frozen false; building ccccccc; \
-                 ccccccc created 2025-06-01T12-00; ccccccc building; ttl 48h",
+                 ccccccc created 2025-06-01T12-00; ccccccc building; ttl 24h",
                 "comment",
             ],
             &pipeline(HEAD)
@@ -316,7 +316,7 @@ fn start_trigger_on_a_new_sha_builds_and_deploys_the_head() {
     assert_eq!(d.sha, pr(HEAD).head_sha);
     assert_eq!(d.requested_by, Some("alice".parse().unwrap()));
     assert_eq!(d.created_at, now());
-    assert_eq!(d.expires_at, Some(now() + Duration::hours(48)));
+    assert_eq!(d.expires_at, Some(now() + Duration::hours(24)));
     // The pointer switch belongs to the next round, on a fresh read.
     assert!(
         !label_ops(&r.plan)
@@ -384,7 +384,7 @@ fn start_trigger_on_a_failed_sha_retries_the_build() {
         expect(
             &[
                 "labels: consume start; frozen false; building ccccccc; \
-                 ccccccc created 2025-06-01T12-00; ccccccc building; ttl 48h",
+                 ccccccc created 2025-06-01T12-00; ccccccc building; ttl 24h",
                 "comment",
             ],
             &pipeline(HEAD)
@@ -394,7 +394,7 @@ fn start_trigger_on_a_failed_sha_retries_the_build() {
     // labels and in what the backend is told alike.
     let d = deployment(&r.plan);
     assert_eq!(d.created_at, now());
-    assert_eq!(d.expires_at, Some(now() + Duration::hours(48)));
+    assert_eq!(d.expires_at, Some(now() + Duration::hours(24)));
     assert_eq!(r.plan.next, Next::Requeue);
 }
 
@@ -445,7 +445,7 @@ fn refresh_command_starts_an_environment() {
         expect(
             &[
                 "labels: frozen false; building ccccccc; \
-                 ccccccc created 2025-06-01T12-00; ccccccc building; ttl 48h",
+                 ccccccc created 2025-06-01T12-00; ccccccc building; ttl 24h",
                 "comment",
             ],
             &pipeline(HEAD)
@@ -1024,6 +1024,143 @@ fn conf_label_applies_like_enable_and_is_consumed() {
 // Refusals: blocked, permission, quota
 // ---------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------
+// FEATURE_<NAME>=… lines of the PR description
+// ---------------------------------------------------------------------------
+
+fn described(head: &str, body: &str) -> PullRequest {
+    let mut pr = pr(head);
+    pr.body = body.to_owned();
+    pr
+}
+
+#[test]
+fn a_new_environment_starts_with_the_description_flags() {
+    let o = obs(
+        labels(&[START]),
+        described(HEAD, "Adds alerts.\n\nFEATURE_ALERTS=true\nFEATURE_X=maybe"),
+        Event::Look,
+        actor("alice", None),
+        None,
+    );
+    let r = decide(o, Some(Permission::Write), &[]);
+
+    let expected = configured(&[ConfCommand::Enable(alerts())]);
+    assert!(label_ops(&r.plan).contains(&&LabelOp::Config(expected.clone())));
+    assert_eq!(deployment(&r.plan).config, expected);
+    let text = comment(&r.plan);
+    assert!(
+        text.contains("FEATURE_X=maybe"),
+        "malformed lines are reported: {text}"
+    );
+    assert_eq!(r.plan.refusal, None);
+}
+
+#[test]
+fn a_command_of_the_same_request_wins_over_the_description() {
+    let o = obs(
+        labels(&[START, "🎪 conf-disable-ALERTS"]),
+        described(HEAD, "FEATURE_ALERTS=true"),
+        Event::Look,
+        actor("alice", None),
+        None,
+    );
+    let r = decide(o, Some(Permission::Write), &[]);
+    let expected = configured(&[ConfCommand::Disable(alerts())]);
+    assert_eq!(deployment(&r.plan).config, expected);
+}
+
+#[test]
+fn editing_the_description_applies_its_flags_without_a_rebuild() {
+    let o = obs(
+        running(OLD, "48h"),
+        described(OLD, "FEATURE_ALERTS=true"),
+        Event::DescriptionEdited,
+        actor("alice", None),
+        None,
+    );
+    let backend = [env(PR, OLD, Health::Healthy, hours_ago(2))];
+    let r = decide(o, Some(Permission::Write), &backend);
+
+    let expected = configured(&[ConfCommand::Enable(alerts())]);
+    assert_eq!(
+        steps(&r.plan),
+        [
+            "labels: configuration; aaaaaaa configuring",
+            "apply configuration to pr-42-aaaaaaa",
+            "labels: aaaaaaa running",
+            "comment",
+        ]
+    );
+    assert!(
+        r.plan
+            .steps
+            .contains(&Step::ApplyConfig(id(PR, OLD), expected))
+    );
+}
+
+#[test]
+fn between_edits_the_labels_win_over_the_description() {
+    // `/circus disable ALERTS` was applied after the description said true:
+    // a plain look (or a push) does not undo it.
+    let labels = with(running(OLD, "48h"), &["🎪 🚩 ALERTS=false"]);
+    let backend = [env(PR, OLD, Health::Healthy, hours_ago(2))];
+    for event in [Event::Look, Event::Sweep] {
+        let o = obs(
+            labels.clone(),
+            described(OLD, "FEATURE_ALERTS=true"),
+            event.clone(),
+            actor("alice", None),
+            None,
+        );
+        let r = decide(o, Some(Permission::Write), &backend);
+        assert!(!has_cloud_steps(&r.plan), "{event}: {:?}", r.plan);
+    }
+}
+
+#[test]
+fn an_edit_that_changes_no_flag_does_nothing() {
+    let o = obs(
+        with(running(OLD, "48h"), &["🎪 🚩 ALERTS=true"]),
+        described(OLD, "Typo fixed.\nFEATURE_ALERTS=yes"),
+        Event::DescriptionEdited,
+        actor("mallory", None),
+        None,
+    );
+    let backend = [env(PR, OLD, Health::Healthy, hours_ago(2))];
+    let r = decide(o, Some(Permission::Read), &backend);
+    assert!(r.plan.is_empty(), "{:?}", r.plan);
+    assert_eq!(r.plan.refusal, None);
+}
+
+#[test]
+fn an_outsiders_edit_that_changes_a_flag_is_refused() {
+    let o = obs(
+        running(OLD, "48h"),
+        described(OLD, "FEATURE_ALERTS=true"),
+        Event::DescriptionEdited,
+        actor("mallory", None),
+        None,
+    );
+    let backend = [env(PR, OLD, Health::Healthy, hours_ago(2))];
+    let r = decide(o, Some(Permission::Read), &backend);
+    assert_eq!(r.plan.refusal, Some(Refusal::Permission));
+    assert!(!has_cloud_steps(&r.plan));
+}
+
+#[test]
+fn an_edit_without_an_environment_waits_for_the_create() {
+    let o = obs(
+        labels(&[]),
+        described(HEAD, "FEATURE_ALERTS=true"),
+        Event::DescriptionEdited,
+        actor("alice", None),
+        None,
+    );
+    let r = decide(o, Some(Permission::Write), &[]);
+    assert!(r.plan.is_empty(), "{:?}", r.plan);
+}
+
 #[test]
 fn blocked_pr_only_answers_with_a_comment() {
     let o = obs(
@@ -1039,6 +1176,7 @@ fn blocked_pr_only_answers_with_a_comment() {
     assert_eq!(r.asked, []);
     assert_eq!(steps(&r.plan), ["comment"]);
     assert!(comment(&r.plan).contains("showtime-blocked"));
+    assert_eq!(r.plan.refusal, Some(Refusal::Blocked));
     assert!(label_ops(&r.plan).is_empty());
     assert!(!has_cloud_steps(&r.plan));
     assert_eq!(r.plan.next, Next::Done);
@@ -1057,6 +1195,7 @@ fn unauthorized_actor_is_refused_and_the_trigger_consumed() {
 
     assert_eq!(r.asked, [Need::Permission]);
     assert_eq!(steps(&r.plan), ["labels: consume start", "comment"]);
+    assert_eq!(r.plan.refusal, Some(Refusal::Permission));
     let text = comment(&r.plan);
     assert!(text.contains("@mallory"), "{text}");
     assert!(

@@ -309,102 +309,122 @@ impl Webhook {
 
         let event = header_text(headers, EVENT_HEADER).ok_or(WebhookError::MissingEvent)?;
         let id = header_text(headers, DELIVERY_HEADER);
-        let outcome = self.read(&event, body)?;
+        let outcome = read_event(&self.codec, &event, body)?;
         Ok(Delivery { id, event, outcome })
     }
+}
 
-    fn read(&self, event: &str, body: &[u8]) -> Result<Outcome, WebhookError> {
-        match event {
-            "ping" => {
-                let ping: Ping = parse(event, body)?;
-                Ok(Outcome::Ping { zen: ping.zen })
-            }
-            "pull_request" => self.pull_request(body),
-            "issue_comment" => self.issue_comment(body),
-            _ => Ok(ignored(format!(
-                "event `{}` is not used",
-                shorten(event, 40)
-            ))),
+/// Reads an event payload that needs no signature because it comes from a
+/// trusted place: in GitHub Actions, the file at `GITHUB_EVENT_PATH`, named
+/// by `GITHUB_EVENT_NAME`. `pull_request_target` payloads read as
+/// `pull_request` ones (they are the same JSON). Webhook deliveries go
+/// through [`Webhook::receive`] instead, which checks the signature first.
+///
+/// ```
+/// use showtime_core::labels::Codec;
+/// use showtime_core::plan::Event;
+/// use showtime_github::webhook::{Outcome, read_event};
+///
+/// let payload = br#"{"action": "unlabeled", "number": 7, "label": {"name": "testenv-up"},
+///     "repository": {"full_name": "o/r"}, "sender": {"login": "octocat"}}"#;
+/// let Outcome::Reconcile(request) = read_event(&Codec::default(), "pull_request_target", payload)?
+/// else { panic!("not a reconcile") };
+/// assert_eq!(request.events, [Event::UpLabelRemoved]);
+/// # Ok::<(), showtime_github::webhook::WebhookError>(())
+/// ```
+pub fn read_event(codec: &Codec, event: &str, body: &[u8]) -> Result<Outcome, WebhookError> {
+    match event {
+        "ping" => {
+            let ping: Ping = parse(event, body)?;
+            Ok(Outcome::Ping { zen: ping.zen })
+        }
+        "pull_request" | "pull_request_target" => pull_request(codec, body),
+        "issue_comment" => issue_comment(codec, body),
+        _ => Ok(ignored(format!(
+            "event `{}` is not used",
+            shorten(event, 40)
+        ))),
+    }
+}
+
+fn pull_request(codec: &Codec, body: &[u8]) -> Result<Outcome, WebhookError> {
+    const EVENT: &str = "pull_request";
+    let head: ActionOnly = parse(EVENT, body)?;
+    let action = head.action.as_str();
+    if !matches!(
+        action,
+        "opened" | "reopened" | "synchronize" | "labeled" | "unlabeled" | "closed" | "edited"
+    ) {
+        return Ok(ignored(format!(
+            "pull_request action `{}` is not used",
+            shorten(action, 40)
+        )));
+    }
+    let payload: PullRequestEvent = parse(EVENT, body)?;
+    let number = payload
+        .pull_request
+        .and_then(|pr| pr.number)
+        .or(payload.number)
+        .ok_or_else(|| malformed(EVENT, "missing field `pull_request.number`"))?;
+    let event = match action {
+        "synchronize" => Event::Push,
+        "unlabeled"
+            if payload.label.as_ref().is_some_and(|label| {
+                label.name.to_lowercase() == codec.legacy_trigger().to_lowercase()
+            }) =>
+        {
+            Event::UpLabelRemoved
+        }
+        // A title-only edit changes nothing Showtime reads.
+        "edited" if payload.changes.is_some_and(|c| c.body.is_some()) => Event::DescriptionEdited,
+        _ => Event::Look,
+    };
+    Ok(Outcome::Reconcile(Request {
+        repository: repository(EVENT, payload.repository)?,
+        pr: pr_number(EVENT, number)?,
+        events: vec![event],
+        actor: login(payload.sender),
+        installation: payload.installation.map(|i| i.id),
+        command_errors: Vec::new(),
+    }))
+}
+
+fn issue_comment(codec: &Codec, body: &[u8]) -> Result<Outcome, WebhookError> {
+    const EVENT: &str = "issue_comment";
+    let head: ActionOnly = parse(EVENT, body)?;
+    if head.action != "created" {
+        return Ok(ignored(format!(
+            "issue_comment action `{}` is not used (only new comments are read)",
+            shorten(&head.action, 40)
+        )));
+    }
+    let payload: IssueCommentEvent = parse(EVENT, body)?;
+    if payload.issue.pull_request.is_none() {
+        return Ok(ignored(format!(
+            "comment on issue #{}, not on a pull request",
+            payload.issue.number
+        )));
+    }
+    let mut events = Vec::new();
+    let mut command_errors = Vec::new();
+    let commands = showtime_core::commands::parse(&payload.comment.body, codec.sizes());
+    if commands.is_empty() {
+        return Ok(ignored("comment has no /circus or /showtime command line"));
+    }
+    for command in commands {
+        match command {
+            Ok(command) => events.push(Event::Command(command)),
+            Err(err) => command_errors.push(err),
         }
     }
-
-    fn pull_request(&self, body: &[u8]) -> Result<Outcome, WebhookError> {
-        const EVENT: &str = "pull_request";
-        let head: ActionOnly = parse(EVENT, body)?;
-        let action = head.action.as_str();
-        if !matches!(
-            action,
-            "opened" | "reopened" | "synchronize" | "labeled" | "unlabeled" | "closed" | "edited"
-        ) {
-            return Ok(ignored(format!(
-                "pull_request action `{}` is not used",
-                shorten(action, 40)
-            )));
-        }
-        let payload: PullRequestEvent = parse(EVENT, body)?;
-        let number = payload
-            .pull_request
-            .and_then(|pr| pr.number)
-            .or(payload.number)
-            .ok_or_else(|| malformed(EVENT, "missing field `pull_request.number`"))?;
-        let event = match action {
-            "synchronize" => Event::Push,
-            "unlabeled"
-                if payload.label.as_ref().is_some_and(|label| {
-                    label.name.to_lowercase() == self.codec.legacy_trigger().to_lowercase()
-                }) =>
-            {
-                Event::UpLabelRemoved
-            }
-            _ => Event::Look,
-        };
-        Ok(Outcome::Reconcile(Request {
-            repository: repository(EVENT, payload.repository)?,
-            pr: pr_number(EVENT, number)?,
-            events: vec![event],
-            actor: login(payload.sender),
-            installation: payload.installation.map(|i| i.id),
-            command_errors: Vec::new(),
-        }))
-    }
-
-    fn issue_comment(&self, body: &[u8]) -> Result<Outcome, WebhookError> {
-        const EVENT: &str = "issue_comment";
-        let head: ActionOnly = parse(EVENT, body)?;
-        if head.action != "created" {
-            return Ok(ignored(format!(
-                "issue_comment action `{}` is not used (only new comments are read)",
-                shorten(&head.action, 40)
-            )));
-        }
-        let payload: IssueCommentEvent = parse(EVENT, body)?;
-        if payload.issue.pull_request.is_none() {
-            return Ok(ignored(format!(
-                "comment on issue #{}, not on a pull request",
-                payload.issue.number
-            )));
-        }
-        let mut events = Vec::new();
-        let mut command_errors = Vec::new();
-        let commands = showtime_core::commands::parse(&payload.comment.body, self.codec.sizes());
-        if commands.is_empty() {
-            return Ok(ignored("comment has no /circus or /showtime command line"));
-        }
-        for command in commands {
-            match command {
-                Ok(command) => events.push(Event::Command(command)),
-                Err(err) => command_errors.push(err),
-            }
-        }
-        Ok(Outcome::Reconcile(Request {
-            repository: repository(EVENT, payload.repository)?,
-            pr: pr_number(EVENT, payload.issue.number)?,
-            events,
-            actor: login(payload.comment.user).or_else(|| login(payload.sender)),
-            installation: payload.installation.map(|i| i.id),
-            command_errors,
-        }))
-    }
+    Ok(Outcome::Reconcile(Request {
+        repository: repository(EVENT, payload.repository)?,
+        pr: pr_number(EVENT, payload.issue.number)?,
+        events,
+        actor: login(payload.comment.user).or_else(|| login(payload.sender)),
+        installation: payload.installation.map(|i| i.id),
+        command_errors,
+    }))
 }
 
 /// One checked and parsed delivery.
@@ -563,11 +583,20 @@ struct PullRequestEvent {
     pull_request: Option<PullRequestRef>,
     #[serde(default)]
     label: Option<Label>,
+    #[serde(default)]
+    changes: Option<Changes>,
     repository: Repository,
     #[serde(default)]
     sender: Option<User>,
     #[serde(default)]
     installation: Option<Installation>,
+}
+
+/// What an `edited` action changed; only whether the body did matters.
+#[derive(Deserialize)]
+struct Changes {
+    #[serde(default)]
+    body: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize)]

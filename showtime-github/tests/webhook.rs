@@ -346,7 +346,11 @@ fn pull_request_actions_map_to_events() {
         ("pull_request.reopened.json", Event::Look, "octocat"),
         ("pull_request.labeled.json", Event::Look, "maxime"),
         ("pull_request.closed.json", Event::Look, "octocat"),
-        ("pull_request.edited.json", Event::Look, "maxime"),
+        (
+            "pull_request.edited.json",
+            Event::DescriptionEdited,
+            "maxime",
+        ),
         (
             "pull_request.synchronize.json",
             Event::Push,

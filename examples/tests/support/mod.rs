@@ -4,6 +4,8 @@
 // Each test binary that includes this module uses only part of it.
 #![allow(dead_code)]
 
+pub mod site;
+
 use std::net::SocketAddr;
 
 use serde_json::{Value, json};

@@ -131,7 +131,7 @@ const REFERENCE: &[ReferenceEntry] = &[
     row(
         "🎪 🚦 requested",
         Some("🎪 <sha7> 🚦 requested"),
-        "Status: asked for, nothing started",
+        "Status, read only: asked for, nothing started (older tools write it)",
         PALE,
     ),
     row(
@@ -227,7 +227,12 @@ impl Codec {
     pub fn static_labels(&self) -> Vec<(String, LabelDefinition)> {
         let concrete = REFERENCE
             .iter()
-            .filter(|row| !row.seed.contains('<') && row.seed != "testenv-up")
+            // Only what Showtime writes: not the placeholder rows, not the
+            // configurable up-label (added first, under its own name), not
+            // the `requested` status it only reads.
+            .filter(|row| {
+                !row.seed.contains('<') && row.seed != "testenv-up" && row.seed != "🎪 🚦 requested"
+            })
             .map(|row| row.seed.to_owned());
         let ttls = ["24h", "48h", "72h", "1w", "close", "manual"].map(|t| format!("🎪 ⌛ {t}"));
         let items = ["debug", "no-examples", "cache-redis"]

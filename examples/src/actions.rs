@@ -1,0 +1,180 @@
+//! The GitHub Actions event of this run: what happened to the PR, and who
+//! did it.
+//!
+//! Inside GitHub Actions, `GITHUB_EVENT_NAME` names the event that started
+//! the workflow and `GITHUB_EVENT_PATH` holds its payload, the same JSON a
+//! webhook delivery carries. `showtime sync` reads it, as GitHub's own tools
+//! do, so the workflow passes no flag for what the labels cannot tell: that
+//! the up-label was just *removed* (stop), that the description was edited
+//! (apply its `FEATURE_` lines), and who pushed a commit (the `sender`).
+//! Explicit flags (`--event`, `--actor`) still win, for runs outside Actions.
+//!
+//! The payload is trusted as the runner wrote it (no signature), and read
+//! with the webhook server's own parser
+//! ([`showtime_github::webhook::read_event`]), so both entry points turn the
+//! same event into the same reconcile.
+
+use std::path::Path;
+
+use showtime_core::labels::Codec;
+use showtime_core::plan::Event;
+use showtime_core::{Login, PrNumber};
+use showtime_github::webhook::{Outcome, read_event};
+
+use crate::CliError;
+
+/// What the event of this GitHub Actions run says about one PR.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActionsEvent {
+    /// The event, for a `pull_request(_target)` payload; `None` for a
+    /// comment (its commands run with `sync --comment`) or another event.
+    pub event: Option<Event>,
+    /// Who caused it: the payload's `sender` (the pusher of a commit, the
+    /// person who removed a label) or a comment's author.
+    pub actor: Option<Login>,
+}
+
+/// The event of this run when it concerns `pr`; `None` outside GitHub
+/// Actions, for an event about another PR, or one Showtime does not read
+/// (a schedule, a manual dispatch).
+///
+/// A payload file that cannot be read or parsed is an error: acting without
+/// it could turn a removal into a plain look.
+pub fn for_pr(
+    env: &dyn Fn(&str) -> Option<String>,
+    codec: &Codec,
+    pr: PrNumber,
+) -> Result<Option<ActionsEvent>, CliError> {
+    let (Some(name), Some(path)) = (
+        env("GITHUB_EVENT_NAME").filter(|v| !v.is_empty()),
+        env("GITHUB_EVENT_PATH").filter(|v| !v.is_empty()),
+    ) else {
+        return Ok(None);
+    };
+    let body = std::fs::read(Path::new(&path)).map_err(|e| {
+        CliError::BadInput(format!(
+            "GITHUB_EVENT_PATH: cannot read the event payload {path}: {e}"
+        ))
+    })?;
+    let outcome = read_event(codec, &name, &body).map_err(|e| {
+        CliError::BadInput(format!(
+            "GITHUB_EVENT_PATH: the `{name}` payload is not one GitHub sends: {e}"
+        ))
+    })?;
+    let Outcome::Reconcile(request) = outcome else {
+        return Ok(None);
+    };
+    if request.pr != pr {
+        return Ok(None);
+    }
+    let event = request
+        .events
+        .into_iter()
+        .next()
+        .filter(|event| !matches!(event, Event::Command(_)));
+    Ok(Some(ActionsEvent {
+        event,
+        actor: request.actor,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn with_payload(name: &str, json: &str) -> Result<Option<ActionsEvent>, CliError> {
+        let dir = std::env::temp_dir().join(format!(
+            "showtime-actions-{}-{name}-{}",
+            std::process::id(),
+            json.len()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("event.json");
+        std::fs::write(&path, json).unwrap();
+        let path = path.to_string_lossy().into_owned();
+        let name = name.to_owned();
+        let env = move |k: &str| match k {
+            "GITHUB_EVENT_NAME" => Some(name.clone()),
+            "GITHUB_EVENT_PATH" => Some(path.clone()),
+            _ => None,
+        };
+        let result = for_pr(&env, &Codec::default(), PrNumber::new(7).unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+
+    const REPO: &str = r#""repository": {"full_name": "o/r"}"#;
+
+    #[test]
+    fn an_up_label_removal_is_a_stop_by_its_sender() {
+        let json = format!(
+            r#"{{"action": "unlabeled", "number": 7, "label": {{"name": "testenv-up"}},
+                {REPO}, "sender": {{"login": "maintainer"}}}}"#
+        );
+        let got = with_payload("pull_request_target", &json).unwrap().unwrap();
+        assert_eq!(got.event, Some(Event::UpLabelRemoved));
+        assert_eq!(got.actor.unwrap().as_str(), "maintainer");
+    }
+
+    #[test]
+    fn a_push_is_by_the_pusher_and_an_edit_of_the_body_is_an_edit() {
+        let push = format!(
+            r#"{{"action": "synchronize", "number": 7, {REPO}, "sender": {{"login": "pusher"}}}}"#
+        );
+        let got = with_payload("pull_request_target", &push).unwrap().unwrap();
+        assert_eq!(got.event, Some(Event::Push));
+        assert_eq!(got.actor.unwrap().as_str(), "pusher");
+
+        let edit = format!(
+            r#"{{"action": "edited", "number": 7, "changes": {{"body": {{"from": "x"}}}},
+                {REPO}, "sender": {{"login": "author"}}}}"#
+        );
+        let got = with_payload("pull_request_target", &edit).unwrap().unwrap();
+        assert_eq!(got.event, Some(Event::DescriptionEdited));
+
+        let title = format!(
+            r#"{{"action": "edited", "number": 7, "changes": {{"title": {{"from": "x"}}}},
+                {REPO}, "sender": {{"login": "author"}}}}"#
+        );
+        let got = with_payload("pull_request", &title).unwrap().unwrap();
+        assert_eq!(got.event, Some(Event::Look));
+    }
+
+    #[test]
+    fn a_comment_gives_its_author_but_no_event() {
+        let json = format!(
+            r#"{{"action": "created", "issue": {{"number": 7, "pull_request": {{}}}},
+                "comment": {{"body": "/circus destroy", "user": {{"login": "commenter"}}}},
+                {REPO}, "sender": {{"login": "commenter"}}}}"#
+        );
+        let got = with_payload("issue_comment", &json).unwrap().unwrap();
+        assert_eq!(got.event, None);
+        assert_eq!(got.actor.unwrap().as_str(), "commenter");
+    }
+
+    #[test]
+    fn other_prs_and_events_are_not_this_runs_business() {
+        let other = format!(r#"{{"action": "synchronize", "number": 8, {REPO}}}"#);
+        assert_eq!(with_payload("pull_request", &other).unwrap(), None);
+        assert_eq!(
+            with_payload("schedule", r#"{"schedule": "*/30 * * * *"}"#).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_broken_payload_is_an_error_that_names_the_variable() {
+        let err = with_payload("pull_request", "{not json").unwrap_err();
+        assert!(err.to_string().contains("GITHUB_EVENT_PATH"), "{err}");
+        assert_eq!(err.exit_code(), crate::exit_code::BAD_INPUT);
+    }
+
+    #[test]
+    fn outside_actions_there_is_no_event() {
+        let none = |_: &str| None;
+        let got = for_pr(&none, &Codec::default(), PrNumber::new(7).unwrap()).unwrap();
+        assert_eq!(got, None);
+    }
+}
