@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use showtime_core::ports::{Backend, EnvId, EnvSpec};
 use showtime_core::{Config, Login, PrNumber, Sha};
-use showtime_examples::local::{LocalBackend, LocalSettings};
 use showtime_github::fake::{FakeGitHub, FakePr, FakeState};
+use showtime_local::{LocalBackend, LocalSettings};
 
 use support::*;
 
