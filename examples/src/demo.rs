@@ -11,6 +11,7 @@
 //! TTL and a sweep destroys everything. After each step it prints the PR's
 //! labels and the sticky comment.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -23,9 +24,9 @@ use showtime_core::ports::{Backend, Health};
 use showtime_core::{Login, PrNumber};
 use showtime_github::fake::{FakeGitHub, FakePr};
 use showtime_github::{Auth, GitHubConfig, GitHubHost};
+use showtime_local::{LocalBackend, LocalSettings, probe};
 
 use crate::CliError;
-use crate::local::{LocalBackend, LocalSettings};
 use crate::output::Output;
 use crate::wiring::{NoBuild, SystemClock};
 
@@ -324,9 +325,11 @@ async fn fetch(url: &str) -> Result<String, String> {
         .strip_prefix("http://127.0.0.1:")
         .and_then(|rest| rest.trim_end_matches('/').parse::<u16>().ok())
         .ok_or_else(|| format!("`{url}` is not a loopback URL"))?;
-    match crate::local::http_get(port, "/", Duration::from_secs(5)).await? {
-        (200, body) => Ok(body),
-        (status, _) => Err(format!("{url} answered {status}")),
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    match probe::get(addr, "/", Duration::from_secs(5)).await {
+        Ok(answer) if answer.status == probe::StatusCode::OK => Ok(answer.body),
+        Ok(answer) => Err(format!("{url} answered {}", answer.status.as_u16())),
+        Err(e) => Err(e.to_string()),
     }
 }
 

@@ -10,8 +10,8 @@
 //! * `showtime-sweep`, the scheduled sweeper: [`sweeper`].
 //! * [`settings`] (flags, variables, `showtime.toml`) and [`wiring`] (from
 //!   settings to an engine), shared by all three.
-//! * [`local`], the local-process backend — the worked example of a
-//!   third-party backend — and [`app`], the preview app it runs.
+//! * The local-process backend and its preview app live in
+//!   [`showtime_local`]; `showtime __app` serves that app.
 //! * [`demo`], the whole system on one machine with no account anywhere.
 //!
 //! Nothing here decides anything about environments: every rule lives in
@@ -26,10 +26,8 @@ use showtime_core::labels::{
 use showtime_core::{Config, SizeName, Sizes};
 
 pub mod actions;
-pub mod app;
 pub mod commands;
 pub mod demo;
-pub mod local;
 pub mod output;
 pub mod server;
 pub mod settings;
@@ -40,6 +38,7 @@ use std::path::PathBuf;
 
 use showtime_core::plan::Event;
 use showtime_core::{Login, PrNumber, Sha};
+use showtime_local::app::{self, AppInfo};
 
 use crate::commands::SyncEvent;
 use crate::output::Output;
@@ -426,8 +425,7 @@ async fn repository_command(
     match command {
         Command::Demo { keep_running } => return demo::run(out, keep_running).await,
         Command::App { listen, pr, sha } => {
-            let info =
-                app::AppInfo::from_env(pr, sha).map_err(|e| CliError::BadInput(e.to_string()))?;
+            let info = AppInfo::from_env(pr, sha).map_err(|e| CliError::BadInput(e.to_string()))?;
             return app::run(listen, info).await.map_err(CliError::from);
         }
         _ => {}

@@ -193,18 +193,8 @@ pub struct EcsSection {
     pub ready_timeout_secs: Option<u64>,
 }
 
-/// `[local]`: the local-process backend.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LocalSection {
-    /// Where environments are recorded (`SHOWTIME_STATE_DIR` overrides).
-    pub state_dir: Option<PathBuf>,
-    /// The command of an environment, one argument per item (default: this
-    /// program's own preview app).
-    pub command: Option<Vec<String>>,
-    /// Seconds to wait for a healthy environment.
-    pub ready_timeout_secs: Option<u64>,
-}
+/// `[local]`: the local-process backend's own schema.
+pub use showtime_local::LocalSection;
 
 /// Why the configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -286,14 +276,6 @@ impl FileConfig {
         {
             return Err(value(
                 "build.command",
-                "an empty command; give the program and its arguments".into(),
-            ));
-        }
-        if let Some(command) = &self.local.command
-            && command.is_empty()
-        {
-            return Err(value(
-                "local.command",
                 "an empty command; give the program and its arguments".into(),
             ));
         }

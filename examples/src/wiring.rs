@@ -13,8 +13,8 @@ use showtime_core::engine::{Engine, Ports};
 use showtime_core::ports::{Backend, Clock, EnvId, ImageBuilder, PortError};
 use showtime_core::{PrNumber, Sha};
 use showtime_github::{GitHubConfig, GitHubHost};
+use showtime_local::{LocalBackend, LocalError, LocalSettings};
 
-use crate::local::{LocalBackend, LocalSettings};
 use crate::output::Progress;
 use crate::settings::{BackendKind, ConfigError, Settings};
 
@@ -32,11 +32,11 @@ pub enum WiringError {
     Aws(#[from] showtime_aws::AwsError),
     /// The local backend cannot start.
     #[error(transparent)]
-    Local(Box<crate::local::LocalError>),
+    Local(Box<LocalError>),
 }
 
-impl From<crate::local::LocalError> for WiringError {
-    fn from(e: crate::local::LocalError) -> Self {
+impl From<LocalError> for WiringError {
+    fn from(e: LocalError) -> Self {
         WiringError::Local(Box::new(e))
     }
 }
@@ -165,22 +165,7 @@ pub fn local_settings(
     settings: &Settings,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<LocalSettings, WiringError> {
-    let state_dir = match env("SHOWTIME_STATE_DIR").filter(|d| !d.trim().is_empty()) {
-        Some(dir) => dir.into(),
-        None => match &settings.file.local.state_dir {
-            Some(dir) => dir.clone(),
-            None => LocalSettings::default_state_dir()?,
-        },
-    };
-    let command = match &settings.file.local.command {
-        Some(command) => command.clone(),
-        None => LocalSettings::default_command()?,
-    };
-    let mut local = LocalSettings::new(state_dir, command);
-    if let Some(secs) = settings.file.local.ready_timeout_secs {
-        local.ready_timeout = Duration::from_secs(secs);
-    }
-    Ok(local)
+    Ok(settings.file.local.settings(env)?)
 }
 
 /// The ECS settings: the file's `[ecs]` and `[sizes]`, then the

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use showtime_core::ports::Backend;
-use showtime_examples::local::{LocalBackend, LocalSettings};
+use showtime_local::{LocalBackend, LocalSettings};
 use showtime_github::fake::{FakeGitHub, FakePr};
 
 use super::{AUTHOR, HEAD, REPO};

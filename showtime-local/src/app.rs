@@ -4,9 +4,16 @@
 //! It answers `GET /health` with `200 ok`, `GET /` with an HTML page naming
 //! the pull request, its full commit SHA and the configuration it was started
 //! with, and everything else with `404`. It reads its configuration from the
-//! environment variables the [local backend](crate::local) sets (see
+//! environment variables the [local backend](crate::backend) sets (see
 //! [`AppInfo::from_env`]), so what the page shows is what reached the
 //! process. It decides nothing and keeps no state.
+//!
+//! The default command of the backend runs it through the `showtime`
+//! program (`showtime __app`, see
+//! [`LocalSettings::default_command`](crate::LocalSettings::default_command));
+//! a program of your own serves it with [`run`], or embeds its [`router`].
+//! This module is behind the default feature `app`, the crate's only use of
+//! axum.
 
 use std::fmt::Write as _;
 use std::future::Future;
@@ -21,7 +28,7 @@ use axum::routing::get;
 use showtime_core::{Config, FeatureName, PrNumber, Sha};
 use tokio::net::TcpListener;
 
-use crate::local::{ENV_CONFIG, FEATURE_ENV_PREFIX};
+use crate::vars::{ENV_CONFIG, FEATURE_ENV_PREFIX};
 
 /// What the preview app shows: which pull request and commit it serves, and
 /// with which configuration.

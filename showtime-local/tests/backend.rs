@@ -1,6 +1,5 @@
 //! The local-process backend against real processes on 127.0.0.1, each test
-//! in its own temporary state directory, and the preview app served in
-//! process.
+//! in its own temporary state directory.
 //!
 //! The environments run `python3` (a one-file HTTP server), so these tests
 //! need `python3` on PATH. Every process a test starts is destroyed at its
@@ -18,10 +17,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use showtime_core::ports::{Backend, EnvId, EnvSpec, Health, PortError};
 use showtime_core::{Address, ConfCommand, Config, PrNumber, Sha};
-use showtime_examples::app::{self, AppInfo};
-use showtime_examples::local::{LocalBackend, LocalError, LocalSettings};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use showtime_local::{LocalBackend, LocalError, LocalSettings, probe};
 
 /// A server that answers every GET with the JSON of its `SHOWTIME_*` and
 /// `SUPERSET_FEATURE_*` environment variables; the port is its argument.
@@ -169,22 +165,9 @@ fn spec(pr: u64, sha: &str) -> EnvSpec {
 }
 
 /// `GET path` on `address`: the status and the body.
-async fn get(address: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(address).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
+async fn get(address: SocketAddr, path: &str) -> Result<(u16, String), probe::ProbeError> {
+    let answer = probe::get(address, path, Duration::from_secs(5)).await?;
+    Ok((answer.status.as_u16(), answer.body))
 }
 
 fn socket(address: Address) -> SocketAddr {
@@ -615,69 +598,4 @@ async fn bad_settings_and_specs_are_refused() {
     let err = backend.deploy(&mismatched).await.unwrap_err();
     assert!(!err.is_transient());
     assert!(backend.list(None).await.unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn the_preview_app_serves_health_page_and_not_found() {
-    let mut config = Config::default();
-    config.apply(&"enable-ALERTS".parse().unwrap());
-    config.apply(&"size-large".parse().unwrap());
-    let info = AppInfo {
-        pr: PrNumber::new(42).unwrap(),
-        sha: SHA_A.parse().unwrap(),
-        config,
-    };
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app::serve(listener, info, async {
-        let _ = stopped.await;
-    }));
-
-    assert_eq!(
-        get(address, "/health").await.unwrap(),
-        (200, "ok".to_owned())
-    );
-    let (status, page) = get(address, "/").await.unwrap();
-    assert_eq!(status, 200);
-    assert!(page.contains("#42"), "{page}");
-    assert!(page.contains(SHA_A), "{page}");
-    assert!(page.contains("<code>ALERTS</code>: on"), "{page}");
-    assert!(page.contains("large"), "{page}");
-    assert_eq!(get(address, "/admin").await.unwrap().0, 404);
-    assert_eq!(get(address, "/health/x").await.unwrap().0, 404);
-
-    stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
-}
-
-#[test]
-fn the_preview_app_reads_its_configuration_from_variables() {
-    let pr = PrNumber::new(5).unwrap();
-    let sha: Sha = SHA_A.parse().unwrap();
-    let vars = [
-        (
-            "SHOWTIME_CONFIG",
-            r#"{"features":{"ALERTS":true},"debug":true}"#,
-        ),
-        ("SUPERSET_FEATURE_ALERTS", "False"),
-        ("SUPERSET_FEATURE_EMBEDDED", "1"),
-        ("SUPERSET_FEATURE_not-a-flag", "true"),
-        ("PATH", "/usr/bin"),
-    ]
-    .map(|(k, v)| (k.to_owned(), v.to_owned()));
-    let info = AppInfo::from_vars(pr, sha.clone(), vars).unwrap();
-    assert!(info.config.debug);
-    assert_eq!(info.config.features.len(), 2);
-    assert!(!info.config.features[&"ALERTS".parse().unwrap()]);
-    assert!(info.config.features[&"EMBEDDED".parse().unwrap()]);
-
-    let none = AppInfo::from_vars(pr, sha.clone(), []).unwrap();
-    assert_eq!(none, AppInfo::new(pr, sha.clone()));
-
-    let bad = [("SHOWTIME_CONFIG".to_owned(), "{nope".to_owned())];
-    let err = AppInfo::from_vars(pr, sha, bad).unwrap_err();
-    assert!(err.to_string().contains("SHOWTIME_CONFIG"), "{err}");
 }
