@@ -70,7 +70,9 @@
 //! undeclared or unused variable answers `{"errors": [...]}` alone (status
 //! 200) and runs nothing. Each request costs one from the separate
 //! `graphql` budget and is one entry in the log, with
-//! [`LoggedRequest::graphql`] naming its operation and top-level fields.
+//! [`LoggedRequest::graphql`] naming its operation and top-level fields
+//! ([`FakeGitHub::count_graphql`] and
+//! [`FakeGitHub::count_graphql_mutations`] count them).
 //!
 //! Served:
 //!
@@ -106,6 +108,45 @@
 //! [`FakeGitHub::refuse_graphql_mutations`] answers mutations as a GitHub
 //! Enterprise Server without them does, so a client's REST fallback can be
 //! tested.
+//!
+//! ```
+//! use serde_json::{Value, json};
+//! use showtime_github::fake::{FakeGitHub, FakePr};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let fake = FakeGitHub::start("acme", "shop").await?;
+//! fake.add_pull_request(FakePr { labels: vec!["🎪 🚦 building".into()], ..FakePr::new(7) });
+//! fake.define_label("🎪 🚦 running", "0e8a16", None);
+//! let github = octocrab::Octocrab::builder()
+//!     .base_uri(fake.url())?
+//!     .personal_token("t".to_string())
+//!     .build()?;
+//!
+//! // One label transition, one request.
+//! let transition = json!({
+//!     "query": "mutation($pr: ID!, $old: [ID!]!, $new: [ID!]!) {
+//!         r: removeLabelsFromLabelable(input: {labelableId: $pr, labelIds: $old}) { clientMutationId }
+//!         a: addLabelsToLabelable(input: {labelableId: $pr, labelIds: $new}) { clientMutationId }
+//!     }",
+//!     "variables": {
+//!         "pr": fake.node_id(7),
+//!         "old": [fake.label_node_id("🎪 🚦 building")],
+//!         "new": [fake.label_node_id("🎪 🚦 running")],
+//!     },
+//! });
+//! let _: Value = github.graphql(&transition).await?;
+//! assert_eq!(fake.labels(7), ["🎪 🚦 running"]);
+//! assert_eq!(fake.count_graphql_mutations(), 1);
+//! let call = fake.requests()[0].graphql.clone().expect("a GraphQL request");
+//! assert_eq!(call.fields, ["removeLabelsFromLabelable", "addLabelsToLabelable"]);
+//!
+//! // An older GitHub Enterprise Server: the document is refused whole.
+//! fake.refuse_graphql_mutations();
+//! assert!(github.graphql::<Value>(&transition).await.is_err());
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Credentials
 //!
@@ -156,6 +197,7 @@ mod fault;
 mod graphql;
 mod json;
 mod log;
+mod model;
 mod rest;
 mod server;
 mod state;
@@ -163,6 +205,7 @@ mod util;
 
 pub use fault::{Fault, FaultAction};
 pub use log::{GraphqlCall, GraphqlOperation, LoggedRequest};
+pub use model::{FakeComment, FakePr, FakeState};
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -170,97 +213,11 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use server::{Shared, lock};
 use state::{Issue, PrData, Refusal, State};
-
-/// The state of an issue or pull request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FakeState {
-    /// Open.
-    Open,
-    /// Closed without merging.
-    Closed,
-    /// Merged (pull requests only): closed, with `merged_at` set.
-    Merged,
-}
-
-/// A pull request to seed with [`FakeGitHub::add_pull_request`].
-///
-/// Start from [`FakePr::new`] and override fields with struct update
-/// syntax: `FakePr { author: "alice".into(), ..FakePr::new(7) }`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FakePr {
-    /// The number, shared with issues.
-    pub number: u64,
-    /// The title.
-    pub title: String,
-    /// Open, closed or merged.
-    pub state: FakeState,
-    /// The head commit SHA.
-    pub head_sha: String,
-    /// The head branch name.
-    pub head_ref: String,
-    /// The base branch name.
-    pub base_ref: String,
-    /// `owner/name` of the fork the head branch lives in; `None` for a
-    /// branch of the repository itself.
-    pub head_repo: Option<String>,
-    /// The author's login.
-    pub author: String,
-    /// The description (`null` on GitHub when empty).
-    pub body: Option<String>,
-    /// Labels, defined (colour `ededed`) when the repository lacks them.
-    pub labels: Vec<String>,
-    /// Whether the pull request is a draft.
-    pub draft: bool,
-}
-
-impl FakePr {
-    /// An open pull request `number` by `octocat` from branch
-    /// `feature-{number}` into `main`, with a deterministic 40-hex head SHA
-    /// and no labels.
-    pub fn new(number: u64) -> Self {
-        Self {
-            number,
-            title: format!("PR #{number}"),
-            state: FakeState::Open,
-            head_sha: state::default_head_sha(number),
-            head_ref: format!("feature-{number}"),
-            base_ref: "main".to_owned(),
-            head_repo: None,
-            author: "octocat".to_owned(),
-            body: None,
-            labels: Vec::new(),
-            draft: false,
-        }
-    }
-}
-
-impl Default for FakePr {
-    /// [`FakePr::new`]`(1)`.
-    fn default() -> Self {
-        Self::new(1)
-    }
-}
-
-/// An issue comment, as [`FakeGitHub::comments`] returns it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FakeComment {
-    /// The comment id (`/issues/comments/{id}`).
-    pub id: u64,
-    /// The author's login.
-    pub author: String,
-    /// The Markdown body.
-    pub body: String,
-    /// When it was posted.
-    pub created_at: DateTime<Utc>,
-    /// When it was last edited (equal to `created_at` if never).
-    pub updated_at: DateTime<Utc>,
-}
 
 /// A running fake GitHub serving one repository; see the [module
 /// docs](self).

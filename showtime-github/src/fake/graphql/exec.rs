@@ -72,22 +72,40 @@ pub(crate) fn execute(state: &mut State, prepared: &Prepared) -> (Value, Vec<Gql
     (Value::Object(data), exec.errors)
 }
 
-fn not_found(message: String) -> GqlError {
-    let mut error = GqlError::new(message, None);
-    error.kind = Some("NOT_FOUND");
-    error
+/// Why a field could not be resolved; the executor adds where.
+struct FieldError {
+    message: String,
+    /// GitHub's `type` (`NOT_FOUND`, `UNPROCESSABLE`).
+    kind: Option<&'static str>,
 }
 
-fn unresolvable(id: &str) -> GqlError {
+impl FieldError {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            kind: None,
+        }
+    }
+}
+
+fn not_found(message: String) -> FieldError {
+    FieldError {
+        message,
+        kind: Some("NOT_FOUND"),
+    }
+}
+
+fn unresolvable(id: &str) -> FieldError {
     not_found(format!(
         "Could not resolve to a node with the global id of '{id}'."
     ))
 }
 
-fn unprocessable(message: &str) -> GqlError {
-    let mut error = GqlError::new(message, None);
-    error.kind = Some("UNPROCESSABLE");
-    error
+fn unprocessable(message: &str) -> FieldError {
+    FieldError {
+        message: message.to_owned(),
+        kind: Some("UNPROCESSABLE"),
+    }
 }
 
 /// Puts `value` under `key`, merging objects selected twice.
@@ -187,16 +205,17 @@ impl Exec<'_> {
                 }
                 Value::Array(items)
             }
-            Err(mut error) => {
+            Err(FieldError { message, kind }) => {
+                let mut error = GqlError::new(message, Some(field.pos));
                 error.path.clone_from(path);
-                error.pos = Some(field.pos);
+                error.kind = kind;
                 self.errors.push(error);
                 Value::Null
             }
         }
     }
 
-    fn resolve(&mut self, obj: &Obj, field: &Planned) -> Result<Out, GqlError> {
+    fn resolve(&mut self, obj: &Obj, field: &Planned) -> Result<Out, FieldError> {
         let state = &*self.state;
         let leaf = |value: Value| Ok(Out::Leaf(value));
         match (obj, field.name.as_str()) {
@@ -288,10 +307,9 @@ impl Exec<'_> {
             (Obj::Mutation, "addLabelsToLabelable") => self.change_labels(field, true),
             (Obj::Mutation, "removeLabelsFromLabelable") => self.change_labels(field, false),
             (Obj::Mutation, "createLabel") => self.create_label(field),
-            (_, name) => Err(GqlError::new(
-                format!("The fake GitHub cannot resolve '{name}' here"),
-                None,
-            )),
+            (_, name) => Err(FieldError::new(format!(
+                "The fake GitHub cannot resolve '{name}' here"
+            ))),
         }
     }
 
@@ -329,7 +347,7 @@ impl Exec<'_> {
         })
     }
 
-    fn labelable_field(&self, number: u64, name: &str, field: &Planned) -> Result<Out, GqlError> {
+    fn labelable_field(&self, number: u64, name: &str, field: &Planned) -> Result<Out, FieldError> {
         let Some(issue) = self.state.issues.get(&number) else {
             return Ok(Out::Leaf(Value::Null));
         };
@@ -345,7 +363,7 @@ impl Exec<'_> {
 
     /// `addLabelsToLabelable` (`add`) or `removeLabelsFromLabelable`: every
     /// id must resolve, or nothing changes.
-    fn change_labels(&mut self, field: &Planned, add: bool) -> Result<Out, GqlError> {
+    fn change_labels(&mut self, field: &Planned, add: bool) -> Result<Out, FieldError> {
         let input = field.args.get("input").cloned().unwrap_or(Value::Null);
         let labelable = input["labelableId"].as_str().unwrap_or_default();
         let Some(Node::Issue(number)) = self.state.node(labelable) else {
@@ -377,7 +395,7 @@ impl Exec<'_> {
     }
 
     /// `createLabel`, validated as GitHub validates labels.
-    fn create_label(&mut self, field: &Planned) -> Result<Out, GqlError> {
+    fn create_label(&mut self, field: &Planned) -> Result<Out, FieldError> {
         let input = field.args.get("input").cloned().unwrap_or(Value::Null);
         let repository = input["repositoryId"].as_str().unwrap_or_default();
         if self.state.node(repository) != Some(Node::Repository) {
@@ -426,29 +444,24 @@ fn state_name(issue: &crate::fake::state::Issue) -> &'static str {
 
 /// The `labels(first:, last:)` connection, with GitHub's paging rules:
 /// nodes need `first` or `last`, and at most 100 of them.
-fn labels_page(number: u64, field: &Planned) -> Result<Obj, GqlError> {
-    let limit = |name: &str| -> Result<Option<usize>, GqlError> {
+fn labels_page(number: u64, field: &Planned) -> Result<Obj, FieldError> {
+    let limit = |name: &str| -> Result<Option<usize>, FieldError> {
         match field.args.get(name).and_then(Value::as_i64) {
             None => Ok(None),
-            Some(n) if n < 0 => Err(GqlError::new(
-                format!("`{name}` on the labels connection cannot be less than zero."),
-                None,
-            )),
-            Some(n) if n.unsigned_abs() > MAX_PAGE => Err(GqlError::new(
-                format!(
-                    "Requesting {n} records on the `labels` connection exceeds the `{name}` limit of {MAX_PAGE} records."
-                ),
-                None,
-            )),
+            Some(n) if n < 0 => Err(FieldError::new(format!(
+                "`{name}` on the labels connection cannot be less than zero."
+            ))),
+            Some(n) if n.unsigned_abs() > MAX_PAGE => Err(FieldError::new(format!(
+                "Requesting {n} records on the `labels` connection exceeds the `{name}` limit of {MAX_PAGE} records."
+            ))),
             Some(n) => Ok(usize::try_from(n).ok()),
         }
     };
     let (first, last) = (limit("first")?, limit("last")?);
     let wants_nodes = selects(&field.steps, "nodes");
     if wants_nodes && first.is_none() && last.is_none() {
-        return Err(GqlError::new(
+        return Err(FieldError::new(
             "You must provide a `first` or `last` value to properly paginate the `labels` connection.",
-            None,
         ));
     }
     Ok(Obj::Labels {

@@ -42,18 +42,18 @@ pub(crate) struct Planned {
     pub(crate) pos: Pos,
 }
 
-/// Picks the operation to run: the one named `name`, or the only one.
-pub(crate) fn select<'d>(doc: &'d Document, name: Option<&str>) -> Result<&'d Operation, GqlError> {
+/// Picks the operation to run: the one named `name`, or the only one;
+/// otherwise says why not.
+pub(crate) fn select<'d>(doc: &'d Document, name: Option<&str>) -> Result<&'d Operation, String> {
     match (name, doc.operations.as_slice()) {
         (None, [only]) => Ok(only),
-        (None, _) => Err(GqlError::new(
-            "An operation name is required when the document has several operations",
-            None,
-        )),
+        (None, _) => {
+            Err("An operation name is required when the document has several operations".to_owned())
+        }
         (Some(name), operations) => operations
             .iter()
             .find(|op| op.name.as_deref() == Some(name))
-            .ok_or_else(|| GqlError::new(format!("No operation named \"{name}\""), None)),
+            .ok_or_else(|| format!("No operation named \"{name}\"")),
     }
 }
 
@@ -65,7 +65,7 @@ pub(crate) fn prepare(
     variables: &Map<String, Value>,
     refused: &dyn Fn(&str) -> bool,
 ) -> Result<Prepared, Vec<GqlError>> {
-    let operation = select(doc, name).map_err(|e| vec![e])?;
+    let operation = select(doc, name).map_err(|message| vec![GqlError::new(message, None)])?;
     let root = match operation.kind {
         OperationKind::Query => "Query",
         OperationKind::Mutation => "Mutation",
