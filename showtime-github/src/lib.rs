@@ -7,9 +7,9 @@
 //!   batch added, paging at 100) and retries that honour `Retry-After`;
 //! * [`webhook`]: `X-Hub-Signature-256` verification and parsing of
 //!   deliveries into "reconcile PR N";
-//! * [`fake`] (feature `fake`): a stateful fake GitHub REST server on
-//!   127.0.0.1 that tests, the demo and third parties run the real client
-//!   against.
+//! * [`fake`] (feature `fake`): a stateful fake GitHub server (REST and
+//!   GraphQL) on 127.0.0.1 that tests, the demo and third parties run the
+//!   real client against.
 
 pub mod host;
 pub mod webhook;

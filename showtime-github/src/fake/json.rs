@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::state::{CommentRec, Issue, LabelDef, PrData, State};
+use super::state::{
+    CommentRec, Issue, LabelDef, PrData, State, issue_node_id, label_node_id, repository_node_id,
+};
 use super::util::{percent_encode, rfc3339, stable_id};
 
 /// Where `html_url`s point; the fake does not serve them.
@@ -47,7 +49,7 @@ pub(super) fn repository(owner: &str, name: &str, fork: bool, api: &str) -> Valu
     let id = stable_id(&full_name);
     json!({
         "id": id,
-        "node_id": format!("R_fake{id}"),
+        "node_id": repository_node_id(owner, name),
         "name": name,
         "full_name": full_name,
         "private": false,
@@ -64,7 +66,7 @@ pub(super) fn repository(owner: &str, name: &str, fork: bool, api: &str) -> Valu
 pub(super) fn label(state: &State, def: &LabelDef, api: &str) -> Value {
     json!({
         "id": def.id,
-        "node_id": format!("LA_fake{}", def.id),
+        "node_id": label_node_id(def.id),
         "url": format!(
             "{api}/repos/{}/{}/labels/{}",
             state.owner,
@@ -123,7 +125,7 @@ pub(super) fn pull(state: &State, issue: &Issue, pr: &PrData, api: &str, full: b
     let mut value = json!({
         "url": format!("{repo_api}/pulls/{n}"),
         "id": 1_000_000_000u64 + n,
-        "node_id": format!("PR_fake{n}"),
+        "node_id": issue_node_id(issue),
         "html_url": html,
         "diff_url": format!("{html}.diff"),
         "patch_url": format!("{html}.patch"),
@@ -213,7 +215,7 @@ pub(super) fn issue(state: &State, issue: &Issue, api: &str) -> Value {
         "events_url": format!("{repo_api}/issues/{n}/events"),
         "html_url": html,
         "id": 2_000_000_000u64 + n,
-        "node_id": format!("{}_fake{n}", if issue.pr.is_some() { "PR" } else { "I" }),
+        "node_id": issue_node_id(issue),
         "number": n,
         "title": issue.title,
         "user": user(&issue.author, api),

@@ -1,5 +1,5 @@
-//! A stateful fake GitHub REST server on 127.0.0.1, for tests, the demo and
-//! third parties.
+//! A stateful fake GitHub server (REST and GraphQL) on 127.0.0.1, for
+//! tests, the demo and third parties.
 //!
 //! [`FakeGitHub::start`] binds an ephemeral port, serves one repository over
 //! real HTTP/1.1 on the current tokio runtime and returns a handle. Point any
@@ -42,31 +42,111 @@
 //! `GET|PATCH|DELETE /issues/comments/{id}`,
 //! `GET /collaborators/{login}/permission`, `GET|POST /labels`,
 //! `GET|PATCH|DELETE /labels/{name}`; `POST` also updates where octocrab
-//! uses it for a `PATCH`. Outside it: `POST /graphql`,
+//! uses it for a `PATCH`. Outside it: `POST /graphql` (below),
 //! `POST /app/installations/{id}/access_tokens` and `GET /rate_limit`.
 //!
-//! # GraphQL contract
+//! # Conditional requests
 //!
-//! There is no GraphQL parser. `POST /graphql` answers one question — how
-//! many issues and pull requests (open and closed) carry a label — for any
-//! query whose text contains `label(`, taking the repository and the label
-//! from the variables `owner`, `name` and `label`. Send exactly:
+//! Every successful `GET` with a JSON body carries an `ETag` (the quoted
+//! SHA-256 of the body, so it changes exactly when the answer does). A `GET`
+//! whose `If-None-Match` names the current tag (or is `*`) is answered
+//! `304 Not Modified` without a body and, as GitHub documents, costs no
+//! rate-limit budget: `x-ratelimit-remaining` stays where it was. The log
+//! records the 304 ([`LoggedRequest::not_modified`],
+//! [`FakeGitHub::count_not_modified`]) and the header sent
+//! ([`LoggedRequest::if_none_match`]).
 //!
-//! ```graphql
-//! query($owner: String!, $name: String!, $label: String!) {
-//!   repository(owner: $owner, name: $name) {
-//!     label(name: $label) {
-//!       issues { totalCount }
-//!       pullRequests { totalCount }
-//!     }
-//!   }
-//! }
+//! # GraphQL
+//!
+//! `POST /graphql` (`/api/graphql` under GHES) parses the document with a
+//! small GraphQL parser, validates it against the slice of GitHub's schema
+//! below, and runs it. Operations (`query`, `mutation`, the `{ ... }`
+//! shorthand, several per document chosen by `operationName`), variables
+//! with types and defaults, aliases, arguments of every literal kind,
+//! nested selections, `__typename` and inline fragments (`... on
+//! PullRequest { id }`) are understood; named fragments, directives and
+//! block strings get an error saying they are not supported. Validation is
+//! GitHub's: an unknown field, a missing or mistyped argument, an
+//! undeclared or unused variable answers `{"errors": [...]}` alone (status
+//! 200) and runs nothing. Each request costs one from the separate
+//! `graphql` budget and is one entry in the log, with
+//! [`LoggedRequest::graphql`] naming its operation and top-level fields
+//! ([`FakeGitHub::count_graphql`] and
+//! [`FakeGitHub::count_graphql_mutations`] count them).
+//!
+//! Served:
+//!
+//! * `repository(owner:, name:)` → `id`, `name`, `nameWithOwner`,
+//!   `label(name:)` (null when not defined) → `id`, `name`, `color`,
+//!   `description`, `issues(states:)` / `pullRequests(states:)` →
+//!   `totalCount` (every state when `states` is absent);
+//!   `pullRequest(number:)` / `issue(number:)` → `id`, `number`, `title`,
+//!   `state`, `labels(first:|last:)` → `totalCount`, `nodes` (nodes need
+//!   `first` or `last`, at most 100). Asking for many labels at once is one
+//!   document with aliases: `a: label(name: "x") { ... } b: label(name:
+//!   "y") { ... }`.
+//! * mutations, run in document order: `addLabelsToLabelable(input:
+//!   {labelableId, labelIds})` and `removeLabelsFromLabelable(...)` →
+//!   `clientMutationId`, `labelable` (an interface: select with `... on
+//!   PullRequest`), and `createLabel(input: {repositoryId, name, color,
+//!   description})` → `label`. Adding a label already there, or removing
+//!   one that is not, changes nothing and is no error. An id that resolves
+//!   to nothing is a `NOT_FOUND` error ("Could not resolve to a node with
+//!   the global id of '…'"), the field is `null` and that mutation changes
+//!   nothing; the others in the document still run. `createLabel` refuses
+//!   a blank name, one over 50 characters, one already taken, a colour
+//!   that is not six hex digits and a description over 100 characters
+//!   (`UNPROCESSABLE`).
+//!
+//! Node ids are opaque, stable strings, the same in REST (`node_id`) and
+//! GraphQL (`id`): `LA_…` for label definitions (kept across a rename; a
+//! definition deleted and created again gets a new one), `PR_…` for pull
+//! requests, `I_…` for issues and `R_…` for the repository; see
+//! [`FakeGitHub::label_node_id`], [`FakeGitHub::node_id`] and
+//! [`FakeGitHub::repository_node_id`].
+//!
+//! [`FakeGitHub::refuse_graphql_mutations`] answers mutations as a GitHub
+//! Enterprise Server without them does, so a client's REST fallback can be
+//! tested.
+//!
 //! ```
+//! use serde_json::{Value, json};
+//! use showtime_github::fake::{FakeGitHub, FakePr};
 //!
-//! The answer is `{"data":{"repository":{"label":{"issues":{"totalCount":N},
-//! "pullRequests":{"totalCount":M}}}}}`, or `{"data":{"repository":{"label":
-//! null}}}` when the label is not defined. Other queries get a 200 with an
-//! `errors` array, as GitHub answers invalid queries.
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let fake = FakeGitHub::start("acme", "shop").await?;
+//! fake.add_pull_request(FakePr { labels: vec!["🎪 🚦 building".into()], ..FakePr::new(7) });
+//! fake.define_label("🎪 🚦 running", "0e8a16", None);
+//! let github = octocrab::Octocrab::builder()
+//!     .base_uri(fake.url())?
+//!     .personal_token("t".to_string())
+//!     .build()?;
+//!
+//! // One label transition, one request.
+//! let transition = json!({
+//!     "query": "mutation($pr: ID!, $old: [ID!]!, $new: [ID!]!) {
+//!         r: removeLabelsFromLabelable(input: {labelableId: $pr, labelIds: $old}) { clientMutationId }
+//!         a: addLabelsToLabelable(input: {labelableId: $pr, labelIds: $new}) { clientMutationId }
+//!     }",
+//!     "variables": {
+//!         "pr": fake.node_id(7),
+//!         "old": [fake.label_node_id("🎪 🚦 building")],
+//!         "new": [fake.label_node_id("🎪 🚦 running")],
+//!     },
+//! });
+//! let _: Value = github.graphql(&transition).await?;
+//! assert_eq!(fake.labels(7), ["🎪 🚦 running"]);
+//! assert_eq!(fake.count_graphql_mutations(), 1);
+//! let call = fake.requests()[0].graphql.clone().expect("a GraphQL request");
+//! assert_eq!(call.fields, ["removeLabelsFromLabelable", "addLabelsToLabelable"]);
+//!
+//! // An older GitHub Enterprise Server: the document is refused whole.
+//! fake.refuse_graphql_mutations();
+//! assert!(github.graphql::<Value>(&transition).await.is_err());
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Credentials
 //!
@@ -113,10 +193,19 @@
 //! # }
 //! ```
 
+mod fault;
+mod graphql;
 mod json;
+mod log;
+mod model;
+mod rest;
 mod server;
 mod state;
 mod util;
+
+pub use fault::{Fault, FaultAction};
+pub use log::{GraphqlCall, GraphqlOperation, LoggedRequest};
+pub use model::{FakeComment, FakePr, FakeState};
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -124,277 +213,11 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use server::{Shared, lock};
-use state::{Issue, PrData, State};
-
-/// The state of an issue or pull request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FakeState {
-    /// Open.
-    Open,
-    /// Closed without merging.
-    Closed,
-    /// Merged (pull requests only): closed, with `merged_at` set.
-    Merged,
-}
-
-/// A pull request to seed with [`FakeGitHub::add_pull_request`].
-///
-/// Start from [`FakePr::new`] and override fields with struct update
-/// syntax: `FakePr { author: "alice".into(), ..FakePr::new(7) }`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FakePr {
-    /// The number, shared with issues.
-    pub number: u64,
-    /// The title.
-    pub title: String,
-    /// Open, closed or merged.
-    pub state: FakeState,
-    /// The head commit SHA.
-    pub head_sha: String,
-    /// The head branch name.
-    pub head_ref: String,
-    /// The base branch name.
-    pub base_ref: String,
-    /// `owner/name` of the fork the head branch lives in; `None` for a
-    /// branch of the repository itself.
-    pub head_repo: Option<String>,
-    /// The author's login.
-    pub author: String,
-    /// The description (`null` on GitHub when empty).
-    pub body: Option<String>,
-    /// Labels, defined (colour `ededed`) when the repository lacks them.
-    pub labels: Vec<String>,
-    /// Whether the pull request is a draft.
-    pub draft: bool,
-}
-
-impl FakePr {
-    /// An open pull request `number` by `octocat` from branch
-    /// `feature-{number}` into `main`, with a deterministic 40-hex head SHA
-    /// and no labels.
-    pub fn new(number: u64) -> Self {
-        Self {
-            number,
-            title: format!("PR #{number}"),
-            state: FakeState::Open,
-            head_sha: state::default_head_sha(number),
-            head_ref: format!("feature-{number}"),
-            base_ref: "main".to_owned(),
-            head_repo: None,
-            author: "octocat".to_owned(),
-            body: None,
-            labels: Vec::new(),
-            draft: false,
-        }
-    }
-}
-
-impl Default for FakePr {
-    /// [`FakePr::new`]`(1)`.
-    fn default() -> Self {
-        Self::new(1)
-    }
-}
-
-/// An issue comment, as [`FakeGitHub::comments`] returns it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FakeComment {
-    /// The comment id (`/issues/comments/{id}`).
-    pub id: u64,
-    /// The author's login.
-    pub author: String,
-    /// The Markdown body.
-    pub body: String,
-    /// When it was posted.
-    pub created_at: DateTime<Utc>,
-    /// When it was last edited (equal to `created_at` if never).
-    pub updated_at: DateTime<Utc>,
-}
-
-/// One request the fake answered, as [`FakeGitHub::requests`] returns it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoggedRequest {
-    /// The HTTP method, upper case (`"GET"`).
-    pub method: String,
-    /// The path as sent (percent-encoded), without the `/api/v3` prefix
-    /// (`/api/graphql` is logged as `/graphql`).
-    pub path: String,
-    /// The raw query string, without `?`.
-    pub query: Option<String>,
-    /// The status the fake answered with.
-    pub status: u16,
-    /// The request body, if any (lossy UTF-8).
-    pub body: Option<String>,
-    /// The `Authorization` header, if any.
-    pub authorization: Option<String>,
-    /// Whether the request came in under the GHES prefix.
-    pub ghes_prefix: bool,
-}
-
-impl LoggedRequest {
-    /// [`path`](Self::path) with percent-escapes decoded (`/labels/🎪%20x`
-    /// becomes `/labels/🎪 x`); the raw path when it does not decode.
-    pub fn decoded_path(&self) -> String {
-        util::percent_decode(&self.path, false).unwrap_or_else(|| self.path.clone())
-    }
-}
-
-/// What an injected [`Fault`] does to a matching request.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FaultAction {
-    /// Answer with `status` instead of serving the request (the request
-    /// does not touch the state or the rate-limit budget).
-    Respond {
-        /// The HTTP status.
-        status: u16,
-        /// Send `Retry-After: {secs}` (secondary rate limits).
-        retry_after: Option<u64>,
-        /// Send `x-ratelimit-remaining: 0` and `x-ratelimit-reset: {epoch}`
-        /// (an exhausted primary rate limit).
-        ratelimit_reset: Option<i64>,
-        /// The JSON body; `None` picks GitHub's usual one for the situation
-        /// (`{"message": "You have exceeded a secondary rate limit...",
-        /// ...}` for 403/429 with `retry_after`, `"API rate limit exceeded
-        /// for ..."` with `ratelimit_reset`, `"Server Error"` for 500/502,
-        /// otherwise the reason phrase).
-        body: Option<Value>,
-    },
-    /// Wait this long, then serve the request normally.
-    Delay(Duration),
-}
-
-/// A fault to inject with [`FakeGitHub::inject`]: the next
-/// [`times`](Self::times) requests matching [`method`](Self::method) and
-/// [`path_contains`](Self::path_contains) get [`action`](Self::action).
-///
-/// Faults are checked in injection order; the first match is used up.
-///
-/// ```
-/// use showtime_github::fake::Fault;
-/// use std::time::Duration;
-///
-/// let flaky = Fault::status(502).method("GET").path_contains("/pulls").times(2);
-/// let abuse = Fault::secondary_rate_limit(403, 60).method("POST");
-/// let slow = Fault::delay(Duration::from_millis(300)).path_contains("/labels");
-/// # let _ = (flaky, abuse, slow);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct Fault {
-    /// Only requests with this method (case-insensitive); `None`: any.
-    pub method: Option<String>,
-    /// Only requests whose path as sent (with any `/api/v3` prefix, plus
-    /// `?query` when there is one) contains this; `None`: any.
-    pub path_contains: Option<String>,
-    /// What happens to matching requests.
-    pub action: FaultAction,
-    /// How many matching requests it applies to.
-    pub times: usize,
-}
-
-impl Fault {
-    /// Answer the next matching request with `status` (and GitHub's usual
-    /// body for it).
-    pub fn status(status: u16) -> Self {
-        Self {
-            method: None,
-            path_contains: None,
-            action: FaultAction::Respond {
-                status,
-                retry_after: None,
-                ratelimit_reset: None,
-                body: None,
-            },
-            times: 1,
-        }
-    }
-
-    /// Delay the next matching request by `latency`, then serve it.
-    pub fn delay(latency: Duration) -> Self {
-        Self {
-            action: FaultAction::Delay(latency),
-            ..Self::status(0)
-        }
-    }
-
-    /// A secondary rate limit: `status` (403 or 429) with
-    /// `Retry-After: {retry_after_secs}` and GitHub's "You have exceeded a
-    /// secondary rate limit" body.
-    pub fn secondary_rate_limit(status: u16, retry_after_secs: u64) -> Self {
-        Self::status(status).retry_after(retry_after_secs)
-    }
-
-    /// An exhausted primary rate limit: 403 with `x-ratelimit-remaining: 0`,
-    /// `x-ratelimit-reset: {reset_epoch}` and GitHub's "API rate limit
-    /// exceeded" body. (To exhaust the real budget instead, use
-    /// [`FakeGitHub::set_rate_limit_remaining`].)
-    pub fn primary_rate_limit(reset_epoch: i64) -> Self {
-        Self::status(403).ratelimit_reset(reset_epoch)
-    }
-
-    /// Only match requests with this method.
-    pub fn method(mut self, method: impl AsRef<str>) -> Self {
-        self.method = Some(method.as_ref().to_ascii_uppercase());
-        self
-    }
-
-    /// Only match requests whose path (and query) contains `fragment`.
-    pub fn path_contains(mut self, fragment: impl Into<String>) -> Self {
-        self.path_contains = Some(fragment.into());
-        self
-    }
-
-    /// Apply to the next `times` matching requests (default 1).
-    pub fn times(mut self, times: usize) -> Self {
-        self.times = times;
-        self
-    }
-
-    /// Add `Retry-After: {secs}` (no effect on a delay).
-    pub fn retry_after(mut self, secs: u64) -> Self {
-        if let FaultAction::Respond { retry_after, .. } = &mut self.action {
-            *retry_after = Some(secs);
-        }
-        self
-    }
-
-    /// Add `x-ratelimit-remaining: 0` and `x-ratelimit-reset: {epoch}` (no
-    /// effect on a delay).
-    pub fn ratelimit_reset(mut self, epoch: i64) -> Self {
-        if let FaultAction::Respond {
-            ratelimit_reset, ..
-        } = &mut self.action
-        {
-            *ratelimit_reset = Some(epoch);
-        }
-        self
-    }
-
-    /// Answer with this JSON body (no effect on a delay).
-    pub fn body(mut self, body: Value) -> Self {
-        if let FaultAction::Respond { body: slot, .. } = &mut self.action {
-            *slot = Some(body);
-        }
-        self
-    }
-
-    fn matches(&self, method: &str, target: &str) -> bool {
-        self.times > 0
-            && self
-                .method
-                .as_deref()
-                .is_none_or(|expected| expected.eq_ignore_ascii_case(method))
-            && self
-                .path_contains
-                .as_deref()
-                .is_none_or(|fragment| target.contains(fragment))
-    }
-}
+use state::{Issue, PrData, Refusal, State};
 
 /// A running fake GitHub serving one repository; see the [module
 /// docs](self).
@@ -767,6 +590,95 @@ impl FakeGitHub {
             .count()
     }
 
+    /// How many logged GraphQL requests selected top-level field `field`
+    /// (by name, whatever the alias): `count_graphql("addLabelsToLabelable")`.
+    /// A document carrying several mutations counts once per request.
+    pub fn count_graphql(&self, field: &str) -> usize {
+        self.state()
+            .log
+            .iter()
+            .filter(|request| request.graphql.as_ref().is_some_and(|c| c.selects(field)))
+            .count()
+    }
+
+    /// How many logged GraphQL requests carried a mutation (label
+    /// transitions, label creations), whatever they answered.
+    pub fn count_graphql_mutations(&self) -> usize {
+        self.state()
+            .log
+            .iter()
+            .filter(|request| request.is_mutation())
+            .count()
+    }
+
+    /// How many logged requests were answered `304 Not Modified`.
+    pub fn count_not_modified(&self) -> usize {
+        self.state()
+            .log
+            .iter()
+            .filter(|request| request.not_modified())
+            .count()
+    }
+
+    // ----- GraphQL ------------------------------------------------------------
+
+    /// The GraphQL node id of the repository (its REST `node_id`).
+    pub fn repository_node_id(&self) -> String {
+        self.state().repository_node_id()
+    }
+
+    /// The GraphQL node id of issue or pull request `number` (its REST
+    /// `node_id`).
+    ///
+    /// # Panics
+    ///
+    /// For an unknown number.
+    pub fn node_id(&self, number: u64) -> String {
+        self.with_issue(number, |s| {
+            s.issues
+                .get(&number)
+                .map(state::issue_node_id)
+                .unwrap_or_default()
+        })
+    }
+
+    /// The GraphQL node id of the label definition named `name`
+    /// (case-insensitively), if there is one.
+    pub fn label_node_id(&self, name: &str) -> Option<String> {
+        let state = self.state();
+        let index = state.label_index(name)?;
+        state
+            .labels
+            .get(index)
+            .map(|def| state::label_node_id(def.id))
+    }
+
+    /// Answers every GraphQL mutation as a GitHub Enterprise Server that
+    /// predates it would: `Field 'addLabelsToLabelable' doesn't exist on type
+    /// 'Mutation'` (extension code `undefinedField`), status 200, and
+    /// nothing in the document runs. Queries are still served. Undo with
+    /// [`accept_graphql_mutations`](Self::accept_graphql_mutations).
+    pub fn refuse_graphql_mutations(&self) {
+        self.state().refused_mutations = Refusal::All;
+    }
+
+    /// Like [`refuse_graphql_mutations`](Self::refuse_graphql_mutations),
+    /// for the mutation field `field` alone (`"createLabel"`); repeat to
+    /// refuse more.
+    pub fn refuse_graphql_mutation(&self, field: &str) {
+        let mut state = self.state();
+        match &mut state.refused_mutations {
+            Refusal::All => {}
+            Refusal::Only(fields) => fields.push(field.to_owned()),
+            Refusal::None => state.refused_mutations = Refusal::Only(vec![field.to_owned()]),
+        }
+    }
+
+    /// Serves every GraphQL mutation again.
+    pub fn accept_graphql_mutations(&self) {
+        self.state().refused_mutations = Refusal::None;
+    }
+
     // ----- budget, credentials, faults --------------------------------------
 
     /// Sets the remaining REST (`core`) budget; at 0 every further request
@@ -784,6 +696,11 @@ impl FakeGitHub {
     /// GitHub).
     pub fn set_graphql_rate_limit_remaining(&self, remaining: u64) {
         self.state().graphql.remaining = remaining;
+    }
+
+    /// The remaining GraphQL budget (one per request).
+    pub fn graphql_rate_limit_remaining(&self) -> u64 {
+        self.state().graphql.remaining
     }
 
     /// Sets the `x-ratelimit-reset` epoch of both budgets (default: an hour

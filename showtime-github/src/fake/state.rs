@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::util::{epoch_in, fake_sha, now};
+use super::util::{epoch_in, fake_sha, now, stable_id};
 use super::{FakeState, Fault, FaultAction, LoggedRequest};
 
 /// GitHub's limit on label names, in Unicode scalar values.
@@ -24,6 +24,58 @@ pub(super) const RATE_LIMIT: u64 = 5000;
 /// Whether two label names are the same label on GitHub.
 pub(super) fn same_name(a: &str, b: &str) -> bool {
     a == b || a.to_lowercase() == b.to_lowercase()
+}
+
+/// Whether GitHub accepts `name` as a label name: not blank, at most 50
+/// Unicode scalar values.
+pub(super) fn valid_label_name(name: &str) -> bool {
+    !name.trim().is_empty() && name.chars().count() <= LABEL_NAME_MAX
+}
+
+/// Whether `color` is six hexadecimal digits (no `#`), as GitHub requires.
+pub(super) fn valid_color(color: &str) -> bool {
+    color.len() == 6 && color.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+// ----- GraphQL node ids ----------------------------------------------------
+//
+// Opaque to clients, stable for the life of the object: a label keeps its id
+// when renamed, and a definition deleted and created again gets a new one.
+
+/// The node id of label definition `id`.
+pub(super) fn label_node_id(id: u64) -> String {
+    format!("LA_fake{id}")
+}
+
+/// The node id of an issue or pull request.
+pub(super) fn issue_node_id(issue: &Issue) -> String {
+    let prefix = if issue.pr.is_some() { "PR" } else { "I" };
+    format!("{prefix}_fake{}", issue.number)
+}
+
+/// The node id of repository `owner/name`.
+pub(super) fn repository_node_id(owner: &str, name: &str) -> String {
+    format!("R_fake{}", stable_id(&format!("{owner}/{name}")))
+}
+
+/// What a node id names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Node {
+    /// The fake's repository.
+    Repository,
+    /// A label definition, by its numeric id.
+    Label(u64),
+    /// An issue or pull request, by number.
+    Issue(u64),
+}
+
+/// The digits after `prefix`, as a number (no sign, no spaces).
+fn numbered(id: &str, prefix: &str) -> Option<u64> {
+    let digits = id.strip_prefix(prefix)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// A repository label definition.
@@ -118,6 +170,17 @@ impl Budget {
     }
 }
 
+/// Which GraphQL mutation fields the fake pretends not to have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// Serve them all.
+    None,
+    /// Refuse every mutation field.
+    All,
+    /// Refuse these fields (by name).
+    Only(Vec<String>),
+}
+
 /// Everything the fake knows.
 #[derive(Debug)]
 pub(super) struct State {
@@ -138,6 +201,9 @@ pub(super) struct State {
     pub(super) minted_tokens: Vec<String>,
     /// The login the API client acts as (author of comments it posts).
     pub(super) viewer: String,
+    /// GraphQL mutation fields answered as unknown (an older GitHub
+    /// Enterprise Server); see [`State::refuses_mutation`].
+    pub(super) refused_mutations: Refusal,
     next_label_id: u64,
     next_comment_id: u64,
 }
@@ -158,6 +224,7 @@ impl State {
             required_token: None,
             minted_tokens: Vec::new(),
             viewer: DEFAULT_VIEWER.to_owned(),
+            refused_mutations: Refusal::None,
             next_label_id: 4_000_001,
             next_comment_id: 9_000_001,
         }
@@ -175,6 +242,36 @@ impl State {
             Resource::Core => &mut self.core,
             Resource::Graphql => &mut self.graphql,
         }
+    }
+
+    /// Whether GraphQL mutation field `field` is refused.
+    pub(super) fn refuses_mutation(&self, field: &str) -> bool {
+        match &self.refused_mutations {
+            Refusal::None => false,
+            Refusal::All => true,
+            Refusal::Only(fields) => fields.iter().any(|refused| refused == field),
+        }
+    }
+
+    /// The node id of the fake's repository.
+    pub(super) fn repository_node_id(&self) -> String {
+        repository_node_id(&self.owner, &self.repo)
+    }
+
+    /// What node id `id` names, if anything does now.
+    pub(super) fn node(&self, id: &str) -> Option<Node> {
+        if id == self.repository_node_id() {
+            return Some(Node::Repository);
+        }
+        if let Some(label) = numbered(id, "LA_fake") {
+            return self.label_by_id(label).map(|def| Node::Label(def.id));
+        }
+        let (number, is_pr) = match numbered(id, "PR_fake") {
+            Some(number) => (number, true),
+            None => (numbered(id, "I_fake")?, false),
+        };
+        let issue = self.issues.get(&number)?;
+        (issue.pr.is_some() == is_pr).then_some(Node::Issue(number))
     }
 
     // ----- issues and pull requests -------------------------------------
@@ -317,9 +414,15 @@ impl State {
             return false;
         }
         let ids: Vec<u64> = names.iter().map(|name| self.ensure_label(name)).collect();
+        self.attach_ids(number, &ids);
+        true
+    }
+
+    /// Attaches existing definitions by id, skipping those already there.
+    pub(super) fn attach_ids(&mut self, number: u64, ids: &[u64]) {
         let mut changed = false;
         if let Some(issue) = self.issues.get_mut(&number) {
-            for id in ids {
+            for &id in ids {
                 if !issue.labels.contains(&id) {
                     issue.labels.push(id);
                     changed = true;
@@ -329,7 +432,18 @@ impl State {
         if changed {
             self.touch(number);
         }
-        true
+    }
+
+    /// Detaches definitions by id; those not attached are skipped.
+    pub(super) fn detach_ids(&mut self, number: u64, ids: &[u64]) {
+        let Some(issue) = self.issues.get_mut(&number) else {
+            return;
+        };
+        let before = issue.labels.len();
+        issue.labels.retain(|attached| !ids.contains(attached));
+        if issue.labels.len() != before {
+            issue.updated_at = now();
+        }
     }
 
     /// Replaces all labels of an issue; `false` when there is no such issue.
@@ -358,28 +472,19 @@ impl State {
             .label_index(name)
             .and_then(|i| self.labels.get(i))
             .map(|def| def.id);
-        let issue = self.issues.get_mut(&number)?;
-        let Some(id) = id else {
+        let issue = self.issues.get(&number)?;
+        let Some(id) = id.filter(|id| issue.labels.contains(id)) else {
             return Some(false);
         };
-        let before = issue.labels.len();
-        issue.labels.retain(|&attached| attached != id);
-        let removed = issue.labels.len() != before;
-        if removed {
-            issue.updated_at = now();
-        }
-        Some(removed)
+        self.detach_ids(number, &[id]);
+        Some(true)
     }
 
-    /// How many open and closed issues and pull requests carry the label.
-    pub(super) fn attachment_counts(&self, id: u64) -> (usize, usize) {
-        let carrying = self
-            .issues
+    /// The issues and pull requests (any state) carrying label `id`.
+    pub(super) fn carrying(&self, id: u64) -> impl Iterator<Item = &Issue> {
+        self.issues
             .values()
-            .filter(|issue| issue.labels.contains(&id));
-        let (prs, issues): (Vec<&Issue>, Vec<&Issue>) =
-            carrying.partition(|issue| issue.pr.is_some());
-        (issues.len(), prs.len())
+            .filter(move |issue| issue.labels.contains(&id))
     }
 
     // ----- comments -------------------------------------------------------
