@@ -5,7 +5,7 @@
 //! for people (a table, a sentence) or for scripts (`--json`, and `sync
 //! --check-only`'s `key=value` lines). Every decision is the engine's.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -13,9 +13,12 @@ use showtime_core::commands::SlashCommand;
 use showtime_core::engine::{Engine, EngineError, Outcome};
 use showtime_core::labels::{Dialect, LabelState, Trigger};
 use showtime_core::plan::{Actor, Event, Plan, Refusal, Step};
-use showtime_core::ports::{EnvInfo, Health, Permission, PortError, PullRequest};
-use showtime_core::sweep::SweepReport;
-use showtime_core::{Login, PrNumber, Sha, Ttl};
+use showtime_core::ports::{EnvId, EnvInfo, Permission, PortError, PullRequest};
+use showtime_core::{Login, PrNumber, Sha};
+
+use showtime_runtime::request::{Work, carry_out};
+use showtime_runtime::sweep::{self, SweepError};
+use showtime_runtime::view::{env_json, health_name, plan_json, sweep_json, sweep_text};
 
 use crate::CliError;
 use crate::output::Output;
@@ -174,30 +177,23 @@ pub async fn comment(
     actor: Option<Login>,
 ) -> Result<(), CliError> {
     let actor = require_actor(actor, "sync --comment")?;
-    let sizes = engine.policy().codec.sizes().clone();
-    let (mut valid, mut errors) = (Vec::new(), Vec::new());
-    for line in showtime_core::commands::parse(body, &sizes) {
-        match line {
-            Ok(command) => valid.push(command),
-            Err(e) => errors.push(e),
-        }
+    let work = Work::from_comment(pr, body, actor, &engine.policy().codec);
+    let errors: Vec<String> = work
+        .malformed
+        .iter()
+        .flat_map(|m| m.errors.iter().map(ToString::to_string))
+        .collect();
+    out.group(&format!("showtime sync #{pr} --comment"));
+    let done = carry_out(engine, work, None).await;
+    out.end_group();
+    if let Some(e) = done.error() {
+        return Err(engine_error(e.clone()));
     }
-    let mut outcomes = Vec::new();
-    for command in valid {
-        out.group(&format!("showtime /circus {command} #{pr}"));
-        let outcome = engine
-            .reconcile(pr, Event::Command(command), Some(actor.clone()))
-            .await
-            .map_err(engine_error);
-        out.end_group();
-        outcomes.push(outcome?);
-    }
-    if !errors.is_empty() {
-        engine
-            .reply_to_malformed(pr, Some(&actor), &errors)
-            .await
-            .map_err(engine_error)?;
-    }
+    let outcomes: Vec<&Outcome> = done
+        .outcomes
+        .iter()
+        .filter_map(|(_, o)| o.as_ref().ok())
+        .collect();
     if out.json {
         return out.json_value(&json!({
             "pr": pr,
@@ -205,15 +201,19 @@ pub async fn comment(
                 "plans": o.plans.iter().map(plan_json).collect::<Vec<_>>(),
                 "failure": o.failure,
             })).collect::<Vec<_>>(),
-            "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "errors": errors,
         }));
     }
     if outcomes.is_empty() && errors.is_empty() {
         out.line(&format!("PR #{pr}: the comment has no /circus command"))?;
     }
-    for outcome in &outcomes {
+    for (intent, outcome) in done
+        .outcomes
+        .iter()
+        .filter_map(|(i, o)| Some((i, o.as_ref().ok()?)))
+    {
         for plan in &outcome.plans {
-            out.line(&format!("PR #{pr}: {}", plan.reason))?;
+            out.line(&format!("PR #{pr}: {}: {}", intent.event, plan.reason))?;
         }
     }
     for error in &errors {
@@ -221,10 +221,10 @@ pub async fn comment(
             "PR #{pr}: not a command, replied on the PR: {error}"
         ))?;
     }
-    if let Some(failure) = outcomes.iter().find_map(|o| o.failure.as_ref()) {
+    if let Some(failure) = done.failure() {
         return Err(CliError::Failed(format!("PR #{pr}: {failure}")));
     }
-    match outcomes.iter().find_map(refusal_of) {
+    match done.refused().and_then(refusal_of) {
         Some(refused) => Err(refused),
         None => Ok(()),
     }
@@ -586,7 +586,15 @@ pub async fn cleanup(
     let report = engine.sweep(dry_run).await.map_err(engine_error)?;
     let mut aged = Vec::new();
     if let Some(age) = older_than {
-        aged = stop_older_than(engine, age, respect_ttl, dry_run, actor).await?;
+        aged = sweep::older_than(engine, age, respect_ttl, dry_run, actor)
+            .await
+            .map_err(|e| match e {
+                SweepError::NoActor | SweepError::TooLong => CliError::BadInput(e.to_string()),
+                other => CliError::Failed(other.to_string()),
+            })?
+            .iter()
+            .map(EnvId::name)
+            .collect();
     }
     out.end_group();
     if out.json {
@@ -611,55 +619,6 @@ pub async fn cleanup(
     }
 }
 
-async fn stop_older_than(
-    engine: &Engine,
-    age: Duration,
-    respect_ttl: bool,
-    dry_run: bool,
-    actor: Option<Login>,
-) -> Result<Vec<String>, CliError> {
-    let actor = if dry_run {
-        None
-    } else {
-        Some(require_actor(actor, "cleanup --older-than")?)
-    };
-    let now = engine.ports().clock.now();
-    let age = chrono::Duration::from_std(age)
-        .map_err(|_| CliError::BadInput("--older-than is too large".into()))?;
-    let old: Vec<EnvInfo> = environments(engine, None)
-        .await?
-        .into_iter()
-        .filter(|e| now - e.created_at >= age)
-        .collect();
-    // The TTLs that keep an environment, from one listing of the open PRs.
-    let mut kept = BTreeSet::new();
-    if respect_ttl && !old.is_empty() {
-        let open = open_prs(engine).await?;
-        for pr in open {
-            let ttl = engine.policy().codec.parse(&pr.labels).ttl;
-            if matches!(ttl, Some(t) if t == Ttl::CLOSE || t == Ttl::MANUAL) {
-                kept.insert(pr.number);
-            }
-        }
-    }
-    let old: Vec<EnvInfo> = old
-        .into_iter()
-        .filter(|e| !kept.contains(&e.id.pr))
-        .collect();
-    // One stop per PR, whatever number of its environments are old.
-    let prs: BTreeSet<PrNumber> = old.iter().map(|e| e.id.pr).collect();
-    if let Some(actor) = actor {
-        for pr in prs {
-            let destroy = Event::Command(SlashCommand::Destroy);
-            engine
-                .reconcile(pr, destroy, Some(actor.clone()))
-                .await
-                .map_err(engine_error)?;
-        }
-    }
-    Ok(old.iter().map(|e| e.id.name()).collect())
-}
-
 /// `cleanup-labels`.
 pub async fn cleanup_labels(
     engine: &Engine,
@@ -679,121 +638,6 @@ pub async fn cleanup_labels(
         out.line(&format!("  {name}"))?;
     }
     Ok(())
-}
-
-/// The JSON of a sweep report (also `showtime-sweep --json`).
-pub fn sweep_json(report: &SweepReport) -> Value {
-    json!({
-        "dry_run": report.dry_run,
-        "prs": report.prs.iter().map(|(pr, plans)| json!({
-            "pr": pr,
-            "plans": plans.iter().map(plan_json).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "destroyed": destroyed(report),
-        "orphans": report.orphans.iter().map(|id| id.name()).collect::<Vec<_>>(),
-        "young_orphans": report.young_orphans.iter().map(|id| id.name()).collect::<Vec<_>>(),
-        "deleted_labels": report.deleted_labels,
-        "errors": report.errors.iter().map(|(pr, e)| json!({"pr": pr, "error": e})).collect::<Vec<_>>(),
-    })
-}
-
-/// Every environment the sweep destroyed (or would), with why.
-fn destroyed(report: &SweepReport) -> Vec<Value> {
-    let mut out = Vec::new();
-    for (pr, plans) in &report.prs {
-        for plan in plans {
-            for step in &plan.steps {
-                if let Step::Destroy(id) = step {
-                    out.push(json!({"pr": pr, "environment": id.name(), "reason": plan.reason}));
-                }
-            }
-        }
-    }
-    for id in &report.orphans {
-        out.push(json!({"pr": id.pr, "environment": id.name(), "reason": "orphan: its PR does not exist"}));
-    }
-    out
-}
-
-/// A sweep report for people: what was destroyed, kept, and why.
-pub fn sweep_text(report: &SweepReport) -> String {
-    let verb = if report.dry_run {
-        "would destroy"
-    } else {
-        "destroyed"
-    };
-    let mut lines = Vec::new();
-    for d in destroyed(report) {
-        let text = |key: &str| d[key].as_str().unwrap_or_default().to_owned();
-        lines.push(format!(
-            "{verb} {} (PR #{}): {}",
-            text("environment"),
-            text("pr"),
-            text("reason")
-        ));
-    }
-    for (pr, plans) in &report.prs {
-        if plans
-            .iter()
-            .all(|p| !p.steps.iter().any(|s| matches!(s, Step::Destroy(_))))
-        {
-            let reason = plans.first().map_or("nothing to do", |p| p.reason.as_str());
-            lines.push(format!("kept PR #{pr}: {reason}"));
-        }
-    }
-    for id in &report.young_orphans {
-        lines.push(format!(
-            "kept {id}: its PR does not exist, but it is younger than the grace period"
-        ));
-    }
-    for name in &report.deleted_labels {
-        lines.push(format!(
-            "{} label definition `{name}`",
-            if report.dry_run {
-                "would delete"
-            } else {
-                "deleted"
-            }
-        ));
-    }
-    for (pr, error) in &report.errors {
-        lines.push(format!("error on PR #{pr}: {error}"));
-    }
-    if lines.is_empty() {
-        lines.push("Nothing to sweep.".to_owned());
-    }
-    lines.join("\n")
-}
-
-/// The JSON of a plan.
-pub fn plan_json(plan: &Plan) -> Value {
-    json!({
-        "reason": plan.reason,
-        "steps": plan.steps.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "done": matches!(plan.next, showtime_core::plan::Next::Done),
-        "refusal": plan.refusal.map(|r| r.as_str()),
-    })
-}
-
-/// The JSON of one environment, the same in every program's output
-/// (`showtime --json`, the webhook server's `/environments`).
-pub fn env_json(env: &EnvInfo) -> Value {
-    let reason = match &env.health {
-        Health::Failed { reason } => Some(reason.as_str()),
-        Health::Starting | Health::Healthy => None,
-    };
-    json!({
-        "name": env.id.name(),
-        "pr": env.id.pr.get(),
-        "sha": env.id.sha.to_string(),
-        "health": health_name(&env.health),
-        "health_reason": reason,
-        "address": env.address.map(|a| a.to_string()),
-        "url": env.address.map(|a| a.url()),
-        "created_at": env.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "requested_by": env.requested_by.as_ref().map(ToString::to_string),
-        "config": env.config,
-    })
 }
 
 /// A table of environments for people.
@@ -820,53 +664,9 @@ pub fn environments_table(envs: &[EnvInfo]) -> String {
     crate::table(&rows, "").trim_end().to_owned()
 }
 
-fn health_name(health: &Health) -> &'static str {
-    match health {
-        Health::Starting => "starting",
-        Health::Healthy => "healthy",
-        Health::Failed { .. } => "failed",
-    }
-}
-
-/// Reads `48h`, `30m`, `7d`, `2w`, `90s` as a duration.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| {
-        format!("`{text}` is not a duration: give a number and a unit, e.g. 48h, 30m, 7d, 2w")
-    })?;
-    let secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 604_800,
-        _ => {
-            return Err(format!(
-                "`{text}`: unknown unit `{unit}`; use s, m, h, d or w (e.g. 48h)"
-            ));
-        }
-    };
-    n.checked_mul(secs)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("`{text}` is too long"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("48h"), Ok(Duration::from_secs(48 * 3600)));
-        assert_eq!(parse_duration("2w"), Ok(Duration::from_secs(14 * 86_400)));
-        assert!(parse_duration("48").is_err_and(|e| e.contains("unknown unit")));
-        assert!(parse_duration("h").is_err_and(|e| e.contains("e.g. 48h")));
-        assert!(parse_duration("99999999999999999999w").is_err());
-    }
 
     #[test]
     fn key_values_stay_on_one_line() {

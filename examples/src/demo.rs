@@ -28,7 +28,8 @@ use showtime_local::{LocalBackend, LocalSettings, probe};
 
 use crate::CliError;
 use crate::output::Output;
-use crate::wiring::{NoBuild, SystemClock};
+use showtime_runtime::builder::NoBuild;
+use showtime_runtime::clock::SystemClock;
 
 const PR: u64 = 42;
 const MAINTAINER: &str = "maintainer";
@@ -205,7 +206,7 @@ impl Demo {
             .sweep(false)
             .await
             .map_err(|e| failed("the sweep")(e.to_string()))?;
-        out.line(&crate::commands::sweep_text(&report))?;
+        out.line(&showtime_runtime::view::sweep_text(&report))?;
         self.show(out)?;
         let left = self
             .backend
@@ -295,7 +296,7 @@ impl Demo {
              Press Ctrl-C (or send SIGTERM) to stop and clean up.",
             api = self.fake.url().trim_end_matches('/')
         ))?;
-        crate::server::shutdown_signal().await;
+        showtime_runtime::signal::shutdown().await;
         Ok(())
     }
 

@@ -25,14 +25,10 @@ use showtime_core::labels::{
 };
 use showtime_core::{Config, SizeName, Sizes};
 
-pub mod actions;
 pub mod commands;
 pub mod demo;
 pub mod output;
-pub mod server;
-pub mod settings;
 pub mod sweeper;
-pub mod wiring;
 
 use std::path::PathBuf;
 
@@ -42,7 +38,8 @@ use showtime_local::app::{self, AppInfo};
 
 use crate::commands::SyncEvent;
 use crate::output::Output;
-use crate::settings::{FileConfig, GlobalArgs, Settings};
+use showtime_runtime::config::{self, BackendKind, FileConfig, Overrides, Settings};
+use showtime_runtime::{actions, view, wiring};
 
 /// The process exit codes of `showtime`, all in one place.
 pub mod exit_code {
@@ -60,6 +57,41 @@ pub mod exit_code {
     pub const REFUSED: u8 = 3;
     /// A step failed (a build, a deploy, a GitHub call); the PR says why.
     pub const FAILED: u8 = 4;
+}
+
+/// Options shared by `showtime`, `showtime-webhook` and `showtime-sweep`.
+///
+/// Each may also come from an environment variable and from the file; a flag
+/// overrides the variable, which overrides the file
+/// ([`showtime_runtime::config`]).
+// The field docs are also `--help` text, where a URL is plain text.
+#[allow(rustdoc::bare_urls)]
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// Configuration file [env: SHOWTIME_CONFIG] [default: ./showtime.toml if present]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Where environments run [env: SHOWTIME_BACKEND] [default: ecs]
+    #[arg(long, global = true, value_enum)]
+    pub backend: Option<BackendKind>,
+    /// The repository, owner/name [env: GITHUB_REPOSITORY]
+    #[arg(long, global = true, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+    /// GitHub's REST API root [env: GITHUB_API_URL] [default: https://api.github.com]
+    #[arg(long, global = true, value_name = "URL")]
+    pub github_api_url: Option<String>,
+}
+
+impl GlobalArgs {
+    /// What these flags override in the configuration.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config: self.config.clone(),
+            backend: self.backend,
+            repo: self.repo.clone(),
+            github_api_url: self.github_api_url.clone(),
+        }
+    }
 }
 
 /// Per-PR preview environments whose state lives in 🎪 labels.
@@ -147,7 +179,7 @@ pub enum Command {
         #[arg(long)]
         respect_ttl: bool,
         /// Also stop environments older than this (48h, 7d, 2w)
-        #[arg(long, value_name = "DURATION", value_parser = commands::parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = view::parse_duration)]
         older_than: Option<std::time::Duration>,
     },
     /// Delete definitions of per-value 🎪 labels no PR carries
@@ -298,8 +330,8 @@ impl CliError {
     }
 }
 
-impl From<settings::ConfigError> for CliError {
-    fn from(e: settings::ConfigError) -> Self {
+impl From<config::ConfigError> for CliError {
+    fn from(e: config::ConfigError) -> Self {
         CliError::BadInput(e.to_string())
     }
 }
@@ -430,12 +462,14 @@ async fn repository_command(
         }
         _ => {}
     }
-    let settings = Settings::resolve(global, env)?;
+    let settings = Settings::resolve(&global.overrides(), env)?;
     let progress = output::Progress::for_process(env);
-    let engine = wiring::engine(&settings, env, progress.clone()).await?;
+    let engine = wiring::engine(&settings, env, Some(progress.reporter())).await?;
     let e = &engine;
     // What this run's GitHub Actions event says about the PR, if anything.
-    let context = |pr| actions::for_pr(env, &e.policy().codec, pr);
+    let context = |pr| {
+        actions::for_pr(env, &e.policy().codec, pr).map_err(|e| CliError::BadInput(e.to_string()))
+    };
     let actor = actors.flag.clone().or(actors.env.clone());
     let result = match command {
         Command::Sync {
@@ -528,9 +562,9 @@ fn config_check(
     let path = path
         .or_else(|| global.config.clone())
         .or_else(|| env("SHOWTIME_CONFIG").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(settings::DEFAULT_FILE));
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_FILE));
     let file = FileConfig::load(&path)?;
-    settings::policy(&file)?;
+    config::policy(&file)?;
     if json {
         let value = serde_json::json!({ "path": path, "ok": true });
         writeln!(stdout, "{value}")?;
@@ -793,33 +827,22 @@ fn reference_label(codec: &Codec, seed: &str) -> String {
 }
 
 /// Lays `rows` out in columns separated by two spaces, each line starting
-/// with `indent`; the last column is not padded.
+/// with `indent`; the last column is not padded. Widths are terminal
+/// columns (an emoji takes two), as `comfy-table` measures them.
 pub(crate) fn table(rows: &[Vec<String>], indent: &str) -> String {
-    let mut widths: Vec<usize> = Vec::new();
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled);
     for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            let width = display_width(cell);
-            match widths.get_mut(i) {
-                Some(w) => *w = (*w).max(width),
-                None => widths.push(width),
-            }
-        }
+        table.add_row(row);
+    }
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
     }
     let mut out = String::new();
-    for row in rows {
-        let mut line = indent.to_owned();
-        for (i, cell) in row.iter().enumerate() {
-            line.push_str(cell);
-            if i + 1 < row.len() {
-                let pad = widths
-                    .get(i)
-                    .copied()
-                    .unwrap_or(0)
-                    .saturating_sub(display_width(cell))
-                    + 2;
-                line.extend(std::iter::repeat_n(' ', pad));
-            }
-        }
+    for line in table.lines() {
+        out.push_str(indent);
         out.push_str(line.trim_end());
         out.push('\n');
     }
@@ -857,57 +880,9 @@ fn printable(text: &str) -> String {
         .collect()
 }
 
-/// How many terminal columns `text` takes, near enough for aligning tables of
-/// labels: emoji and East Asian wide characters take two, the variation
-/// selector, zero-width joiner and combining marks none.
-fn display_width(text: &str) -> usize {
-    let mut width = 0;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        width += if is_zero_width(c) {
-            0
-        } else if is_wide(c) || chars.peek() == Some(&'\u{FE0F}') {
-            2
-        } else {
-            1
-        };
-    }
-    width
-}
-
-fn is_zero_width(c: char) -> bool {
-    matches!(c,
-        '\u{200B}'..='\u{200F}' | '\u{0300}'..='\u{036F}' | '\u{FE00}'..='\u{FE0F}'
-        | '\u{20D0}'..='\u{20FF}' | '\u{E0020}'..='\u{E007F}')
-}
-
-fn is_wide(c: char) -> bool {
-    matches!(c,
-        '\u{1100}'..='\u{115F}' | '\u{231A}'..='\u{231B}' | '\u{23E9}'..='\u{23EC}'
-        | '\u{23F0}' | '\u{23F3}' | '\u{25FD}'..='\u{25FE}' | '\u{2614}'..='\u{2615}'
-        | '\u{2648}'..='\u{2653}' | '\u{267F}' | '\u{2693}' | '\u{26A1}'
-        | '\u{26AA}'..='\u{26AB}' | '\u{26BD}'..='\u{26BE}' | '\u{26C4}'..='\u{26C5}'
-        | '\u{26CE}' | '\u{26D4}' | '\u{26EA}' | '\u{26F2}'..='\u{26F3}' | '\u{26F5}'
-        | '\u{26FA}' | '\u{26FD}' | '\u{2705}' | '\u{270A}'..='\u{270B}' | '\u{2728}'
-        | '\u{274C}' | '\u{274E}' | '\u{2753}'..='\u{2755}' | '\u{2757}'
-        | '\u{2795}'..='\u{2797}' | '\u{27B0}' | '\u{27BF}' | '\u{2B1B}'..='\u{2B1C}'
-        | '\u{2B50}' | '\u{2B55}' | '\u{2E80}'..='\u{A4CF}' | '\u{AC00}'..='\u{D7A3}'
-        | '\u{F900}'..='\u{FAFF}' | '\u{FE30}'..='\u{FE4F}' | '\u{FF00}'..='\u{FF60}'
-        | '\u{FFE0}'..='\u{FFE6}' | '\u{1F000}'..='\u{1FAFF}' | '\u{20000}'..='\u{3FFFD}')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn emoji_take_two_columns() {
-        assert_eq!(display_width("🎪 🚦 running"), 13);
-        assert_eq!(display_width("🎪 ⚙️ debug"), 11);
-        assert_eq!(display_width("🎪 🏗️ abc123f"), 13);
-        assert_eq!(display_width("🎪 ⌛ 48h"), 9);
-        assert_eq!(display_width("bug"), 3);
-    }
 
     #[test]
     fn tables_align_emoji_labels() {
@@ -916,6 +891,15 @@ mod tests {
             vec!["bug".to_owned(), "y".to_owned()],
         ];
         assert_eq!(table(&rows, ""), "🎪 🚦 running  x\nbug            y\n");
+        let rows = vec![
+            vec!["🎪 ⚙️ debug".to_owned(), "x".to_owned()],
+            vec!["🎪 🏗️ abc123f".to_owned(), "y".to_owned()],
+            vec!["bug".to_owned(), "z".to_owned()],
+        ];
+        assert_eq!(
+            table(&rows, "  "),
+            "  🎪 ⚙️ debug    x\n  🎪 🏗️ abc123f  y\n  bug            z\n"
+        );
     }
 
     #[test]

@@ -149,19 +149,14 @@ fn append(path: &PathBuf, text: &str) -> Result<(), CliError> {
 }
 
 /// Progress of long waits (a rollout, a health check), on standard error:
-/// on a terminal a spinner with the latest message; elsewhere (CI, a pipe)
-/// one timestamped line per message, so logs read in order.
+/// on a terminal an `indicatif` spinner with the latest message; elsewhere
+/// (CI, a pipe) one timestamped line per message, so logs read in order.
 ///
 /// Cloning gives another handle on the same reporter; the backend's
 /// progress callback holds one.
 #[derive(Clone, Default)]
 pub struct Progress {
-    spinner: Option<std::sync::Arc<Spinner>>,
-}
-
-struct Spinner {
-    message: std::sync::Mutex<String>,
-    running: std::sync::atomic::AtomicBool,
+    spinner: Option<indicatif::ProgressBar>,
 }
 
 impl Progress {
@@ -173,23 +168,8 @@ impl Progress {
         if ci || !std::io::stderr().is_terminal() {
             return Progress::default();
         }
-        let spinner = std::sync::Arc::new(Spinner {
-            message: std::sync::Mutex::new(String::new()),
-            running: std::sync::atomic::AtomicBool::new(true),
-        });
-        let ticking = spinner.clone();
-        std::thread::spawn(move || {
-            const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
-            let mut frame = 0;
-            while ticking.running.load(std::sync::atomic::Ordering::SeqCst) {
-                let message = ticking.lock().clone();
-                if !message.is_empty() {
-                    eprint!("\r\x1b[2K{} {message}", FRAMES[frame % FRAMES.len()]);
-                }
-                frame += 1;
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-        });
+        let spinner = indicatif::ProgressBar::new_spinner();
+        spinner.enable_steady_tick(std::time::Duration::from_millis(100));
         Progress {
             spinner: Some(spinner),
         }
@@ -198,28 +178,21 @@ impl Progress {
     /// Reports `message`.
     pub fn report(&self, message: &str) {
         match &self.spinner {
-            Some(spinner) => *spinner.lock() = message.to_owned(),
+            Some(spinner) => spinner.set_message(message.to_owned()),
             None => eprintln!("[{}] {message}", chrono::Utc::now().format("%H:%M:%S")),
         }
+    }
+
+    /// This reporter as the engine's wiring takes it.
+    pub fn reporter(&self) -> showtime_runtime::wiring::Progress {
+        let progress = self.clone();
+        std::sync::Arc::new(move |message: &str| progress.report(message))
     }
 
     /// Stops the spinner and clears its line.
     pub fn finish(&self) {
         if let Some(spinner) = &self.spinner {
-            spinner
-                .running
-                .store(false, std::sync::atomic::Ordering::SeqCst);
-            if !spinner.lock().is_empty() {
-                eprint!("\r\x1b[2K");
-            }
+            spinner.finish_and_clear();
         }
-    }
-}
-
-impl Spinner {
-    fn lock(&self) -> std::sync::MutexGuard<'_, String> {
-        self.message
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -11,12 +11,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use clap::Parser;
-use showtime_core::engine::Engine;
+use showtime_core::engine::{Engine, EngineError};
+use showtime_core::sweep::SweepReport;
+use showtime_runtime::sweep;
+use showtime_runtime::view::{parse_duration, sweep_json, sweep_text};
 
-use crate::CliError;
-use crate::commands::{self, sweep_json, sweep_text};
 use crate::output::Output;
-use crate::settings::GlobalArgs;
+use crate::{CliError, GlobalArgs};
 
 /// The command line of `showtime-sweep`: sweeps expired, closed and
 /// orphaned preview environments.
@@ -39,7 +40,7 @@ pub struct SweepArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Keep running, one pass every DURATION (30m, 1h)
-    #[arg(long, value_name = "DURATION", value_parser = commands::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub every: Option<Duration>,
     /// Print each pass's summary as JSON
     #[arg(long)]
@@ -54,12 +55,14 @@ pub async fn pass(engine: &Engine, out: &mut Output<'_>, dry_run: bool) -> Resul
     } else {
         "showtime sweep"
     });
-    let report = engine
-        .sweep(dry_run)
-        .await
-        .map_err(|e| CliError::Failed(e.to_string()));
+    let report = engine.sweep(dry_run).await;
     out.end_group();
-    let report = report?;
+    print(out, report)
+}
+
+/// Prints one pass's report.
+fn print(out: &mut Output<'_>, report: Result<SweepReport, EngineError>) -> Result<(), CliError> {
+    let report = report.map_err(|e| CliError::Failed(e.to_string()))?;
     if out.json {
         out.json_value(&sweep_json(&report))?;
     } else {
@@ -84,14 +87,11 @@ pub async fn every(
     dry_run: bool,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), CliError> {
-    tokio::pin!(shutdown);
-    loop {
-        if let Err(e) = pass(engine, out, dry_run).await {
+    sweep::every(engine, every, dry_run, shutdown, |report| {
+        if let Err(e) = print(out, report) {
             out.progress(&format!("sweep failed: {e}"));
         }
-        tokio::select! {
-            () = &mut shutdown => return Ok(()),
-            () = tokio::time::sleep(every) => {}
-        }
-    }
+    })
+    .await;
+    Ok(())
 }

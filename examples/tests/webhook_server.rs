@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use showtime_core::ports::{EnvId, EnvInfo, Health, Permission};
 use showtime_core::testing::{Fault, World};
 use showtime_core::{Address, Config};
-use showtime_examples::server::{AppState, ServerSettings, serve};
 use showtime_github::webhook::Webhook;
+use showtime_runtime::server::{AppState, ServerSettings, serve};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
@@ -529,7 +529,10 @@ async fn concurrency_across_prs_is_bounded() {
         .faults
         .on_method("backend.deploy", vec![Fault::Gate(gate.clone()); 3]);
     let settings = ServerSettings {
-        concurrency: 2,
+        queue: showtime_runtime::queue::QueueSettings {
+            concurrency: 2,
+            ..Default::default()
+        },
         ..ServerSettings::default()
     };
     let server = start_with(&world, settings, Webhook::new(SECRET).unwrap()).await;

@@ -229,6 +229,14 @@ impl Engine {
         Ok(run.outcome)
     }
 
+    /// Reads one PR, with the engine's retries: for a caller that hands the
+    /// same read to several reconciles ([`Engine::reconcile_with`]).
+    pub async fn read_pr(&self, pr: PrNumber) -> Result<PullRequest, EngineError> {
+        self.retry(|| self.ports.host.pull_request(pr))
+            .await
+            .map_err(|source| EngineError::Host { pr, source })
+    }
+
     /// The plan a reconcile would carry out first, without changing anything
     /// (shadow mode). Reads the PR, and the backend and permission when the
     /// planner asks for them.

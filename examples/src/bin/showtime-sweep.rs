@@ -9,10 +9,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use showtime_examples::exit_code::FAILURE;
 use showtime_examples::output::Output;
-use showtime_examples::server::shutdown_signal;
-use showtime_examples::settings::Settings;
 use showtime_examples::sweeper::SweepArgs;
-use showtime_examples::{CliError, sweeper, wiring};
+use showtime_examples::{CliError, sweeper};
+use showtime_runtime::config::Settings;
+use showtime_runtime::signal::shutdown;
+use showtime_runtime::wiring;
 
 fn main() -> ExitCode {
     let args = SweepArgs::parse();
@@ -30,13 +31,11 @@ fn main() -> ExitCode {
     let (mut stdout, mut stderr) = (std::io::stdout().lock(), std::io::stderr().lock());
     let mut out = Output::new(&mut stdout, &mut stderr, args.json, &env);
     let result = runtime.block_on(async {
-        let settings = Settings::resolve(&args.global, &env)?;
-        let engine = wiring::engine(&settings, &env, Default::default()).await?;
+        let settings = Settings::resolve(&args.global.overrides(), &env)?;
+        let engine = wiring::engine(&settings, &env, None).await?;
         match args.every {
             None => sweeper::pass(&engine, &mut out, args.dry_run).await,
-            Some(every) => {
-                sweeper::every(&engine, &mut out, every, args.dry_run, shutdown_signal()).await
-            }
+            Some(every) => sweeper::every(&engine, &mut out, every, args.dry_run, shutdown()).await,
         }
     });
     match result {

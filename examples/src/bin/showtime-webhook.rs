@@ -1,10 +1,10 @@
 //! `showtime-webhook`: the webhook server of Showtime, per-PR preview
 //! environments whose state lives in 🎪 labels.
 //!
-//! Only wiring: clap reads the options, [`showtime_examples::settings`] and
-//! [`showtime_examples::wiring`] build the engine exactly as `showtime`
+//! Only wiring: clap reads the options, [`showtime_runtime::config`] and
+//! [`showtime_runtime::wiring`] build the engine exactly as `showtime`
 //! does (same flags, variables and `showtime.toml`), and
-//! [`showtime_examples::server`] does the work.
+//! [`showtime_runtime::server`] does the work.
 //!
 //! Environment: `GITHUB_WEBHOOK_SECRET` (required: the secret set on the
 //! GitHub webhook; without it the server refuses to start), the GitHub
@@ -20,14 +20,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use showtime_examples::GlobalArgs;
 use showtime_examples::exit_code::{BAD_INPUT, FAILURE};
-use showtime_examples::server::{
-    DEFAULT_CONCURRENCY, DEFAULT_DEDUP_CAPACITY, DEFAULT_LISTEN, Server, ServerSettings, log,
-    shutdown_signal,
-};
-use showtime_examples::settings::{GlobalArgs, Settings};
-use showtime_examples::wiring;
 use showtime_github::webhook::Webhook;
+use showtime_runtime::config::Settings;
+use showtime_runtime::queue::{DEFAULT_CONCURRENCY, QueueSettings};
+use showtime_runtime::server::{DEFAULT_LISTEN, Server, ServerSettings, log};
+use showtime_runtime::signal::shutdown;
+use showtime_runtime::wiring;
 
 /// The variable holding the webhook secret.
 const SECRET_VARIABLE: &str = "GITHUB_WEBHOOK_SECRET";
@@ -70,12 +70,12 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         let env = |k: &str| std::env::var(k).ok();
-        let settings = match Settings::resolve(&args.global, &env) {
+        let settings = match Settings::resolve(&args.global.overrides(), &env) {
             Ok(settings) => settings,
             Err(e) => return fail(&e.to_string(), BAD_INPUT),
         };
         // The GitHub client must be built inside the runtime.
-        let engine = match wiring::engine(&settings, &env, Default::default()).await {
+        let engine = match wiring::engine(&settings, &env, None).await {
             Ok(engine) => engine,
             Err(e) => return fail(&e.to_string(), BAD_INPUT),
         };
@@ -85,13 +85,15 @@ fn main() -> ExitCode {
         };
         let settings = ServerSettings {
             listen: args.listen,
-            concurrency: args.concurrency,
-            dedup_capacity: DEFAULT_DEDUP_CAPACITY,
+            queue: QueueSettings {
+                concurrency: args.concurrency,
+                ..QueueSettings::default()
+            },
             repository: settings.repository.clone(),
         };
         match Server::new(Arc::new(engine), webhook, settings)
             .run(async {
-                shutdown_signal().await;
+                shutdown().await;
                 log("shutting down: no new deliveries; finishing queued work");
             })
             .await

@@ -21,7 +21,27 @@ use showtime_core::plan::Event;
 use showtime_core::{Login, PrNumber};
 use showtime_github::webhook::{Outcome, read_event};
 
-use crate::CliError;
+/// Why the event payload could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ActionsError {
+    /// The file at `GITHUB_EVENT_PATH` could not be read.
+    #[error("GITHUB_EVENT_PATH: cannot read the event payload {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The payload is not what GitHub sends for `GITHUB_EVENT_NAME`.
+    #[error("GITHUB_EVENT_PATH: the `{event}` payload is not one GitHub sends: {source}")]
+    Payload {
+        /// `GITHUB_EVENT_NAME`.
+        event: String,
+        /// What the parser said.
+        source: showtime_github::webhook::WebhookError,
+    },
+}
 
 /// What the event of this GitHub Actions run says about one PR.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,22 +64,20 @@ pub fn for_pr(
     env: &dyn Fn(&str) -> Option<String>,
     codec: &Codec,
     pr: PrNumber,
-) -> Result<Option<ActionsEvent>, CliError> {
+) -> Result<Option<ActionsEvent>, ActionsError> {
     let (Some(name), Some(path)) = (
         env("GITHUB_EVENT_NAME").filter(|v| !v.is_empty()),
         env("GITHUB_EVENT_PATH").filter(|v| !v.is_empty()),
     ) else {
         return Ok(None);
     };
-    let body = std::fs::read(Path::new(&path)).map_err(|e| {
-        CliError::BadInput(format!(
-            "GITHUB_EVENT_PATH: cannot read the event payload {path}: {e}"
-        ))
+    let body = std::fs::read(Path::new(&path)).map_err(|source| ActionsError::Read {
+        path: path.clone(),
+        source,
     })?;
-    let outcome = read_event(codec, &name, &body).map_err(|e| {
-        CliError::BadInput(format!(
-            "GITHUB_EVENT_PATH: the `{name}` payload is not one GitHub sends: {e}"
-        ))
+    let outcome = read_event(codec, &name, &body).map_err(|source| ActionsError::Payload {
+        event: name.clone(),
+        source,
     })?;
     let Outcome::Reconcile(request) = outcome else {
         return Ok(None);
@@ -84,7 +102,7 @@ mod tests {
 
     use super::*;
 
-    fn with_payload(name: &str, json: &str) -> Result<Option<ActionsEvent>, CliError> {
+    fn with_payload(name: &str, json: &str) -> Result<Option<ActionsEvent>, ActionsError> {
         let dir = std::env::temp_dir().join(format!(
             "showtime-actions-{}-{name}-{}",
             std::process::id(),
@@ -168,7 +186,7 @@ mod tests {
     fn a_broken_payload_is_an_error_that_names_the_variable() {
         let err = with_payload("pull_request", "{not json").unwrap_err();
         assert!(err.to_string().contains("GITHUB_EVENT_PATH"), "{err}");
-        assert_eq!(err.exit_code(), crate::exit_code::BAD_INPUT);
+        assert!(matches!(err, ActionsError::Payload { .. }), "{err}");
     }
 
     #[test]

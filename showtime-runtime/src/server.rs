@@ -20,21 +20,12 @@
 //!
 //! # The queue
 //!
-//! * **Order per PR.** Deliveries of one PR run one after the other, in the
-//!   order they arrived: each PR with work has one task draining its own
-//!   queue. Within a delivery, its events run in order.
-//! * **Bounded concurrency.** At most [`ServerSettings::concurrency`]
-//!   deliveries (of different PRs) run at once.
-//! * **Duplicates.** GitHub redelivers with the same `X-GitHub-Delivery` id;
-//!   the last [`ServerSettings::dedup_capacity`] ids are remembered and a
-//!   repeat is acknowledged without queueing anything.
-//! * **Failures.** A reconcile that fails is logged and not retried here: the
-//!   engine already retries transient port errors, and reconciliation is
-//!   level-triggered, so the next event or sweep of the PR finishes the work.
-//! * **Malformed commands.** When a comment has command lines that could not
-//!   be read, the server, after running the valid ones, writes the errors at
-//!   the top of the PR's status comment (the same sticky comment the engine
-//!   uses for refusals), so the author learns what is valid.
+//! Accepted deliveries go to a [`Queue`]: one lane per PR, coalescing,
+//! bounded concurrency and delivery de-duplication (see [`crate::queue`]).
+//! A reconcile that fails is logged and not retried here: the engine
+//! already retries transient port errors, and reconciliation is
+//! level-triggered, so the next event or sweep of the PR finishes the work.
+//! Malformed `/circus` lines are answered on the PR's status comment.
 //!
 //! # Logging
 //!
@@ -49,12 +40,10 @@
 //! lets open requests finish, then waits until every queued delivery has run
 //! before it returns.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::Router;
@@ -66,21 +55,17 @@ use axum::routing::{get, post};
 use chrono::{DateTime, SecondsFormat, Utc};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use showtime_core::Login;
 use showtime_core::engine::Engine;
-use showtime_core::{Login, PrNumber};
-use showtime_github::webhook::{
-    DELIVERY_HEADER, EVENT_HEADER, Outcome, Request, Webhook, WebhookError,
-};
+use showtime_github::webhook::{DELIVERY_HEADER, EVENT_HEADER, Outcome, Webhook, WebhookError};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+
+use crate::queue::{Queue, QueueSettings, Queued};
+use crate::request::{Done, Work};
 
 /// The address the server listens on unless told otherwise.
 pub const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 8080);
-/// Deliveries of different PRs that run at once unless told otherwise.
-pub const DEFAULT_CONCURRENCY: usize = 4;
-/// Delivery ids remembered to drop redeliveries unless told otherwise.
-pub const DEFAULT_DEDUP_CAPACITY: usize = 10_000;
 
 /// The longest stretch of a header value quoted in a log line.
 const LOGGED_CHARS: usize = 80;
@@ -91,12 +76,8 @@ pub struct ServerSettings {
     /// Where [`Server::run`] listens (default `127.0.0.1:8080`). [`serve`]
     /// takes a listener instead and ignores it.
     pub listen: SocketAddr,
-    /// Deliveries of different PRs that run at once (default 4); `0` counts
-    /// as `1`. Deliveries of one PR always run one at a time.
-    pub concurrency: usize,
-    /// How many of the latest `X-GitHub-Delivery` ids are remembered to drop
-    /// redeliveries (default 10,000); `0` turns the check off.
-    pub dedup_capacity: usize,
+    /// The queue: concurrency and de-duplication.
+    pub queue: QueueSettings,
     /// The repository served, `owner/name`. When set, deliveries from any
     /// other repository (a GitHub App installed on several) are acknowledged
     /// and ignored; compared without regard to case. `None` accepts all.
@@ -107,8 +88,7 @@ impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             listen: DEFAULT_LISTEN,
-            concurrency: DEFAULT_CONCURRENCY,
-            dedup_capacity: DEFAULT_DEDUP_CAPACITY,
+            queue: QueueSettings::default(),
             repository: None,
         }
     }
@@ -131,7 +111,7 @@ pub enum ServerError {
     Serve(#[source] io::Error),
 }
 
-/// What the handlers share: the engine, the webhook verifier, and the queue.
+/// What the handlers share: the webhook verifier and the queue.
 ///
 /// Cheap to clone; every clone is the same server.
 #[derive(Clone)]
@@ -140,117 +120,51 @@ pub struct AppState {
 }
 
 struct Inner {
-    engine: Arc<Engine>,
     webhook: Webhook,
     repository: Option<String>,
-    seen: Mutex<Seen>,
-    /// PRs with a task draining their deliveries; present exactly while that
-    /// task runs.
-    lanes: Mutex<HashMap<PrNumber, VecDeque<Job>>>,
-    slots: Arc<Semaphore>,
-    /// Deliveries queued or running.
-    pending: watch::Sender<usize>,
-}
-
-/// One accepted delivery, waiting for its turn.
-struct Job {
-    delivery: String,
-    request: Request,
+    queue: Queue,
 }
 
 impl AppState {
     /// The state of a server that reconciles with `engine` the deliveries
     /// `webhook` accepts, as `settings` say (its `listen` is not used here).
     pub fn new(engine: Arc<Engine>, webhook: Webhook, settings: &ServerSettings) -> Self {
-        let (pending, _) = watch::channel(0);
         AppState {
             inner: Arc::new(Inner {
-                engine,
                 webhook,
                 repository: settings.repository.clone(),
-                seen: Mutex::new(Seen::new(settings.dedup_capacity)),
-                lanes: Mutex::new(HashMap::new()),
-                slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
-                pending,
+                queue: Queue::with_report(engine, settings.queue, log_done),
             }),
         }
     }
 
     /// The engine deliveries are reconciled with.
     pub fn engine(&self) -> &Arc<Engine> {
-        &self.inner.engine
+        self.inner.queue.engine()
     }
 
     /// Deliveries queued or running now.
     pub fn pending(&self) -> usize {
-        *self.inner.pending.borrow()
+        self.inner.queue.pending()
     }
 
     /// Resolves once no delivery is queued or running.
     pub async fn idle(&self) {
-        let mut pending = self.inner.pending.subscribe();
-        // The sender lives as long as `self`, so this cannot fail.
-        let _ = pending.wait_for(|n| *n == 0).await;
-    }
-
-    /// Queues a checked delivery behind the earlier ones of its PR.
-    fn enqueue(&self, job: Job) {
-        let pr = job.request.pr;
-        self.inner.pending.send_modify(|n| *n += 1);
-        let start = match lock(&self.inner.lanes).entry(pr) {
-            Entry::Occupied(mut lane) => {
-                lane.get_mut().push_back(job);
-                false
-            }
-            Entry::Vacant(lane) => {
-                lane.insert(VecDeque::from([job]));
-                true
-            }
-        };
-        if start {
-            tokio::spawn(drain(self.inner.clone(), pr));
-        }
+        self.inner.queue.idle().await;
     }
 }
 
-/// Runs the deliveries of `pr` one by one until its queue is empty, then
-/// removes it, so the next delivery of `pr` starts a new task.
-async fn drain(inner: Arc<Inner>, pr: PrNumber) {
-    loop {
-        let job = {
-            let mut lanes = lock(&inner.lanes);
-            match lanes.get_mut(&pr).and_then(VecDeque::pop_front) {
-                Some(job) => job,
-                None => {
-                    lanes.remove(&pr);
-                    return;
-                }
-            }
-        };
-        // The semaphore is never closed; should it be, the work still runs.
-        let permit = inner.slots.clone().acquire_owned().await.ok();
-        let delivery = job.delivery.clone();
-        // Its own task, so that a panic is contained and the queue goes on.
-        let work = tokio::spawn(work(inner.engine.clone(), job));
-        if let Err(e) = work.await {
-            log(&format!(
-                "delivery {delivery}: PR #{pr}: the work stopped abnormally: {e}"
-            ));
-        }
-        drop(permit);
-        inner.pending.send_modify(|n| *n = n.saturating_sub(1));
-    }
-}
-
-/// Runs one delivery: a reconcile per event, in order, then the reply to any
-/// malformed command lines.
-async fn work(engine: Arc<Engine>, job: Job) {
-    let Job { delivery, request } = job;
-    let pr = request.pr;
-    let actor = request.actor;
-    for event in request.events {
-        let what = event.to_string();
-        match engine.reconcile(pr, event, actor.clone()).await {
+/// Logs a finished batch: an audit line per mutation, a line per reconcile.
+fn log_done(done: &Done, deliveries: &[String]) {
+    let pr = done.pr;
+    let carried = match deliveries {
+        [] => "-".to_owned(),
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} (+{} coalesced)", rest.len()),
+    };
+    for (intent, outcome) in &done.outcomes {
+        let what = intent.event.to_string();
+        match outcome {
             Ok(outcome) => {
                 for audit in &outcome.audit {
                     let result = match &audit.result {
@@ -266,10 +180,11 @@ async fn work(engine: Arc<Engine>, job: Job) {
                 }
                 let reasons: Vec<&str> = outcome.plans.iter().map(|p| p.reason.as_str()).collect();
                 log(&format!(
-                    "delivery {delivery}: PR #{pr}: {what}: {}{}",
+                    "delivery {carried}: PR #{pr}: {what}: {}{}",
                     reasons.join("; "),
                     outcome
                         .failure
+                        .as_ref()
                         .map(|f| format!(" (failed: {f})"))
                         .unwrap_or_default()
                 ));
@@ -281,20 +196,18 @@ async fn work(engine: Arc<Engine>, job: Job) {
                     ""
                 };
                 log(&format!(
-                    "delivery {delivery}: PR #{pr}: {what}: reconcile failed: {e}{later}"
+                    "delivery {carried}: PR #{pr}: {what}: reconcile failed: {e}{later}"
                 ));
             }
         }
     }
-    if !request.command_errors.is_empty() {
-        let reply = engine.reply_to_malformed(pr, actor.as_ref(), &request.command_errors);
-        match reply.await {
+    for reply in &done.replies {
+        match reply {
             Ok(()) => log(&format!(
-                "delivery {delivery}: PR #{pr}: replied to {} malformed command line(s)",
-                request.command_errors.len()
+                "delivery {carried}: PR #{pr}: replied to malformed command lines"
             )),
             Err(e) => log(&format!(
-                "delivery {delivery}: PR #{pr}: replying to malformed command lines failed: {e}"
+                "delivery {carried}: PR #{pr}: replying to malformed command lines failed: {e}"
             )),
         }
     }
@@ -391,20 +304,6 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) 
         }
     };
 
-    let duplicate = delivery_in
-        .id
-        .as_ref()
-        .is_some_and(|id| !lock(&inner.seen).first_time(id));
-    if duplicate {
-        log(&format!(
-            "delivery {delivery} ({event}): already received; ignored"
-        ));
-        return reply(
-            StatusCode::OK,
-            json!({ "duplicate": true, "queued": false }),
-        );
-    }
-
     match delivery_in.outcome {
         Outcome::Reconcile(request) => {
             let elsewhere = inner
@@ -437,10 +336,18 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) 
                     )
                 }
             ));
-            state.enqueue(Job {
-                delivery: delivery.clone(),
-                request,
-            });
+            let queued = inner
+                .queue
+                .push(delivery_in.id.as_deref(), Work::from_request(request));
+            if queued == Queued::Duplicate {
+                log(&format!(
+                    "delivery {delivery} ({event}): already received; ignored"
+                ));
+                return reply(
+                    StatusCode::OK,
+                    json!({ "duplicate": true, "queued": false }),
+                );
+            }
             reply(
                 StatusCode::ACCEPTED,
                 json!({ "queued": true, "pr": pr.get() }),
@@ -500,12 +407,12 @@ async fn healthz(State(state): State<AppState>) -> Response {
 
 /// `GET /environments`.
 async fn environments(State(state): State<AppState>) -> Response {
-    match state.inner.engine.ports().backend.list(None).await {
+    match state.engine().ports().backend.list(None).await {
         Ok(mut envs) => {
             envs.sort_by(|a, b| a.id.cmp(&b.id));
             reply(
                 StatusCode::OK,
-                Value::Array(envs.iter().map(crate::commands::env_json).collect()),
+                Value::Array(envs.iter().map(crate::view::env_json).collect()),
             )
         }
         Err(e) => {
@@ -520,41 +427,6 @@ async fn environments(State(state): State<AppState>) -> Response {
 
 fn reply(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
-}
-
-/// The last delivery ids seen, oldest first out.
-struct Seen {
-    capacity: usize,
-    order: VecDeque<String>,
-    ids: HashSet<String>,
-}
-
-impl Seen {
-    fn new(capacity: usize) -> Self {
-        Seen {
-            capacity,
-            order: VecDeque::new(),
-            ids: HashSet::new(),
-        }
-    }
-
-    /// Records `id`; whether it was new.
-    fn first_time(&mut self, id: &str) -> bool {
-        if self.capacity == 0 {
-            return true;
-        }
-        if self.ids.contains(id) {
-            return false;
-        }
-        if self.order.len() >= self.capacity {
-            if let Some(oldest) = self.order.pop_front() {
-                self.ids.remove(&oldest);
-            }
-        }
-        self.order.push_back(id.to_owned());
-        self.ids.insert(id.to_owned());
-        true
-    }
 }
 
 fn login_or_dash(login: Option<&Login>) -> String {
@@ -588,58 +460,9 @@ pub fn log(message: &str) {
     );
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            // Without a handler, wait for SIGTERM alone.
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_oldest_delivery_ids_are_forgotten_first() {
-        let mut seen = Seen::new(2);
-        assert!(seen.first_time("a"));
-        assert!(seen.first_time("b"));
-        assert!(!seen.first_time("a"));
-        assert!(seen.first_time("c"));
-        assert!(seen.first_time("a"), "`a` was pushed out by `c`");
-        assert!(!seen.first_time("c"));
-    }
-
-    #[test]
-    fn a_capacity_of_zero_remembers_nothing() {
-        let mut seen = Seen::new(0);
-        assert!(seen.first_time("a"));
-        assert!(seen.first_time("a"));
-    }
 
     #[test]
     fn logged_headers_are_escaped_and_shortened() {

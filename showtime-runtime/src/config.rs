@@ -1,15 +1,16 @@
-//! Where the three programs get their configuration: flags, environment
-//! variables and an optional `showtime.toml`, in that order of precedence.
+//! Configuration: flags, environment variables and an optional
+//! `showtime.toml`, in that order of precedence, merged in one place.
 //!
-//! [`GlobalArgs`] are the options every program shares; [`FileConfig`] is
-//! the file; [`Settings::resolve`] merges them with the environment into
-//! one checked [`Settings`]. Nothing here talks to GitHub or a cloud: see
-//! [`crate::wiring`] for that.
+//! [`Overrides`] are what a program's flags say; [`FileConfig`] is the file,
+//! each section owned by the type it configures where that type lives
+//! (`[local]` is [`showtime_local::LocalSection`]); [`Settings::resolve`]
+//! merges them with the environment into one checked [`Settings`]. Nothing
+//! here talks to GitHub or a cloud: see [`crate::wiring`] for that.
 //!
 //! ```toml
 //! # showtime.toml — every key is optional
 //! dialect = "seed"              # or "per-sha" (superset-showtime's)
-//! default_ttl = "48h"
+//! default_ttl = "24h"
 //! max_ttl = "2w"
 //! quota_per_requester = 3
 //! quota_total = 20
@@ -41,8 +42,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use showtime_core::labels::{Codec, DEFAULT_LEGACY_TRIGGER, Dialect};
 use showtime_core::policy::Policy;
 use showtime_core::ports::Permission;
@@ -51,30 +51,24 @@ use showtime_core::{SizeName, Sizes, Ttl};
 /// The default file name looked for in the working directory.
 pub const DEFAULT_FILE: &str = "showtime.toml";
 
-/// Options shared by `showtime`, `showtime-webhook` and `showtime-sweep`.
-///
-/// Each may also come from an environment variable and from the file; a flag
-/// overrides the variable, which overrides the file.
-// The field docs are also `--help` text, where a URL is plain text.
-#[allow(rustdoc::bare_urls)]
-#[derive(Debug, Clone, Default, Args)]
-pub struct GlobalArgs {
-    /// Configuration file [env: SHOWTIME_CONFIG] [default: ./showtime.toml if present]
-    #[arg(long, global = true, value_name = "PATH")]
+/// What a program's flags say; each overrides its environment variable,
+/// which overrides the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// The configuration file (`SHOWTIME_CONFIG`; default `./showtime.toml`
+    /// when it exists).
     pub config: Option<PathBuf>,
-    /// Where environments run [env: SHOWTIME_BACKEND] [default: ecs]
-    #[arg(long, global = true, value_enum)]
+    /// Where environments run (`SHOWTIME_BACKEND`; default `ecs`).
     pub backend: Option<BackendKind>,
-    /// The repository, owner/name [env: GITHUB_REPOSITORY]
-    #[arg(long, global = true, value_name = "OWNER/NAME")]
+    /// The repository, `owner/name` (`GITHUB_REPOSITORY`).
     pub repo: Option<String>,
-    /// GitHub's REST API root [env: GITHUB_API_URL] [default: https://api.github.com]
-    #[arg(long, global = true, value_name = "URL")]
+    /// GitHub's REST API root (`GITHUB_API_URL`).
     pub github_api_url: Option<String>,
 }
 
 /// Which backend runs environments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum BackendKind {
     /// AWS ECS Fargate.
@@ -83,22 +77,40 @@ pub enum BackendKind {
     Local,
 }
 
-/// The label dialect, as the file names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DialectName {
-    /// PR-level keys.
-    Seed,
-    /// superset-showtime's per-SHA keys.
-    PerSha,
+impl std::str::FromStr for BackendKind {
+    type Err = ConfigError;
+
+    fn from_str(text: &str) -> Result<Self, ConfigError> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "ecs" => Ok(BackendKind::Ecs),
+            "local" => Ok(BackendKind::Local),
+            _ => Err(ConfigError::Value {
+                name: "SHOWTIME_BACKEND".into(),
+                message: format!("`{text}` is not `ecs` or `local`"),
+            }),
+        }
+    }
+}
+
+/// Reads a value through its `FromStr`, so the file accepts exactly what
+/// the type's own parser does (and its error says what is accepted).
+fn parsed<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let text = String::deserialize(deserializer)?;
+    text.parse().map(Some).map_err(serde::de::Error::custom)
 }
 
 /// `showtime.toml`. Unknown keys are errors, so a typo is never ignored.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    /// The label dialect written.
-    pub dialect: Option<DialectName>,
+    /// The label dialect written (`seed` or `per-sha`).
+    #[serde(default, deserialize_with = "parsed")]
+    pub dialect: Option<Dialect>,
     /// TTL of a new environment.
     pub default_ttl: Option<Ttl>,
     /// Longest lifetime `extend` may reach.
@@ -310,7 +322,7 @@ impl Settings {
     /// Merges `args` (flags), `env` (variables) and the file they name (or
     /// `./showtime.toml` when it exists).
     pub fn resolve(
-        args: &GlobalArgs,
+        args: &Overrides,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Settings, ConfigError> {
         let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
@@ -325,12 +337,7 @@ impl Settings {
         };
         let backend = match (args.backend, get("SHOWTIME_BACKEND")) {
             (Some(kind), _) => kind,
-            (None, Some(text)) => {
-                BackendKind::from_str(&text, true).map_err(|_| ConfigError::Value {
-                    name: "SHOWTIME_BACKEND".into(),
-                    message: format!("`{text}` is not `ecs` or `local`"),
-                })?
-            }
+            (None, Some(text)) => text.parse()?,
             (None, None) => file.backend.unwrap_or(BackendKind::Ecs),
         };
         let repository = args
@@ -370,10 +377,7 @@ pub fn policy(file: &FileConfig) -> Result<Policy, ConfigError> {
         message: e.to_string(),
     })?;
     if let Some(dialect) = file.dialect {
-        policy.dialect = match dialect {
-            DialectName::Seed => Dialect::Seed,
-            DialectName::PerSha => Dialect::PerSha,
-        };
+        policy.dialect = dialect;
     }
     if let Some(ttl) = file.default_ttl {
         policy.default_ttl = ttl;
@@ -403,7 +407,7 @@ mod tests {
 
     #[test]
     fn the_documented_example_parses() {
-        let doc = include_str!("settings.rs");
+        let doc = include_str!("config.rs");
         let example: String = doc
             .lines()
             .skip_while(|l| !l.starts_with("//! ```toml"))
@@ -475,21 +479,21 @@ mod tests {
         ]
         .into();
         let env = |k: &str| vars.get(k).cloned();
-        let s = Settings::resolve(&GlobalArgs::default(), &env).unwrap_or_else(|e| panic!("{e}"));
+        let s = Settings::resolve(&Overrides::default(), &env).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.repository.as_deref(), Some("a/env"));
         assert_eq!(s.backend, BackendKind::Local);
-        let args = GlobalArgs {
+        let args = Overrides {
             repo: Some("a/flag".into()),
             backend: Some(BackendKind::Ecs),
-            ..GlobalArgs::default()
+            ..Overrides::default()
         };
         let s = Settings::resolve(&args, &env).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.repository.as_deref(), Some("a/flag"));
         assert_eq!(s.backend, BackendKind::Ecs);
         let none = |_: &str| None;
-        let args = GlobalArgs {
+        let args = Overrides {
             config: Some(path.clone()),
-            ..GlobalArgs::default()
+            ..Overrides::default()
         };
         let s = Settings::resolve(&args, &none).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.repository.as_deref(), Some("a/file"));

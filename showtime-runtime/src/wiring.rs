@@ -1,0 +1,187 @@
+//! From [`Settings`] to a running [`Engine`]: the GitHub adapter, the chosen
+//! backend, the image builder and the clock. The three programs share this,
+//! so they act alike on the same configuration.
+
+use std::sync::Arc;
+
+use showtime_core::engine::{Engine, Ports};
+use showtime_core::ports::{Backend, ImageBuilder};
+use showtime_github::{GitHubConfig, GitHubHost};
+use showtime_local::{LocalBackend, LocalError, LocalSettings};
+
+use crate::builder::NoBuild;
+use crate::clock::SystemClock;
+use crate::config::{BackendKind, ConfigError, Settings};
+
+/// Where long waits are reported (a backend's "waiting for the task…"), for
+/// a spinner or log lines; [`engine`] takes one.
+pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Why the engine could not be put together.
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    /// The configuration is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The GitHub settings are wrong (repository, credentials, URL).
+    #[error(transparent)]
+    GitHub(#[from] showtime_github::GitHubError),
+    /// The AWS settings are wrong.
+    #[cfg(feature = "aws")]
+    #[error(transparent)]
+    Aws(#[from] showtime_aws::AwsError),
+    /// `backend = "ecs"` in a program built without the `aws` feature.
+    #[error(
+        "the ECS backend is not built into this program (feature `aws` of showtime-runtime); \
+         use `backend = \"local\"` or rebuild with it"
+    )]
+    NoEcs,
+    /// The local backend cannot start.
+    #[error(transparent)]
+    Local(Box<LocalError>),
+}
+
+impl From<LocalError> for WiringError {
+    fn from(e: LocalError) -> Self {
+        WiringError::Local(Box::new(e))
+    }
+}
+
+/// The GitHub settings: credentials from the environment
+/// ([`GitHubConfig::from_lookup`]), the repository and API root from the
+/// settings.
+pub fn github_config(
+    settings: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<GitHubConfig, WiringError> {
+    let repository = settings.repository.clone();
+    let lookup = |k: &str| match k {
+        "GITHUB_REPOSITORY" => repository.clone(),
+        _ => env(k),
+    };
+    let mut config = GitHubConfig::from_lookup(lookup)?;
+    if let Some(url) = &settings.api_url {
+        config = config.with_api_url(url);
+    }
+    Ok(config)
+}
+
+/// The local backend's settings: `SHOWTIME_STATE_DIR`, else the file's
+/// `[local]`, else the user's cache directory.
+pub fn local_settings(
+    settings: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<LocalSettings, WiringError> {
+    Ok(settings.file.local.settings(env)?)
+}
+
+/// The ECS settings: the file's `[ecs]` and `[sizes]`, then the
+/// `SHOWTIME_ECS_*` and `AWS_REGION` variables.
+#[cfg(feature = "aws")]
+pub fn ecs_settings(
+    settings: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<showtime_aws::EcsSettings, WiringError> {
+    let f = &settings.file.ecs;
+    // The file's values are offered as variables the real ones override, so
+    // one parser (EcsSettings::from_lookup) checks both alike.
+    let from_file = |k: &str| -> Option<String> {
+        match k {
+            "AWS_REGION" => f.region.clone(),
+            "SHOWTIME_ECS_CLUSTER" => f.cluster.clone(),
+            "SHOWTIME_ECS_SUBNETS" => f.subnets.as_ref().map(|v| v.join(",")),
+            "SHOWTIME_ECS_SECURITY_GROUPS" => f.security_groups.as_ref().map(|v| v.join(",")),
+            "SHOWTIME_ECS_CAPACITY" => f.capacity.clone(),
+            "SHOWTIME_ECS_ADDRESS" => f.address.clone(),
+            "SHOWTIME_ECR_REPOSITORY" => f.ecr_repository.clone(),
+            "SHOWTIME_IMAGE_TEMPLATE" => f.image_template.clone(),
+            "SHOWTIME_CONTAINER_PORT" => f.container_port.map(|p| p.to_string()),
+            "SHOWTIME_HEALTH_PATH" => f.health_paths.as_ref().map(|v| v.join(",")),
+            "SHOWTIME_TASK_DEFINITION" => {
+                f.task_definition.as_ref().map(|p| p.display().to_string())
+            }
+            "SHOWTIME_READY_TIMEOUT" => f.ready_timeout_secs.map(|s| s.to_string()),
+            _ => None,
+        }
+    };
+    let mut ecs = showtime_aws::EcsSettings::from_lookup(|k| {
+        env(k)
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| from_file(k))
+    })?;
+    if let Some(sizes) = &settings.file.sizes {
+        ecs.sizes = sizes
+            .iter()
+            .map(|(name, s)| {
+                (
+                    name.to_string(),
+                    showtime_aws::Size {
+                        cpu: s.cpu,
+                        memory: s.memory,
+                    },
+                )
+            })
+            .collect();
+        if !ecs.sizes.contains_key(&ecs.default_size)
+            && let Some(first) = ecs.sizes.keys().next()
+        {
+            ecs.default_size = first.clone();
+        }
+    }
+    Ok(ecs)
+}
+
+/// The engine for `settings`: GitHub from the environment's credentials,
+/// the chosen backend (reporting long waits to `progress`) with its image
+/// builder, the wall clock.
+pub async fn engine(
+    settings: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+    progress: Option<Progress>,
+) -> Result<Engine, WiringError> {
+    let host = GitHubHost::new(github_config(settings, env)?)?;
+    let (backend, builder) = match settings.backend {
+        BackendKind::Local => (
+            Arc::new(LocalBackend::new(local_settings(settings, env)?)?) as Arc<dyn Backend>,
+            Arc::new(NoBuild) as Arc<dyn ImageBuilder>,
+        ),
+        BackendKind::Ecs => ecs(settings, env, progress).await?,
+    };
+    let ports = Ports {
+        host: Arc::new(host),
+        backend,
+        builder,
+        clock: Arc::new(SystemClock::default()),
+        notifier: None,
+    };
+    Ok(Engine::new(ports, settings.policy.clone()))
+}
+
+/// The ECS backend and its command builder.
+#[cfg(feature = "aws")]
+async fn ecs(
+    settings: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+    progress: Option<Progress>,
+) -> Result<(Arc<dyn Backend>, Arc<dyn ImageBuilder>), WiringError> {
+    let ecs = ecs_settings(settings, env)?;
+    let builder = crate::builder::CommandBuilder {
+        image: (settings.file.build.image.clone()).unwrap_or_else(|| ecs.image_template.clone()),
+        repository: ecs.ecr_repository.clone(),
+        command: settings.file.build.command.clone(),
+    };
+    let mut backend = showtime_aws::EcsBackend::from_env(ecs).await?;
+    if let Some(progress) = progress {
+        backend = backend.with_progress(move |p| progress(&format!("{}: {}", p.env, p.message)));
+    }
+    Ok((Arc::new(backend), Arc::new(builder)))
+}
+
+#[cfg(not(feature = "aws"))]
+async fn ecs(
+    _: &Settings,
+    _: &dyn Fn(&str) -> Option<String>,
+    _: Option<Progress>,
+) -> Result<(Arc<dyn Backend>, Arc<dyn ImageBuilder>), WiringError> {
+    Err(WiringError::NoEcs)
+}
