@@ -46,6 +46,6 @@ pub mod template;
 pub use backend::{EcsBackend, MANAGED_TAG, Progress};
 pub use ec2::{Ec2Client, Interfaces, NetworkInterface};
 pub use error::AwsError;
-pub use settings::{AddressKind, Capacity, EcsSettings, Size, fill_image};
+pub use settings::{AddressKind, Capacity, EcsSettings, fill_image};
 pub use showtime_core as core;
-pub use template::DEFAULT_TEMPLATE;
+pub use template::{DEFAULT_TEMPLATE, Size};

@@ -2,8 +2,9 @@
 //! shaped.
 //!
 //! This module owns [`EcsSettings`] (with its defaults and its reading from
-//! `SHOWTIME_*` environment variables), the size table ([`Size`]) and the
-//! small choices ([`Capacity`], [`AddressKind`]). It validates what it reads
+//! `SHOWTIME_*` environment variables), the size table (names to a
+//! [`Size`], which the template module owns) and the small choices
+//! ([`Capacity`], [`AddressKind`]). It validates what it reads
 //! and names the variable at fault; it makes no AWS call and keeps no
 //! credentials (those come from the AWS credential chain).
 
@@ -15,15 +16,7 @@ use showtime_core::ports::EnvId;
 
 use crate::error::AwsError;
 use crate::template;
-
-/// The task size of an environment: Fargate CPU units and memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Size {
-    /// CPU units (1024 = one vCPU).
-    pub cpu: u32,
-    /// Memory in MiB.
-    pub memory: u32,
-}
+pub use crate::template::Size;
 
 /// Which Fargate capacity runs the tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -3,11 +3,12 @@
 //! and size of one environment.
 //!
 //! This module owns the template format (a subset of ECS's own task
-//! definition JSON, see [`SUPPORTED`]), its placeholders, and the rules that
-//! turn a [`Config`] into environment variables. It makes no AWS call: it
-//! builds values that [`crate::EcsBackend`] sends. It must not drop a field
-//! it does not understand silently: a non-empty unsupported field is an
-//! error naming it.
+//! definition JSON, see [`SUPPORTED`]), its placeholders, the task [`Size`],
+//! and the rules that turn a [`Config`] into environment variables. It does
+//! not read the backend's settings (they reach it as values) and makes no
+//! AWS call: it builds values that [`crate::EcsBackend`] sends. It must not
+//! drop a field it does not understand silently: a non-empty unsupported
+//! field is an error naming it.
 
 use std::collections::BTreeMap;
 
@@ -21,7 +22,6 @@ use serde_json::Value;
 use showtime_core::Config;
 
 use crate::error::AwsError;
-use crate::settings::Size;
 
 /// The shipped template: Superset on port 8080, modelled on
 /// superset-showtime's task definition (SQLite examples, no Talisman, logs
@@ -52,6 +52,15 @@ const CONFIG_VARS: &[&str] = &[
     "SUPERSET_LOAD_EXAMPLES",
     "SHOWTIME_CACHE",
 ];
+
+/// The task size of an environment: Fargate CPU units and memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Size {
+    /// CPU units (1024 = one vCPU).
+    pub cpu: u32,
+    /// Memory in MiB.
+    pub memory: u32,
+}
 
 /// Values substituted for the template's placeholders.
 #[derive(Debug, Clone)]

@@ -1,0 +1,300 @@
+//! The PR-host port on GitHub's REST API, through octocrab: [`GitHubHost`]
+//! and its [`PrHost`] implementation, the endpoints each port call uses. It
+//! must not send but through its transport, nor read JSON but its wire models.
+//!
+//! [`GitHubHost`] implements [`PrHost`] with GitHub's request budget in mind:
+//! one request reads a PR with its labels, open PRs are listed 100 a page,
+//! any number of labels is added in one request, and the status comment's id
+//! is remembered once found. Labels are only ever added (`POST`) or removed
+//! one by one (`DELETE`), never replaced as a set, so a label a person adds at
+//! the same moment survives.
+//!
+//! Retries: 5xx answers and secondary rate limits (403/429 with `Retry-After`
+//! or `x-ratelimit-reset`) are retried with bounded backoff that honours the
+//! header; an exhausted primary rate limit is returned at once as
+//! [`PortError::RateLimited`] naming the reset time. 401, other 403s, 404 and
+//! 422 become errors that say what to check.
+//!
+//! Inside: `config` (where and as whom: [`GitHubConfig`], [`Auth`],
+//! [`RetryPolicy`]), `transport` (the octocrab clients, retries, paging,
+//! error answers mapped to [`PortError`]) and `wire` (GitHub's JSON models and
+//! their conversion to `showtime_core` types).
+
+mod config;
+mod transport;
+mod wire;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use showtime_core::ports::{Permission, PortError, PrHost, PullRequest};
+use showtime_core::{Login, PrNumber};
+
+pub use config::{Auth, DEFAULT_API_URL, GitHubConfig, GitHubError, RetryPolicy};
+use transport::{Method, Transport, next_link};
+use wire::{WireComment, WireLabel, WirePermission, WirePull, permission_of, to_pull_request};
+
+/// The PR host on GitHub.
+pub struct GitHubHost {
+    transport: Transport,
+    owner: String,
+    repo: String,
+    comment_ids: Mutex<HashMap<PrNumber, u64>>,
+}
+
+impl std::fmt::Debug for GitHubHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GitHubHost({}/{})", self.owner, self.repo)
+    }
+}
+
+impl GitHubHost {
+    /// Builds the client. Must be called within a tokio runtime.
+    pub fn new(config: GitHubConfig) -> Result<Self, GitHubError> {
+        let roots = config.api_roots()?;
+        Ok(GitHubHost {
+            transport: Transport::new(&roots, &config.auth, config.retry)?,
+            owner: config.owner,
+            repo: config.repo,
+            comment_ids: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// `owner/name`.
+    pub fn repository(&self) -> String {
+        format!("{}/{}", self.owner, self.repo)
+    }
+
+    fn path(&self, rest: &str) -> String {
+        format!("/repos/{}/{}/{rest}", self.owner, self.repo)
+    }
+
+    async fn find_comment(&self, pr: PrNumber, marker: &str) -> Result<Option<u64>, PortError> {
+        let mut next = Some(self.path(&format!("issues/{pr}/comments?per_page=100")));
+        while let Some(uri) = next.take() {
+            let (page, headers): (Vec<WireComment>, _) =
+                self.transport.json(Method::Get, &uri, None).await?;
+            if let Some(found) = page
+                .iter()
+                .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
+            {
+                return Ok(Some(found.id));
+            }
+            next = next_link(&headers);
+        }
+        Ok(None)
+    }
+
+    fn remembered_comment(&self) -> std::sync::MutexGuard<'_, HashMap<PrNumber, u64>> {
+        self.comment_ids.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Percent-encodes one path segment (label names hold emoji and spaces):
+/// everything but RFC 3986's unreserved characters.
+pub(crate) fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[async_trait]
+impl PrHost for GitHubHost {
+    async fn pull_request(&self, pr: PrNumber) -> Result<PullRequest, PortError> {
+        let (wire, _): (WirePull, _) = self
+            .transport
+            .json(Method::Get, &self.path(&format!("pulls/{pr}")), None)
+            .await
+            .map_err(|e| match e {
+                PortError::NotFound { .. } => PortError::NotFound {
+                    what: format!("PR #{pr} in {}", self.repository()),
+                },
+                other => other,
+            })?;
+        to_pull_request(wire)
+    }
+
+    async fn open_pull_requests(&self) -> Result<Vec<PullRequest>, PortError> {
+        let wires: Vec<WirePull> = self
+            .transport
+            .pages(self.path("pulls?state=open&per_page=100"))
+            .await?;
+        wires.into_iter().map(to_pull_request).collect()
+    }
+
+    async fn add_labels(&self, pr: PrNumber, labels: &[String]) -> Result<(), PortError> {
+        if labels.is_empty() {
+            return Ok(());
+        }
+        let body = json!({ "labels": labels });
+        self.transport
+            .send(
+                Method::Post,
+                &self.path(&format!("issues/{pr}/labels")),
+                Some(&body),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn remove_label(&self, pr: PrNumber, label: &str) -> Result<(), PortError> {
+        let uri = self.path(&format!("issues/{pr}/labels/{}", segment(label)));
+        match self.transport.send(Method::Delete, &uri, None).await {
+            // Not on the issue: already removed.
+            Ok(_) | Err(PortError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn permission(&self, user: &Login) -> Result<Permission, PortError> {
+        let uri = self.path(&format!(
+            "collaborators/{}/permission",
+            segment(user.as_str())
+        ));
+        match self
+            .transport
+            .json::<WirePermission>(Method::Get, &uri, None)
+            .await
+        {
+            Ok((wire, _)) => Ok(permission_of(&wire)),
+            Err(PortError::NotFound { .. }) => Ok(Permission::None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn upsert_comment(
+        &self,
+        pr: PrNumber,
+        marker: &str,
+        body: &str,
+    ) -> Result<(), PortError> {
+        let payload = json!({ "body": body });
+        let remembered = self.remembered_comment().get(&pr).copied();
+        if let Some(id) = remembered {
+            let uri = self.path(&format!("issues/comments/{id}"));
+            match self
+                .transport
+                .send(Method::Patch, &uri, Some(&payload))
+                .await
+            {
+                Ok(_) => return Ok(()),
+                // Deleted by someone: find or create it again.
+                Err(PortError::NotFound { .. }) => {
+                    self.remembered_comment().remove(&pr);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let id = match self.find_comment(pr, marker).await? {
+            Some(id) => {
+                let uri = self.path(&format!("issues/comments/{id}"));
+                self.transport
+                    .send(Method::Patch, &uri, Some(&payload))
+                    .await?;
+                id
+            }
+            None => {
+                let uri = self.path(&format!("issues/{pr}/comments"));
+                let (created, _): (WireComment, _) = self
+                    .transport
+                    .json(Method::Post, &uri, Some(&payload))
+                    .await?;
+                created.id
+            }
+        };
+        self.remembered_comment().insert(pr, id);
+        Ok(())
+    }
+
+    async fn ensure_label(
+        &self,
+        name: &str,
+        color: &str,
+        description: &str,
+    ) -> Result<(), PortError> {
+        let body = json!({ "name": name, "color": color, "description": description });
+        match self
+            .transport
+            .send(Method::Post, &self.path("labels"), Some(&body))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(PortError::Permanent { message }) if message.contains("already_exists") => {
+                let update = json!({ "color": color, "description": description });
+                let uri = self.path(&format!("labels/{}", segment(name)));
+                self.transport
+                    .send(Method::Patch, &uri, Some(&update))
+                    .await
+                    .map(|_| ())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn repository_labels(&self) -> Result<Vec<String>, PortError> {
+        let labels: Vec<WireLabel> = self
+            .transport
+            .pages(self.path("labels?per_page=100"))
+            .await?;
+        Ok(labels.into_iter().map(|l| l.name).collect())
+    }
+
+    async fn delete_label_if_unused(&self, name: &str) -> Result<bool, PortError> {
+        let query = json!({
+            "query": "query($owner: String!, $name: String!, $label: String!) { \
+                      repository(owner: $owner, name: $name) { label(name: $label) { \
+                      issues { totalCount } pullRequests { totalCount } } } }",
+            "variables": { "owner": self.owner, "name": self.repo, "label": name },
+        });
+        let reply = self.transport.graphql(&query).await?;
+        let answer: Value = serde_json::from_str(&reply.body)
+            .map_err(|e| PortError::permanent(format!("GraphQL answer is not JSON: {e}")))?;
+        if let Some(errors) = answer.get("errors") {
+            return Err(PortError::permanent(format!(
+                "GraphQL label query failed: {errors}"
+            )));
+        }
+        let label = &answer["data"]["repository"]["label"];
+        if label.is_null() {
+            return Ok(false);
+        }
+        let count = |kind: &str| label[kind]["totalCount"].as_u64();
+        match (count("issues"), count("pullRequests")) {
+            (Some(0), Some(0)) => {}
+            (Some(_), Some(_)) => return Ok(false),
+            _ => {
+                return Err(PortError::permanent(
+                    "GraphQL label query answered without attachment counts",
+                ));
+            }
+        }
+        let uri = self.path(&format!("labels/{}", segment(name)));
+        match self.transport.send(Method::Delete, &uri, None).await {
+            Ok(_) => Ok(true),
+            Err(PortError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_names_are_percent_encoded() {
+        assert_eq!(
+            segment("🎪 🚦 running"),
+            "%F0%9F%8E%AA%20%F0%9F%9A%A6%20running"
+        );
+        assert_eq!(segment("a/b"), "a%2Fb");
+    }
+}
