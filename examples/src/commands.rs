@@ -12,13 +12,15 @@ use serde_json::{Value, json};
 use showtime_core::commands::SlashCommand;
 use showtime_core::engine::{Engine, EngineError, Outcome};
 use showtime_core::labels::{Dialect, LabelState, Trigger};
-use showtime_core::plan::{Actor, Event, Plan, Refusal, Step};
+use showtime_core::plan::Event;
 use showtime_core::ports::{EnvId, EnvInfo, Permission, PortError, PullRequest};
 use showtime_core::{Login, PrNumber, Sha};
 
+use showtime_runtime::actions;
 use showtime_runtime::request::{Work, carry_out};
 use showtime_runtime::sweep::{self, SweepError};
-use showtime_runtime::view::{env_json, health_name, plan_json, sweep_json, sweep_text};
+use showtime_runtime::text::environments_table;
+use showtime_runtime::view::{env_json, plan_json, sweep_json, sweep_text};
 
 use crate::CliError;
 use crate::output::Output;
@@ -230,20 +232,6 @@ pub async fn comment(
     }
 }
 
-/// The keys of `sync --check-only`, in the order printed: those
-/// superset-showtime's workflows read.
-pub const CHECK_KEYS: [&str; 9] = [
-    "action_needed",
-    "build_needed",
-    "sync_needed",
-    "target_sha",
-    "pr_number",
-    "github_actor",
-    "permission_level",
-    "auth_status",
-    "action_reason",
-];
-
 /// The `key=value` lines of `sync --check-only`.
 async fn check(
     engine: &Engine,
@@ -253,74 +241,11 @@ async fn check(
     event: Event,
     actor: Option<Login>,
 ) -> Result<(), CliError> {
-    let pr = read.number;
-    let head = read.head_sha.clone();
-    let labels = engine.policy().codec.parse(&read.labels);
-    let stale = sha.is_some_and(|s| s != &head);
     let auth = authorization(engine, actor.as_ref()).await?;
-    // The permission just read is handed to the planner, not asked again.
-    let known = actor.clone().map(|login| Actor {
-        login,
-        permission: auth.map(|(p, _)| p),
-    });
-    let plan = engine
-        .plan_for(read, event, known, None)
+    let lines = actions::check(engine, read, sha, event, actor, auth.map(|(p, _)| p))
         .await
         .map_err(engine_error)?;
-    let (action, reason) = if stale {
-        (
-            "no_action",
-            format!("the PR's head is now {}", head.short()),
-        )
-    } else {
-        (action_of(&plan, &labels), plan.reason.clone())
-    };
-    let build = !stale && plan.steps.iter().any(|s| matches!(s, Step::Build { .. }));
-    let values = [
-        action.to_owned(),
-        build.to_string(),
-        (!stale && !plan.is_empty()).to_string(),
-        head.to_string(),
-        pr.to_string(),
-        actor.as_ref().map(Login::to_string).unwrap_or_default(),
-        auth.map(|(p, _)| p.as_str().to_owned()).unwrap_or_default(),
-        match auth {
-            None => "no_actor",
-            Some((_, true)) => "authorized",
-            Some((_, false)) => "denied",
-        }
-        .to_owned(),
-        one_line(&reason),
-    ];
-    let lines: Vec<(&str, String)> = CHECK_KEYS.into_iter().zip(values).collect();
     out.key_values(&lines)
-}
-
-/// What a plan amounts to, in superset-showtime's words.
-fn action_of(plan: &Plan, labels: &LabelState) -> &'static str {
-    let has = |f: fn(&Step) -> bool| plan.steps.iter().any(f);
-    if plan.refusal == Some(Refusal::Blocked) {
-        "blocked"
-    } else if has(|s| matches!(s, Step::Build { .. } | Step::Deploy(_))) {
-        if labels.active.is_some() {
-            "rolling_update"
-        } else {
-            "create_environment"
-        }
-    } else if has(|s| matches!(s, Step::Destroy(_))) {
-        "destroy_environment"
-    } else if has(|s| matches!(s, Step::ApplyConfig(..))) {
-        "apply_config"
-    } else if plan.is_empty() {
-        "no_action"
-    } else {
-        "sync_labels"
-    }
-}
-
-/// Key=value values are one line each, whatever the reason says.
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// `start PR`: adds the start trigger, as a person would, and reconciles.
@@ -638,38 +563,4 @@ pub async fn cleanup_labels(
         out.line(&format!("  {name}"))?;
     }
     Ok(())
-}
-
-/// A table of environments for people.
-pub fn environments_table(envs: &[EnvInfo]) -> String {
-    if envs.is_empty() {
-        return "No environments.".to_owned();
-    }
-    let header = ["ENVIRONMENT", "PR", "HEALTH", "URL", "CREATED (UTC)", "BY"];
-    let mut rows = vec![header.map(str::to_owned).to_vec()];
-    rows.extend(envs.iter().map(|e| {
-        vec![
-            e.id.name(),
-            format!("#{}", e.id.pr),
-            health_name(&e.health).to_owned(),
-            e.address
-                .map(|a| format!("http://{a}"))
-                .unwrap_or_else(|| "-".to_owned()),
-            e.created_at.format("%Y-%m-%d %H:%M").to_string(),
-            e.requested_by
-                .as_ref()
-                .map_or_else(|| "-".to_owned(), ToString::to_string),
-        ]
-    }));
-    crate::table(&rows, "").trim_end().to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_values_stay_on_one_line() {
-        assert_eq!(one_line("a\nb   c\r\nd"), "a b c d");
-    }
 }

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use showtime_core::commands::{self, SlashCommand};
 use showtime_core::engine::{Engine, Ports};
 use showtime_core::plan::Event;
 use showtime_core::policy::Policy;
@@ -26,10 +25,12 @@ use showtime_github::fake::{FakeGitHub, FakePr};
 use showtime_github::{Auth, GitHubConfig, GitHubHost};
 use showtime_local::{LocalBackend, LocalSettings, probe};
 
-use crate::CliError;
-use crate::output::Output;
 use showtime_runtime::builder::NoBuild;
 use showtime_runtime::clock::SystemClock;
+use showtime_runtime::request::{Work, carry_out};
+
+use crate::CliError;
+use crate::output::Output;
 
 const PR: u64 = 42;
 const MAINTAINER: &str = "maintainer";
@@ -237,15 +238,21 @@ impl Demo {
         }
     }
 
+    /// A comment, carried out as every program carries one out.
     async fn comment(&self, body: &str) -> Result<(), CliError> {
         self.fake.add_comment(PR, MAINTAINER, body);
-        let sizes = self.engine.policy().codec.sizes().clone();
-        for command in commands::parse(body, &sizes) {
-            let command: SlashCommand =
-                command.map_err(|e| failed("the comment")(e.to_string()))?;
-            self.reconcile(Event::Command(command)).await?;
+        let work = Work::from_comment(
+            self.pr,
+            body,
+            self.maintainer.clone(),
+            &self.engine.policy().codec,
+        );
+        let done = carry_out(&self.engine, work, None).await;
+        match (done.error(), done.failure()) {
+            (Some(e), _) => Err(failed("the comment")(e.to_string())),
+            (None, Some(failure)) => Err(failed("the comment")(failure.to_owned())),
+            (None, None) => Ok(()),
         }
-        Ok(())
     }
 
     fn show(&self, out: &mut Output<'_>) -> Result<(), CliError> {

@@ -19,11 +19,9 @@
 
 use std::io::{self, Read, Write};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use showtime_core::labels::{
-    self, AnomalyKind, Codec, DEFAULT_LEGACY_TRIGGER, Dialect, LabelState, Trigger,
-};
-use showtime_core::{Config, SizeName, Sizes};
+use clap::{Args, Parser, Subcommand};
+use showtime_core::labels::{Codec, DEFAULT_LEGACY_TRIGGER, Dialect, LabelState};
+use showtime_core::{SizeName, Sizes};
 
 pub mod commands;
 pub mod demo;
@@ -39,6 +37,7 @@ use showtime_local::app::{self, AppInfo};
 use crate::commands::SyncEvent;
 use crate::output::Output;
 use showtime_runtime::config::{self, BackendKind, FileConfig, Overrides, Settings};
+use showtime_runtime::text::{reference_json, reference_table, summary};
 use showtime_runtime::{actions, view, wiring};
 
 /// The process exit codes of `showtime`, all in one place.
@@ -271,31 +270,15 @@ pub enum LabelsCommand {
     /// Read the JSON form of `labels parse --json` from standard input and
     /// print its label names, one per line
     Encode {
-        /// Which label dialect to write
-        #[arg(long, value_enum, default_value_t = DialectArg::Seed)]
-        dialect: DialectArg,
+        /// Which label dialect to write: `seed` (PR-level keys, `🎪 🚦
+        /// running`) or `per-sha` (superset-showtime's, `🎪 abc123f 🚦
+        /// running`)
+        #[arg(long, default_value_t = Dialect::Seed, value_parser = |s: &str| s.parse::<Dialect>())]
+        dialect: Dialect,
     },
     /// Print every label kind with its per-SHA form, colour and meaning
     /// (`--json` prints a JSON array instead of a table.)
     Reference,
-}
-
-/// The label dialects, as named on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DialectArg {
-    /// PR-level keys: `🎪 🚦 running`
-    Seed,
-    /// superset-showtime's per-SHA keys: `🎪 abc123f 🚦 running`
-    PerSha,
-}
-
-impl From<DialectArg> for Dialect {
-    fn from(arg: DialectArg) -> Self {
-        match arg {
-            DialectArg::Seed => Dialect::Seed,
-            DialectArg::PerSha => Dialect::PerSha,
-        }
-    }
 }
 
 /// Why a command failed.
@@ -396,7 +379,7 @@ fn execute(
             let codec = codec.codec()?;
             match command {
                 LabelsCommand::Parse => parse(&codec, cli.json, stdin, stdout)?,
-                LabelsCommand::Encode { dialect } => encode(&codec, dialect.into(), stdin, stdout)?,
+                LabelsCommand::Encode { dialect } => encode(&codec, dialect, stdin, stdout)?,
                 LabelsCommand::Reference if cli.json => writeln!(
                     stdout,
                     "{}",
@@ -642,265 +625,9 @@ pub fn read_lines(input: &[u8]) -> Result<Vec<&str>, CliError> {
     Ok(labels)
 }
 
-/// The readable summary `labels parse` prints: pointers, environments,
-/// lifetime, configuration, triggers, flags, anomalies and other labels.
-pub fn summary(state: &LabelState, codec: &Codec) -> String {
-    let none = || "-".to_owned();
-    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
-    let triggers: Vec<String> = state
-        .triggers
-        .iter()
-        .map(|t| match t {
-            Trigger::Up => format!("up ({})", printable(codec.legacy_trigger())),
-            other => other.to_string(),
-        })
-        .collect();
-    let facts = [
-        (
-            "Active:",
-            state.active.as_ref().map_or_else(none, ToString::to_string),
-        ),
-        (
-            "Building:",
-            state
-                .building
-                .as_ref()
-                .map_or_else(none, ToString::to_string),
-        ),
-        ("TTL:", state.ttl.map_or_else(none, |t| t.to_string())),
-        ("Config:", config_summary(&state.config)),
-        (
-            "Triggers:",
-            if triggers.is_empty() {
-                none()
-            } else {
-                triggers.join(", ")
-            },
-        ),
-        ("Frozen:", yes_no(state.frozen)),
-        ("Blocked:", yes_no(state.blocked)),
-    ];
-    let rows: Vec<Vec<String>> = facts
-        .into_iter()
-        .map(|(k, v)| vec![k.to_owned(), v])
-        .collect();
-    let mut out = table(&rows, "");
-
-    out.push('\n');
-    if state.environments.is_empty() {
-        out.push_str("Environments: none\n");
-    } else {
-        out.push_str("Environments:\n");
-        let mut rows = vec![
-            ["SHA", "ROLE", "STATUS", "URL", "CREATED", "REQUESTED BY"]
-                .map(str::to_owned)
-                .to_vec(),
-        ];
-        for (sha, env) in &state.environments {
-            let roles: Vec<&str> = [
-                (state.active.as_ref(), "active"),
-                (state.building.as_ref(), "building"),
-            ]
-            .into_iter()
-            .filter(|(pointer, _)| *pointer == Some(sha))
-            .map(|(_, role)| role)
-            .collect();
-            rows.push(vec![
-                sha.to_string(),
-                if roles.is_empty() {
-                    none()
-                } else {
-                    roles.join(", ")
-                },
-                env.status.map_or_else(none, |s| s.to_string()),
-                env.address.map_or_else(none, |a| a.url()),
-                env.created_at.map_or_else(none, |t| t.to_string()),
-                env.requested_by
-                    .as_ref()
-                    .map_or_else(none, ToString::to_string),
-            ]);
-        }
-        out.push_str(&table(&rows, "  "));
-    }
-
-    out.push('\n');
-    if state.anomalies.is_empty() {
-        out.push_str("Anomalies: none\n");
-    } else {
-        out.push_str("Anomalies:\n");
-        for anomaly in &state.anomalies {
-            out.push_str(&format!(
-                "  {}\n    {}: {}\n",
-                shorten(&anomaly.label),
-                anomaly_kind(anomaly.kind),
-                printable(&anomaly.message)
-            ));
-        }
-    }
-
-    out.push('\n');
-    if state.other_labels.is_empty() {
-        out.push_str("Other labels: none\n");
-    } else {
-        out.push_str("Other labels:\n");
-        for label in &state.other_labels {
-            out.push_str(&format!("  {}\n", shorten(label)));
-        }
-    }
-    out
-}
-
-fn config_summary(config: &Config) -> String {
-    if config.is_default() {
-        return "default".to_owned();
-    }
-    let mut items: Vec<String> = config
-        .features
-        .iter()
-        .map(|(name, on)| format!("{name}={}", if *on { "on" } else { "off" }))
-        .collect();
-    if config.debug {
-        items.push("debug".to_owned());
-    }
-    if let Some(size) = &config.size {
-        items.push(format!("size={size}"));
-    }
-    if config.no_examples {
-        items.push("no-examples".to_owned());
-    }
-    if config.cache_redis {
-        items.push("cache-redis".to_owned());
-    }
-    items.join(", ")
-}
-
-fn anomaly_kind(kind: AnomalyKind) -> &'static str {
-    match kind {
-        AnomalyKind::Unrecognized => "unrecognized",
-        AnomalyKind::InvalidValue => "invalid value",
-        AnomalyKind::Conflict => "conflict",
-        AnomalyKind::Orphaned => "orphaned",
-    }
-}
-
-/// The label reference as an aligned plain-text table: label, per-SHA form,
-/// colour and meaning. The legacy up-label is shown under its configured name.
-pub fn reference_table(codec: &Codec) -> String {
-    let mut rows = vec![
-        ["LABEL", "PER-SHA FORM", "COLOUR", "MEANING"]
-            .map(str::to_owned)
-            .to_vec(),
-    ];
-    for entry in labels::reference() {
-        rows.push(vec![
-            reference_label(codec, entry.seed),
-            entry.per_sha.unwrap_or("-").to_owned(),
-            format!("#{}", entry.color),
-            entry.meaning.to_owned(),
-        ]);
-    }
-    table(&rows, "")
-}
-
-/// The label reference as a JSON array of objects with the fields `seed`,
-/// `per_sha` (or `null`), `meaning` and `color` (six hexadecimal digits).
-pub fn reference_json(codec: &Codec) -> serde_json::Value {
-    labels::reference()
-        .iter()
-        .map(|entry| {
-            serde_json::json!({
-                "seed": reference_label(codec, entry.seed),
-                "per_sha": entry.per_sha,
-                "meaning": entry.meaning,
-                "color": entry.color,
-            })
-        })
-        .collect()
-}
-
-fn reference_label(codec: &Codec, seed: &str) -> String {
-    if seed == DEFAULT_LEGACY_TRIGGER {
-        printable(codec.legacy_trigger())
-    } else {
-        seed.to_owned()
-    }
-}
-
-/// Lays `rows` out in columns separated by two spaces, each line starting
-/// with `indent`; the last column is not padded. Widths are terminal
-/// columns (an emoji takes two), as `comfy-table` measures them.
-pub(crate) fn table(rows: &[Vec<String>], indent: &str) -> String {
-    let mut table = comfy_table::Table::new();
-    table
-        .load_preset(comfy_table::presets::NOTHING)
-        .set_content_arrangement(comfy_table::ContentArrangement::Disabled);
-    for row in rows {
-        table.add_row(row);
-    }
-    for column in table.column_iter_mut() {
-        column.set_padding((0, 2));
-    }
-    let mut out = String::new();
-    for line in table.lines() {
-        out.push_str(indent);
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-/// The longest label quoted in the summary; GitHub allows 50 characters, so
-/// anything longer is shortened.
-const SHOWN_CHARS: usize = 80;
-
-/// `text` made safe for a terminal and shortened to [`SHOWN_CHARS`].
-fn shorten(text: &str) -> String {
-    let mut chars = text.chars();
-    let head: String = chars.by_ref().take(SHOWN_CHARS).collect();
-    if chars.next().is_some() {
-        format!("{}…", printable(&head))
-    } else {
-        printable(&head)
-    }
-}
-
-/// `text` with control characters (terminal escapes, tabs) escaped.
-fn printable(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_owned();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tables_align_emoji_labels() {
-        let rows = vec![
-            vec!["🎪 🚦 running".to_owned(), "x".to_owned()],
-            vec!["bug".to_owned(), "y".to_owned()],
-        ];
-        assert_eq!(table(&rows, ""), "🎪 🚦 running  x\nbug            y\n");
-        let rows = vec![
-            vec!["🎪 ⚙️ debug".to_owned(), "x".to_owned()],
-            vec!["🎪 🏗️ abc123f".to_owned(), "y".to_owned()],
-            vec!["bug".to_owned(), "z".to_owned()],
-        ];
-        assert_eq!(
-            table(&rows, "  "),
-            "  🎪 ⚙️ debug    x\n  🎪 🏗️ abc123f  y\n  bug            z\n"
-        );
-    }
 
     #[test]
     fn lines_are_split_trimmed_and_numbered() {
@@ -908,12 +635,5 @@ mod tests {
         let err = read_lines(b"ok\n\xff\n").unwrap_err();
         assert_eq!(err.exit_code(), exit_code::BAD_INPUT);
         assert!(err.to_string().contains("line 2"), "{err}");
-    }
-
-    #[test]
-    fn control_characters_are_escaped_and_long_labels_shortened() {
-        assert_eq!(printable("a\u{1b}[31mb"), "a\\u{1b}[31mb");
-        let long = shorten(&"x".repeat(10_000));
-        assert_eq!(long.chars().count(), SHOWN_CHARS + 1);
     }
 }

@@ -110,28 +110,7 @@ impl<'a> Output<'a> {
         let Some(path) = &self.step_summary else {
             return;
         };
-        let mut text = format!("### 🎪 Showtime: PR #{pr}\n\n");
-        text.push_str("| environment | status | URL |\n|---|---|---|\n");
-        for (sha, env) in &labels.environments {
-            let url = env
-                .address
-                .map(|a| format!("http://{a}"))
-                .unwrap_or_else(|| "–".to_owned());
-            let status = env
-                .status
-                .map_or_else(|| "unknown".to_owned(), |s| s.to_string());
-            text.push_str(&format!("| `{sha}` | {status} | {url} |\n"));
-        }
-        if labels.environments.is_empty() {
-            text.push_str(&format!(
-                "| – | {} | – |\n",
-                if envs.is_empty() {
-                    "no environment"
-                } else {
-                    "unlabelled"
-                }
-            ));
-        }
+        let text = showtime_runtime::text::step_summary(pr, labels, envs);
         if let Err(e) = append(path, &format!("{text}\n")) {
             self.progress(&format!("cannot write the step summary: {e}"));
         }

@@ -47,7 +47,7 @@ async fn the_whole_lifecycle_through_showtime_sync() {
         .filter_map(|l| l.split_once('='))
         .map(|(k, _)| k)
         .collect();
-    assert_eq!(keys, showtime_examples::commands::CHECK_KEYS);
+    assert_eq!(keys, showtime_runtime::actions::CHECK_KEYS);
     assert!(
         written.contains("github_actor=dependabot[bot]\n"),
         "{written}"

@@ -639,7 +639,7 @@ fn the_check_job_exposes_every_output() {
     let doc = load(PR_WORKFLOW);
     let check = doc.get("jobs").and_then(|j| j.get("check")).unwrap();
     let outputs = check.get("outputs").unwrap();
-    for key in showtime_examples::commands::CHECK_KEYS {
+    for key in showtime_runtime::actions::CHECK_KEYS {
         let value = text(outputs, key);
         assert_eq!(
             value,

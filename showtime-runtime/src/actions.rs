@@ -16,9 +16,11 @@
 
 use std::path::Path;
 
-use showtime_core::labels::Codec;
-use showtime_core::plan::Event;
-use showtime_core::{Login, PrNumber};
+use showtime_core::engine::{Engine, EngineError};
+use showtime_core::labels::{Codec, LabelState};
+use showtime_core::plan::{Actor, Event, Plan, Refusal, Step};
+use showtime_core::ports::{Permission, PullRequest};
+use showtime_core::{Login, PrNumber, Sha};
 use showtime_github::webhook::{Outcome, read_event};
 
 /// Why the event payload could not be used.
@@ -94,6 +96,93 @@ pub fn for_pr(
         event,
         actor: request.actor,
     }))
+}
+
+/// The keys of `showtime sync --check-only`, in the order printed: those
+/// superset-showtime's workflows read.
+pub const CHECK_KEYS: [&str; 9] = [
+    "action_needed",
+    "build_needed",
+    "sync_needed",
+    "target_sha",
+    "pr_number",
+    "github_actor",
+    "permission_level",
+    "auth_status",
+    "action_reason",
+];
+
+/// What a workflow's `check` job needs to know, changing nothing: the
+/// [`CHECK_KEYS`] with their values, for the PR as `read`, the `event`
+/// and the `actor` with the permission already read (`None`: no actor). A
+/// `sha` that is no longer the head means no action.
+pub async fn check(
+    engine: &Engine,
+    read: PullRequest,
+    sha: Option<&Sha>,
+    event: Event,
+    actor: Option<Login>,
+    permission: Option<Permission>,
+) -> Result<Vec<(&'static str, String)>, EngineError> {
+    let pr = read.number;
+    let head = read.head_sha.clone();
+    let labels = engine.policy().codec.parse(&read.labels);
+    let stale = sha.is_some_and(|s| s != &head);
+    // The permission already read is handed to the planner, not asked again.
+    let known = actor.clone().map(|login| Actor { login, permission });
+    let plan = engine.plan_for(read, event, known, None).await?;
+    let (action, reason) = if stale {
+        (
+            "no_action",
+            format!("the PR's head is now {}", head.short()),
+        )
+    } else {
+        (action_of(&plan, &labels), plan.reason.clone())
+    };
+    let build = !stale && plan.steps.iter().any(|s| matches!(s, Step::Build { .. }));
+    let authorized = permission.map(|p| p >= engine.policy().required_permission);
+    let values = [
+        action.to_owned(),
+        build.to_string(),
+        (!stale && !plan.is_empty()).to_string(),
+        head.to_string(),
+        pr.to_string(),
+        actor.as_ref().map(Login::to_string).unwrap_or_default(),
+        permission
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default(),
+        match authorized {
+            None => "no_actor",
+            Some(true) => "authorized",
+            Some(false) => "denied",
+        }
+        .to_owned(),
+        // Values are one line each, whatever the reason says.
+        reason.split_whitespace().collect::<Vec<_>>().join(" "),
+    ];
+    Ok(CHECK_KEYS.into_iter().zip(values).collect())
+}
+
+/// What a plan amounts to, in superset-showtime's words.
+fn action_of(plan: &Plan, labels: &LabelState) -> &'static str {
+    let has = |f: fn(&Step) -> bool| plan.steps.iter().any(f);
+    if plan.refusal == Some(Refusal::Blocked) {
+        "blocked"
+    } else if has(|s| matches!(s, Step::Build { .. } | Step::Deploy(_))) {
+        if labels.active.is_some() {
+            "rolling_update"
+        } else {
+            "create_environment"
+        }
+    } else if has(|s| matches!(s, Step::Destroy(_))) {
+        "destroy_environment"
+    } else if has(|s| matches!(s, Step::ApplyConfig(..))) {
+        "apply_config"
+    } else if plan.is_empty() {
+        "no_action"
+    } else {
+        "sync_labels"
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 //! | [`server`] | the webhook server (feature `server`) |
 //! | [`actions`] | the GitHub Actions event of a run (`GITHUB_EVENT_PATH`) |
 //! | [`sweep`] | sweeping every N, and the `--older-than` age limit |
-//! | [`view`] | the JSON and text views every program prints |
+//! | [`view`], [`text`] | the JSON every program prints, and text for people |
 //! | [`clock`], [`builder`], [`signal`] | the wall clock, image builders, graceful shutdown |
 //!
 //! ```no_run
@@ -49,5 +49,6 @@ pub mod request;
 pub mod server;
 pub mod signal;
 pub mod sweep;
+pub mod text;
 pub mod view;
 pub mod wiring;
