@@ -308,6 +308,8 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 pub struct Settings {
     /// The file's contents (defaults when there was none).
     pub file: FileConfig,
+    /// Where the file was read from, if one was.
+    pub file_path: Option<PathBuf>,
     /// The backend.
     pub backend: BackendKind,
     /// `owner/name`, when known.
@@ -353,11 +355,22 @@ impl Settings {
         let policy = policy(&file)?;
         Ok(Settings {
             file,
+            file_path,
             backend,
             repository,
             api_url,
             policy,
         })
+    }
+}
+
+impl Settings {
+    /// The configuration file's name for messages (`showtime.toml` when
+    /// none was read).
+    pub fn file_name(&self) -> String {
+        self.file_path
+            .as_ref()
+            .map_or_else(|| DEFAULT_FILE.to_owned(), |p| p.display().to_string())
     }
 }
 

@@ -84,30 +84,51 @@ pub fn ecs_settings(
 ) -> Result<showtime_aws::EcsSettings, WiringError> {
     let f = &settings.file.ecs;
     // The file's values are offered as variables the real ones override, so
-    // one parser (EcsSettings::from_lookup) checks both alike.
-    let from_file = |k: &str| -> Option<String> {
-        match k {
-            "AWS_REGION" => f.region.clone(),
-            "SHOWTIME_ECS_CLUSTER" => f.cluster.clone(),
-            "SHOWTIME_ECS_SUBNETS" => f.subnets.as_ref().map(|v| v.join(",")),
-            "SHOWTIME_ECS_SECURITY_GROUPS" => f.security_groups.as_ref().map(|v| v.join(",")),
-            "SHOWTIME_ECS_CAPACITY" => f.capacity.clone(),
-            "SHOWTIME_ECS_ADDRESS" => f.address.clone(),
-            "SHOWTIME_ECR_REPOSITORY" => f.ecr_repository.clone(),
-            "SHOWTIME_IMAGE_TEMPLATE" => f.image_template.clone(),
-            "SHOWTIME_CONTAINER_PORT" => f.container_port.map(|p| p.to_string()),
-            "SHOWTIME_HEALTH_PATH" => f.health_paths.as_ref().map(|v| v.join(",")),
-            "SHOWTIME_TASK_DEFINITION" => {
-                f.task_definition.as_ref().map(|p| p.display().to_string())
+    // one parser (EcsSettings::from_lookup) checks both alike; each says
+    // which `[ecs]` key it came from, so an error names what was written.
+    let from_file = |k: &str| -> Option<(&'static str, String)> {
+        let joined = |v: &Option<Vec<String>>| v.as_ref().map(|v| v.join(","));
+        let value = match k {
+            "AWS_REGION" => ("region", f.region.clone()),
+            "SHOWTIME_ECS_CLUSTER" => ("cluster", f.cluster.clone()),
+            "SHOWTIME_ECS_SUBNETS" => ("subnets", joined(&f.subnets)),
+            "SHOWTIME_ECS_SECURITY_GROUPS" => ("security_groups", joined(&f.security_groups)),
+            "SHOWTIME_ECS_CAPACITY" => ("capacity", f.capacity.clone()),
+            "SHOWTIME_ECS_ADDRESS" => ("address", f.address.clone()),
+            "SHOWTIME_ECR_REPOSITORY" => ("ecr_repository", f.ecr_repository.clone()),
+            "SHOWTIME_IMAGE_TEMPLATE" => ("image_template", f.image_template.clone()),
+            "SHOWTIME_CONTAINER_PORT" => {
+                ("container_port", f.container_port.map(|p| p.to_string()))
             }
-            "SHOWTIME_READY_TIMEOUT" => f.ready_timeout_secs.map(|s| s.to_string()),
-            _ => None,
-        }
+            "SHOWTIME_HEALTH_PATH" => ("health_paths", joined(&f.health_paths)),
+            "SHOWTIME_TASK_DEFINITION" => (
+                "task_definition",
+                f.task_definition.as_ref().map(|p| p.display().to_string()),
+            ),
+            "SHOWTIME_READY_TIMEOUT" => (
+                "ready_timeout_secs",
+                f.ready_timeout_secs.map(|s| s.to_string()),
+            ),
+            _ => return None,
+        };
+        Some((value.0, value.1?))
     };
-    let mut ecs = showtime_aws::EcsSettings::from_lookup(|k| {
-        env(k)
-            .filter(|v| !v.trim().is_empty())
-            .or_else(|| from_file(k))
+    let set = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+    let parsed = showtime_aws::EcsSettings::from_lookup(|k| {
+        set(k).or_else(|| from_file(k).map(|(_, value)| value))
+    });
+    let mut ecs = parsed.map_err(|e| match e {
+        // A value the file gave, not a variable: name the file's key.
+        showtime_aws::AwsError::Setting { name, message } if set(&name).is_none() => {
+            match from_file(&name) {
+                Some((key, _)) => WiringError::Config(ConfigError::Value {
+                    name: format!("[ecs] {key} in {}", settings.file_name()),
+                    message,
+                }),
+                None => WiringError::Aws(showtime_aws::AwsError::Setting { name, message }),
+            }
+        }
+        other => WiringError::Aws(other),
     })?;
     if let Some(sizes) = &settings.file.sizes {
         ecs.sizes = sizes
@@ -184,4 +205,42 @@ async fn ecs(
     _: Option<Progress>,
 ) -> Result<(Arc<dyn Backend>, Arc<dyn ImageBuilder>), WiringError> {
     Err(WiringError::NoEcs)
+}
+
+#[cfg(all(test, feature = "aws"))]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{FileConfig, Overrides};
+
+    fn settings(file: &str) -> Settings {
+        let mut settings = Settings::resolve(&Overrides::default(), &|_| None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        settings.file = FileConfig::parse(file, Path::new("showtime.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        settings
+    }
+
+    #[test]
+    fn a_bad_value_is_reported_where_it_was_written() {
+        let file = settings("[ecs]\ncapacity = \"spotty\"\n");
+        let from_file = ecs_settings(&file, &|_| None)
+            .err()
+            .unwrap_or_else(|| panic!("`spotty` is refused"))
+            .to_string();
+        assert!(from_file.contains("[ecs] capacity"), "{from_file}");
+        assert!(!from_file.contains("SHOWTIME_ECS_CAPACITY"), "{from_file}");
+
+        let env = |k: &str| (k == "SHOWTIME_ECS_CAPACITY").then(|| "cheap".to_owned());
+        let from_variable = ecs_settings(&settings(""), &env)
+            .err()
+            .unwrap_or_else(|| panic!("`cheap` is refused"))
+            .to_string();
+        assert!(from_variable.contains("SHOWTIME_ECS_CAPACITY"), "{from_variable}");
+
+        // The variable wins over the file, and a good one passes.
+        let good = |k: &str| (k == "SHOWTIME_ECS_CAPACITY").then(|| "fargate-spot".to_owned());
+        assert!(ecs_settings(&file, &good).is_ok());
+    }
 }
