@@ -215,10 +215,10 @@ mod tests {
     use crate::config::{FileConfig, Overrides};
 
     fn settings(file: &str) -> Settings {
-        let mut settings = Settings::resolve(&Overrides::default(), &|_| None)
-            .unwrap_or_else(|e| panic!("{e}"));
-        settings.file = FileConfig::parse(file, Path::new("showtime.toml"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let mut settings =
+            Settings::resolve(&Overrides::default(), &|_| None).unwrap_or_else(|e| panic!("{e}"));
+        settings.file =
+            FileConfig::parse(file, Path::new("showtime.toml")).unwrap_or_else(|e| panic!("{e}"));
         settings
     }
 
@@ -237,7 +237,10 @@ mod tests {
             .err()
             .unwrap_or_else(|| panic!("`cheap` is refused"))
             .to_string();
-        assert!(from_variable.contains("SHOWTIME_ECS_CAPACITY"), "{from_variable}");
+        assert!(
+            from_variable.contains("SHOWTIME_ECS_CAPACITY"),
+            "{from_variable}"
+        );
 
         // The variable wins over the file, and a good one passes.
         let good = |k: &str| (k == "SHOWTIME_ECS_CAPACITY").then(|| "fargate-spot".to_owned());
