@@ -139,6 +139,9 @@ pub struct FileConfig {
     /// The local backend.
     #[serde(default)]
     pub local: LocalSection,
+    /// Notifications beside the PR comment.
+    #[serde(default)]
+    pub notify: crate::notify::NotifySection,
 }
 
 /// `[github]`.

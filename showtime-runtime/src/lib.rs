@@ -14,6 +14,7 @@
 //! | [`queue`] | the per-PR coalescing work queue of one process |
 //! | [`server`] | the webhook server (feature `server`) |
 //! | [`actions`] | the GitHub Actions event of a run (`GITHUB_EVENT_PATH`) |
+//! | [`notify`] | Slack and signed JSON webhook notifications |
 //! | [`sweep`] | sweeping every N, and the `--older-than` age limit |
 //! | [`view`], [`text`] | the JSON every program prints, and text for people |
 //! | [`clock`], [`builder`], [`signal`] | the wall clock, image builders, graceful shutdown |
@@ -43,6 +44,7 @@ pub mod actions;
 pub mod builder;
 pub mod clock;
 pub mod config;
+pub mod notify;
 pub mod queue;
 pub mod request;
 #[cfg(feature = "server")]

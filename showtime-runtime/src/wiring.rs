@@ -30,6 +30,9 @@ pub enum WiringError {
     #[cfg(feature = "aws")]
     #[error(transparent)]
     Aws(#[from] showtime_aws::AwsError),
+    /// A notification setting is wrong.
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
     /// `backend = "ecs"` in a program built without the `aws` feature.
     #[error(
         "the ECS backend is not built into this program (feature `aws` of showtime-runtime); \
@@ -173,9 +176,19 @@ pub async fn engine(
         backend,
         builder,
         clock: Arc::new(SystemClock::default()),
-        notifier: None,
+        notifier: notifier(settings, env)?,
     };
     Ok(Engine::new(ports, settings.policy.clone()))
+}
+
+/// The notifiers `[notify]` and the variables configure, as one.
+fn notifier(
+    settings: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Arc<dyn showtime_core::ports::Notifier>>, WiringError> {
+    let all =
+        crate::notify::from_settings(&settings.file.notify, env, settings.repository.clone())?;
+    Ok((!all.is_empty()).then(|| Arc::new(crate::notify::Fanout(all)) as Arc<_>))
 }
 
 /// The ECS backend and its command builder.
