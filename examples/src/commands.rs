@@ -17,7 +17,7 @@ use showtime_core::ports::{EnvId, EnvInfo, Permission, PortError, PullRequest};
 use showtime_core::{Login, PrNumber, Sha};
 
 use showtime_runtime::actions;
-use showtime_runtime::request::{Work, carry_out};
+use showtime_runtime::request::{Intent, Work, carry_out};
 use showtime_runtime::sweep::{self, SweepError};
 use showtime_runtime::text::environments_table;
 use showtime_runtime::view::{env_json, plan_json, sweep_json, sweep_text};
@@ -160,12 +160,16 @@ async fn reconcile_and_report(
     actor: Option<Login>,
 ) -> Result<(), CliError> {
     out.group(&format!("showtime {command} #{pr}"));
-    let outcome = engine
-        .reconcile_with(pr, event, actor, read, None)
-        .await
-        .map_err(engine_error);
+    let mut work = Work::new(pr);
+    work.intents.push(Intent { event, actor });
+    let done = carry_out(engine, work, read).await;
     out.end_group();
-    report_outcome(engine, out, &outcome?).await
+    out.record(engine, &done);
+    let outcome = done.outcomes.into_iter().next().map(|(_, o)| o);
+    match outcome {
+        Some(outcome) => report_outcome(engine, out, &outcome.map_err(engine_error)?).await,
+        None => Err(CliError::Internal("nothing was reconciled".into())),
+    }
 }
 
 /// `sync PR --comment`: carries out the `/circus` lines of a comment as its
@@ -188,6 +192,7 @@ pub async fn comment(
     out.group(&format!("showtime sync #{pr} --comment"));
     let done = carry_out(engine, work, None).await;
     out.end_group();
+    out.record(engine, &done);
     if let Some(e) = done.error() {
         return Err(engine_error(e.clone()));
     }

@@ -187,6 +187,15 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Read the audit trail back: every mutation, who asked, how it went
+    Audit {
+        /// Only this PR
+        #[arg(long)]
+        pr: Option<PrNumber>,
+        /// Only what happened within this long (7d, 24h)
+        #[arg(long, value_name = "DURATION", value_parser = view::parse_duration)]
+        since: Option<std::time::Duration>,
+    },
     /// Run the whole system locally: fake GitHub, local environments
     Demo {
         /// Leave the fake GitHub and the environments running at the end
@@ -391,6 +400,7 @@ fn execute(
         Command::Config {
             command: ConfigCommand::Check { path },
         } => config_check(&cli.global, path, env, cli.json, stdout)?,
+        Command::Audit { pr, since } => audit(&cli.global, env, pr, since, cli.json, stdout)?,
         command => {
             let comment = match &command {
                 Command::Sync {
@@ -448,6 +458,7 @@ async fn repository_command(
     let settings = Settings::resolve(&global.overrides(), env)?;
     let progress = output::Progress::for_process(env);
     let engine = wiring::engine(&settings, env, Some(progress.reporter())).await?;
+    out.audit = settings.file.audit.sink(env);
     let e = &engine;
     // What this run's GitHub Actions event says about the PR, if anything.
     let context = |pr| {
@@ -487,6 +498,7 @@ async fn repository_command(
         | Command::Version
         | Command::Config { .. }
         | Command::Demo { .. }
+        | Command::Audit { .. }
         | Command::App { .. } => Ok(()),
     };
     progress.finish();
@@ -531,6 +543,35 @@ fn read_comment(path: &std::path::Path, stdin: &mut dyn Read) -> Result<String, 
     };
     String::from_utf8(bytes)
         .map_err(|_| CliError::BadInput("the comment is not UTF-8 text".to_owned()))
+}
+
+/// `audit`: the trail's records, oldest first.
+fn audit(
+    global: &GlobalArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+    pr: Option<PrNumber>,
+    since: Option<std::time::Duration>,
+    json: bool,
+    stdout: &mut dyn Write,
+) -> Result<(), CliError> {
+    use showtime_runtime::audit;
+    let settings = Settings::resolve(&global.overrides(), env)?;
+    let path = settings.file.audit.file(env).ok_or_else(|| {
+        CliError::BadInput("no audit trail: set [audit] path or SHOWTIME_AUDIT_FILE".into())
+    })?;
+    let (records, skipped) = audit::read(&path)
+        .map_err(|e| CliError::Failed(format!("cannot read {}: {e}", path.display())))?;
+    let records = audit::select(records, pr.map(PrNumber::get), since, chrono::Utc::now());
+    if json {
+        let text = serde_json::to_string_pretty(&records).map_err(json_failure)?;
+        writeln!(stdout, "{text}")?;
+    } else {
+        stdout.write_all(audit::table(&records).as_bytes())?;
+    }
+    if skipped > 0 {
+        eprintln!("{skipped} unreadable line(s) skipped (cut short by a crash)");
+    }
+    Ok(())
 }
 
 /// `config check`: the file parses, its values are valid, and it names no

@@ -142,6 +142,9 @@ pub struct FileConfig {
     /// Notifications beside the PR comment.
     #[serde(default)]
     pub notify: crate::notify::NotifySection,
+    /// The audit trail.
+    #[serde(default)]
+    pub audit: crate::audit::AuditSection,
 }
 
 /// `[github]`.

@@ -14,6 +14,7 @@
 //! | [`queue`] | the per-PR coalescing work queue of one process |
 //! | [`server`] | the webhook server (feature `server`) |
 //! | [`actions`] | the GitHub Actions event of a run (`GITHUB_EVENT_PATH`) |
+//! | [`audit`] | the audit trail: durable JSON lines, rotated, read back |
 //! | [`notify`] | Slack and signed JSON webhook notifications |
 //! | [`sweep`] | sweeping every N, and the `--older-than` age limit |
 //! | [`view`], [`text`] | the JSON every program prints, and text for people |
@@ -41,6 +42,7 @@
 //! there: it is small, and it is how the demo and the tests run.
 
 pub mod actions;
+pub mod audit;
 pub mod builder;
 pub mod clock;
 pub mod config;

@@ -146,6 +146,23 @@ pub struct Done {
 }
 
 impl Done {
+    /// Writes every mutation of this work to `sink`, as `program`; a sink
+    /// that fails is reported, the work stays done.
+    pub fn record(
+        &self,
+        sink: &dyn crate::audit::Sink,
+        program: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> std::io::Result<()> {
+        let records: Vec<crate::audit::Record> = self
+            .outcomes
+            .iter()
+            .filter_map(|(_, o)| o.as_ref().ok())
+            .flat_map(|o| crate::audit::Record::from_outcome(o, program, at))
+            .collect();
+        sink.write(&records)
+    }
+
     /// The first outcome that refused what was asked.
     pub fn refused(&self) -> Option<&Outcome> {
         self.outcomes

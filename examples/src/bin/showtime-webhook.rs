@@ -83,6 +83,7 @@ fn main() -> ExitCode {
             Ok(webhook) => webhook.codec(engine.policy().codec.clone()),
             Err(e) => return fail(&e.to_string(), BAD_INPUT),
         };
+        let audit = settings.file.audit.sink(&env);
         let settings = ServerSettings {
             listen: args.listen,
             queue: QueueSettings {
@@ -91,7 +92,7 @@ fn main() -> ExitCode {
             },
             repository: settings.repository.clone(),
         };
-        match Server::new(Arc::new(engine), webhook, settings)
+        match Server::new(Arc::new(engine), webhook, settings, audit)
             .run(async {
                 shutdown().await;
                 log("shutting down: no new deliveries; finishing queued work");
