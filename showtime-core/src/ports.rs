@@ -14,11 +14,22 @@
 //!   second copy; destroying one that is gone succeeds; removing a label that
 //!   is not there succeeds.
 //! * **Errors.** Return [`PortError::Transient`] for what may work if tried
-//!   again (timeouts, 5xx, throttling) and [`PortError::Permanent`] for what
-//!   will not (bad configuration, refused permission, invalid input). The
-//!   engine retries transient errors with bounded exponential backoff and
-//!   marks the environment failed on a permanent one, quoting the message to
-//!   the PR: write it for a person.
+//!   again (timeouts, 5xx, throttling), [`PortError::RateLimited`] when the
+//!   API's request budget is spent or it asks to wait (a `Retry-After`), and
+//!   [`PortError::Permanent`] for what will not work (bad configuration,
+//!   refused permission, invalid input). The engine retries transient errors
+//!   with bounded exponential backoff, waits out a rate limit that resets
+//!   within [`Retry::max_rate_limit_wait`](crate::policy::Retry), and marks
+//!   the environment failed on anything else, quoting the message to the PR:
+//!   write it for a person.
+//! * **No retries inside an adapter.** The engine is the one retry layer
+//!   ([`Policy::retry`](crate::policy::Policy::retry)): an adapter makes one
+//!   attempt per call and returns the transient error, so that one engine
+//!   call costs at most `attempts` requests, not `attempts` squared. The one
+//!   exception is a cloud SDK's own retry mode set on its client, such as
+//!   the AWS SDK's standard retry mode in the ECS backend, which retries
+//!   throttling and 5xx within one call and is configured there with a small
+//!   attempt count.
 //! * **Concurrency.** Implementations are shared between tasks (`Send +
 //!   Sync`); the engine never runs two reconciles of one PR at once in a
 //!   process, but different PRs proceed concurrently.
@@ -41,11 +52,14 @@ pub enum PortError {
         /// What happened, for a person.
         message: String,
     },
-    /// The API's request budget is spent until `reset`; retrying sooner is
-    /// pointless.
+    /// The API's request budget is spent, or it asked to wait, until
+    /// `reset`; retrying sooner is pointless. The engine waits until then
+    /// and tries again when that is soon enough
+    /// ([`Retry::max_rate_limit_wait`](crate::policy::Retry)).
     #[error("rate limit exhausted until {reset}")]
     RateLimited {
-        /// When the budget refills.
+        /// When the budget refills, or when the API said to try again (for
+        /// a `Retry-After` of N seconds: now plus N seconds).
         reset: DateTime<Utc>,
     },
     /// Will not succeed if retried: fix the cause first.
@@ -187,6 +201,12 @@ impl std::str::FromStr for Permission {
 crate::error::serde_via_str!(Permission);
 
 /// The host of pull requests and their labels (GitHub).
+///
+/// Each method makes one attempt: a 5xx or a dropped connection is
+/// [`PortError::Transient`], a spent or secondary rate limit is
+/// [`PortError::RateLimited`] naming when to try again, and the engine
+/// decides whether and when to retry (see the [module docs](self)). A
+/// listing that spans pages may be retried whole.
 #[async_trait]
 pub trait PrHost: Send + Sync {
     /// Reads one PR with its state, head, author, body and every label, in
@@ -331,6 +351,11 @@ pub struct EnvInfo {
 /// A backend manages only what it created: it lists, changes and destroys
 /// environments it tagged as Showtime's and whose names parse exactly as
 /// [`EnvId::parse_name`] reads them, never anything else.
+///
+/// Each method makes one attempt and returns a transient error rather than
+/// retrying it: the engine retries (see the [module docs](self)). A cloud
+/// SDK's own retry mode, set on its client, is the exception: the ECS
+/// backend keeps the AWS SDK's standard retry mode.
 #[async_trait]
 pub trait Backend: Send + Sync {
     /// Starts the environment of `spec`. If it already exists (same

@@ -251,6 +251,40 @@ async fn transient_errors_are_retried_and_permanent_ones_recorded() {
 }
 
 #[tokio::test]
+async fn a_rate_limit_that_resets_soon_is_waited_out_and_a_later_one_is_returned() {
+    let world = world();
+    let pr = world.open_pr(1, A, "maxime", &["bug"]);
+    let reset = world.clock.now_for_tests() + chrono::Duration::seconds(30);
+    world.faults.on_method(
+        "host.pull_request",
+        vec![Fault::Fail(PortError::RateLimited { reset })],
+    );
+    world
+        .engine()
+        .reconcile(pr, Event::Look, None)
+        .await
+        .unwrap();
+    assert!(world.clock.slept() >= std::time::Duration::from_secs(30));
+    assert_eq!(world.host.calls("pull_request"), 2, "one wait, one retry");
+
+    let world = self::world();
+    let pr = world.open_pr(1, A, "maxime", &["bug"]);
+    let reset = world.clock.now_for_tests() + chrono::Duration::hours(1);
+    world.faults.on_method(
+        "host.pull_request",
+        vec![Fault::Fail(PortError::RateLimited { reset })],
+    );
+    let error = world
+        .engine()
+        .reconcile(pr, Event::Look, None)
+        .await
+        .unwrap_err();
+    assert!(error.is_transient(), "{error}");
+    assert_eq!(world.host.calls("pull_request"), 1, "no pointless retries");
+    assert_eq!(world.clock.slept(), std::time::Duration::ZERO);
+}
+
+#[tokio::test]
 async fn whole_lifecycle_through_commands_and_expiry() {
     let world = world();
     let pr = world.open_pr(7, A, "maxime", &["🎪 ⚡ showtime-trigger-start"]);

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use showtime_core::ports::Backend;
-use showtime_local::{LocalBackend, LocalSettings};
 use showtime_github::fake::{FakeGitHub, FakePr};
+use showtime_local::{LocalBackend, LocalSettings};
 
 use super::{AUTHOR, HEAD, REPO};
 
