@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use showtime_core::commands::SlashCommand;
-use showtime_core::engine::{Engine, EngineError, Outcome};
+use showtime_core::engine::{Engine, EngineError, Outcome, ReconcileOptions};
 use showtime_core::labels::{Dialect, LabelState, Trigger};
 use showtime_core::plan::{Actor, Event, Plan, Refusal, Step};
 use showtime_core::ports::{EnvInfo, Health, Permission, PortError, PullRequest};
@@ -156,7 +156,7 @@ async fn reconcile_and_report(
 ) -> Result<(), CliError> {
     out.group(&format!("showtime {command} #{pr}"));
     let outcome = engine
-        .reconcile_with(pr, event, actor, read, None)
+        .reconcile_with(pr, event, ReconcileOptions::new().actor(actor).read(read))
         .await
         .map_err(engine_error);
     out.end_group();

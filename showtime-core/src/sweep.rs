@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::PrNumber;
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, ReconcileOptions};
 use crate::plan::{
     Event, Plan, SweepObservation, SweepPlan, sweep, sweep_reads, unused_label_definitions,
 };
@@ -37,6 +37,9 @@ pub struct SweepReport {
     pub deleted_labels: Vec<String>,
     /// PRs whose reconcile failed, with the error (the rest went on).
     pub errors: Vec<(PrNumber, String)>,
+    /// PRs whose reconcile ran out of rounds before converging
+    /// ([`Outcome::out_of_rounds`](crate::engine::Outcome::out_of_rounds)).
+    pub out_of_rounds: Vec<PrNumber>,
 }
 
 impl Engine {
@@ -92,7 +95,10 @@ impl Engine {
         .await;
         for (pr, result) in plan.reconcile.iter().zip(results) {
             match result {
-                Ok(plans) => {
+                Ok((plans, out_of_rounds)) => {
+                    if out_of_rounds {
+                        report.out_of_rounds.push(*pr);
+                    }
                     report.prs.insert(*pr, plans);
                 }
                 Err(e) => report.errors.push((*pr, e.to_string())),
@@ -135,14 +141,15 @@ impl Engine {
             .map_err(EngineError::listing("repository labels"))
     }
 
-    /// The plans of one PR's sweep: carried out, or in dry-run only planned.
+    /// The plans of one PR's sweep, carried out or in dry-run only planned,
+    /// and whether it ran out of rounds.
     async fn sweep_pr(
         &self,
         pr: PrNumber,
         read: Option<PullRequest>,
         environments: Vec<EnvInfo>,
         dry_run: bool,
-    ) -> Result<Vec<Plan>, EngineError> {
+    ) -> Result<(Vec<Plan>, bool), EngineError> {
         let read = read.ok_or_else(|| EngineError::Plan {
             pr,
             message: "the sweep plan names a PR that was not read".to_owned(),
@@ -151,11 +158,12 @@ impl Engine {
             return self
                 .plan_for(read, Event::Sweep, None, Some(environments))
                 .await
-                .map(|plan| vec![plan]);
+                .map(|plan| (vec![plan], false));
         }
-        self.reconcile_with(pr, Event::Sweep, None, Some(read), Some(environments))
+        let options = ReconcileOptions::new().read(read).backend(environments);
+        self.reconcile_with(pr, Event::Sweep, options)
             .await
-            .map(|outcome| outcome.plans)
+            .map(|outcome| (outcome.plans, outcome.out_of_rounds))
     }
 
     /// Deletes the label definitions `names` that nothing carries (the PR

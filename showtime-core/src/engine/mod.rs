@@ -131,6 +131,12 @@ pub struct Outcome {
     pub labels: Vec<String>,
     /// The failure recorded on the PR, if a step failed.
     pub failure: Option<String>,
+    /// Set when the last round still asked for another
+    /// ([`Next::Requeue`]) and [`Policy::max_rounds`] was reached: the PR
+    /// did not converge in this run. Nothing is lost (the labels say where
+    /// it stopped, and the next reconcile goes on from there), but a caller
+    /// should say so: the CLI exits non-zero.
+    pub out_of_rounds: bool,
 }
 
 impl Outcome {
@@ -138,6 +144,59 @@ impl Outcome {
     /// CLI exits with its "refused" code then).
     pub fn refusal(&self) -> Option<Refusal> {
         self.plans.iter().find_map(|plan| plan.refusal)
+    }
+}
+
+/// What a caller of [`Engine::reconcile_with`] already knows, so that the
+/// engine does not ask for it again; every part is optional.
+///
+/// ```
+/// use showtime_core::engine::ReconcileOptions;
+/// use showtime_core::ports::Permission;
+///
+/// let options = ReconcileOptions::new()
+///     .actor("maxime".parse::<showtime_core::Login>().unwrap())
+///     .permission(Permission::Write);
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ReconcileOptions {
+    actor: Option<Login>,
+    permission: Option<Permission>,
+    read: Option<PullRequest>,
+    backend: Option<Vec<EnvInfo>>,
+}
+
+impl ReconcileOptions {
+    /// Nothing known: no actor, and every fact read when needed.
+    pub fn new() -> Self {
+        ReconcileOptions::default()
+    }
+
+    /// Who caused the event; none for sweeps and scheduled runs, which act
+    /// on no request.
+    pub fn actor(mut self, actor: impl Into<Option<Login>>) -> Self {
+        self.actor = actor.into();
+        self
+    }
+
+    /// The actor's repository permission, already read.
+    pub fn permission(mut self, permission: impl Into<Option<Permission>>) -> Self {
+        self.permission = permission.into();
+        self
+    }
+
+    /// The PR as just read: the first round does not read it again.
+    pub fn read(mut self, pr: impl Into<Option<PullRequest>>) -> Self {
+        self.read = pr.into();
+        self
+    }
+
+    /// Every environment the backend manages, as just listed: the first
+    /// round does not list them again.
+    pub fn backend(mut self, environments: impl Into<Option<Vec<EnvInfo>>>) -> Self {
+        self.backend = environments.into();
+        self
     }
 }
 
@@ -182,27 +241,31 @@ impl Engine {
         event: Event,
         actor: Option<Login>,
     ) -> Result<Outcome, EngineError> {
-        self.reconcile_with(pr, event, actor, None, None).await
+        self.reconcile_with(pr, event, ReconcileOptions::new().actor(actor))
+            .await
     }
 
-    /// [`Engine::reconcile`] reusing a PR and a backend listing already read
-    /// (as a sweep has them), which saves the first round's reads.
+    /// [`Engine::reconcile`] with what the caller already knows (the actor
+    /// and their permission, the PR as read, the backend's listing, as a
+    /// sweep has them), which saves the first round's reads.
     pub async fn reconcile_with(
         &self,
         pr: PrNumber,
         event: Event,
-        actor: Option<Login>,
-        read: Option<PullRequest>,
-        backend: Option<Vec<EnvInfo>>,
+        options: ReconcileOptions,
     ) -> Result<Outcome, EngineError> {
+        let ReconcileOptions {
+            actor,
+            mut permission,
+            mut read,
+            mut backend,
+        } = options;
         let lock = self.lock_for(pr);
         let _serial = lock.lock().await;
         let _slot = self.slots.acquire().await;
         let mut run = Run::new(self, pr, actor.clone());
         let mut event = event;
-        let mut read = read;
-        let mut backend = backend;
-        let mut permission: Option<Permission> = None;
+        let mut converged = false;
         for _ in 0..self.policy.max_rounds.max(1) {
             let current = match read.take() {
                 Some(current) => current,
@@ -214,6 +277,7 @@ impl Engine {
             let mut obs = Observation::new(current, &self.policy.codec, event.clone());
             obs.actor = actor.clone().map(|login| Actor { login, permission });
             obs.backend = backend.take();
+            obs.ready = run.ready().clone();
             let plan = self.settle(&mut obs).await?;
             let actor = obs.actor.clone();
             permission = actor.as_ref().and_then(|a| a.permission);
@@ -226,9 +290,11 @@ impl Engine {
                 let record = run.failure_plan(failure, event.clone(), actor)?;
                 run.execute(&record, OnFailure::Continue).await?;
                 run.record(record);
+                converged = true;
                 break;
             }
             if next == Next::Done {
+                converged = true;
                 break;
             }
             // Later rounds look again; a sweep stays a sweep.
@@ -236,7 +302,7 @@ impl Engine {
                 event = Event::Look;
             }
         }
-        Ok(run.finish())
+        Ok(run.finish(!converged))
     }
 
     /// The plan a reconcile would carry out first, without changing anything

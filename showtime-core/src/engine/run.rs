@@ -2,13 +2,13 @@
 //! keeping what it believes the PR's labels to be. It decides nothing: a
 //! cloud step that fails is handed back, and the planner says what follows.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::comment;
 use crate::labels::{LabelState, diff};
 use crate::plan::{Actor, Decision, Event, Observation, Plan, Step, StepFailure, plan};
 use crate::ports::{EnvId, EnvSpec, Notice, PortError, PullRequest};
-use crate::{Login, PrNumber};
+use crate::{Address, Login, PrNumber};
 
 use super::{AuditEvent, Engine, EngineError, Outcome};
 
@@ -32,6 +32,9 @@ pub(super) struct Run<'a> {
     /// What they say.
     state: LabelState,
     images: HashMap<EnvId, String>,
+    /// Environments whose `wait_ready` succeeded in this run, with the
+    /// address it returned.
+    ready: BTreeMap<EnvId, Address>,
     pub(super) outcome: Outcome,
 }
 
@@ -45,12 +48,14 @@ impl<'a> Run<'a> {
             current: Vec::new(),
             state: LabelState::default(),
             images: HashMap::new(),
+            ready: BTreeMap::new(),
             outcome: Outcome {
                 pr,
                 plans: Vec::new(),
                 audit: Vec::new(),
                 labels: Vec::new(),
                 failure: None,
+                out_of_rounds: false,
             },
         }
     }
@@ -69,9 +74,17 @@ impl<'a> Run<'a> {
         self.outcome.plans.push(plan);
     }
 
-    /// The labels at the end of the run, as far as it knows.
-    pub(super) fn finish(mut self) -> Outcome {
+    /// Environments whose `wait_ready` succeeded in this run, with the
+    /// address it returned (see [`Observation::ready`]).
+    pub(super) fn ready(&self) -> &BTreeMap<EnvId, Address> {
+        &self.ready
+    }
+
+    /// The outcome, with the labels at the end of the run as far as it
+    /// knows.
+    pub(super) fn finish(mut self, out_of_rounds: bool) -> Outcome {
         self.outcome.labels = self.current;
+        self.outcome.out_of_rounds = out_of_rounds;
         self.outcome
     }
 
@@ -95,6 +108,7 @@ impl<'a> Run<'a> {
             event,
             actor,
             backend: None,
+            ready: self.ready.clone(),
             failure: Some(failure),
         };
         match plan(&obs, &engine.policy, engine.ports.clock.now()) {
@@ -199,7 +213,8 @@ impl<'a> Run<'a> {
                 engine.retry(|| ports.backend.deploy(&spec)).await
             }
             Step::AwaitReady(env) => {
-                engine.retry(|| ports.backend.wait_ready(env)).await?;
+                let address = engine.retry(|| ports.backend.wait_ready(env)).await?;
+                self.ready.insert(env.clone(), address);
                 Ok(())
             }
             Step::ApplyConfig(env, config) => {

@@ -33,7 +33,6 @@ impl Planner<'_> {
 
     pub(super) fn quota_refusal(&self) -> Option<String> {
         let others: Vec<&EnvInfo> = self
-            .obs
             .backend
             .iter()
             .flatten()

@@ -37,7 +37,7 @@ use chrono::{DateTime, Utc};
 
 use crate::labels::LabelState;
 use crate::policy::Policy;
-use crate::ports::{EnvId, EnvInfo};
+use crate::ports::{EnvId, EnvInfo, Health};
 use crate::{Login, ShortSha, Status};
 
 pub use ops::LabelOp;
@@ -50,13 +50,56 @@ pub use types::{
 /// Decides what to do for one PR. Pure: the same observation, policy and time
 /// always give the same decision.
 pub fn plan(obs: &Observation, policy: &Policy, now: DateTime<Utc>) -> Decision {
-    Planner { obs, policy, now }.decide()
+    let backend = obs
+        .backend
+        .as_ref()
+        .map(|listed| with_ready(listed, obs, now));
+    Planner {
+        obs,
+        policy,
+        now,
+        backend,
+    }
+    .decide()
 }
 
 struct Planner<'a> {
     obs: &'a Observation,
     policy: &'a Policy,
     now: DateTime<Utc>,
+    /// The backend's listing, corrected by what this run saw become ready.
+    backend: Option<Vec<EnvInfo>>,
+}
+
+/// The backend's listing with [`Observation::ready`] applied: an environment
+/// whose `wait_ready` succeeded is healthy at the address it returned, even
+/// while the listing lags behind (clouds are eventually consistent).
+fn with_ready(listed: &[EnvInfo], obs: &Observation, now: DateTime<Utc>) -> Vec<EnvInfo> {
+    let mut envs = listed.to_vec();
+    for (id, address) in &obs.ready {
+        match envs.iter_mut().find(|e| &e.id == id) {
+            Some(env) => {
+                env.health = Health::Healthy;
+                env.address = Some(*address);
+            }
+            None => {
+                let labelled = obs.labels.environments.get(&id.sha);
+                envs.push(EnvInfo {
+                    id: id.clone(),
+                    health: Health::Healthy,
+                    address: Some(*address),
+                    created_at: labelled
+                        .and_then(|e| e.created_at)
+                        .map_or(now, |t| t.as_datetime()),
+                    requested_by: labelled
+                        .and_then(|e| e.requested_by.as_ref())
+                        .map(|r| r.login().clone()),
+                    config: obs.labels.config.clone(),
+                });
+            }
+        }
+    }
+    envs
 }
 
 /// The words of a plan's comments that list what people can do next.
@@ -90,8 +133,7 @@ impl Planner<'_> {
 
     /// This PR's environments as the backend lists them.
     fn backend_envs(&self) -> Vec<&EnvInfo> {
-        self.obs
-            .backend
+        self.backend
             .iter()
             .flatten()
             .filter(|e| e.id.pr == self.obs.pr.number)

@@ -115,7 +115,7 @@ impl Planner<'_> {
                         steps.push(Step::Labels(ops));
                     }
                     steps.push(Step::AwaitReady(self.id(&building)));
-                    return act("await the build", steps, Next::Requeue);
+                    return act("starting: await ready", steps, Next::Requeue);
                 }
                 Some(Health::Failed { reason }) => {
                     return self.fail(&building, reason, ops);

@@ -1,6 +1,7 @@
 //! The planner's vocabulary: what it observes, what it may ask for, and the
 //! plans of steps it answers with.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -9,7 +10,7 @@ use crate::commands::SlashCommand;
 use crate::config::Config;
 use crate::labels::{Codec, LabelState};
 use crate::ports::{EnvId, EnvInfo, Permission, PortError, PullRequest};
-use crate::{Login, Sha};
+use crate::{Address, Login, Sha};
 
 use super::LabelOp;
 
@@ -70,6 +71,12 @@ pub struct Observation {
     pub actor: Option<Actor>,
     /// Every environment the backend manages, once listed.
     pub backend: Option<Vec<EnvInfo>>,
+    /// Environments whose
+    /// [`Backend::wait_ready`](crate::ports::Backend::wait_ready) succeeded
+    /// earlier in this run, with the address it returned. They count as healthy at that
+    /// address whatever the listing says: a listing may lag behind (ECS's
+    /// `DescribeServices` does), and the run must not wait for it.
+    pub ready: BTreeMap<EnvId, Address>,
     /// A cloud step of this run's last plan that failed. The planner then
     /// answers with the plan that records the failure, whatever else the
     /// observation says.
@@ -86,6 +93,7 @@ impl Observation {
             event,
             actor: None,
             backend: None,
+            ready: BTreeMap::new(),
             failure: None,
         }
     }
@@ -231,7 +239,8 @@ pub enum Step {
     },
     /// Start the environment (after a [`Step::Build`] of the same plan).
     Deploy(Deployment),
-    /// Wait until the environment is healthy.
+    /// Wait out the environment's *starting* stage until it is ready
+    /// ([`Backend::wait_ready`](crate::ports::Backend::wait_ready)).
     AwaitReady(EnvId),
     /// Apply configuration without a rebuild.
     ApplyConfig(EnvId, Config),
@@ -268,7 +277,7 @@ impl fmt::Display for Step {
             Step::RemoveLabel(label) => write!(f, "remove label `{label}`"),
             Step::Build { env, .. } => write!(f, "build image {}", env.image_tag()),
             Step::Deploy(d) => write!(f, "deploy {}", d.env),
-            Step::AwaitReady(env) => write!(f, "await {} healthy", env),
+            Step::AwaitReady(env) => write!(f, "await {env} ready"),
             Step::ApplyConfig(env, _) => write!(f, "apply configuration to {env}"),
             Step::Destroy(env) => write!(f, "destroy {env}"),
             Step::Comment(message) => write!(f, "status comment: {message}"),

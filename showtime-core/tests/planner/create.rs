@@ -74,7 +74,7 @@ fn start_trigger_while_the_same_sha_is_building_only_consumes_the_trigger() {
     // would await it.
     assert_eq!(
         steps(&r.plan),
-        ["labels: consume start", "await pr-42-ccccccc healthy"]
+        ["labels: consume start", "await pr-42-ccccccc ready"]
     );
     assert!(
         !r.plan

@@ -144,6 +144,7 @@ fn obs(
         event,
         actor,
         backend,
+        ready: Default::default(),
         failure: None,
     }
 }
@@ -267,7 +268,7 @@ fn pipeline(sha: &str) -> [String; 4] {
         format!("build image pr-{PR}-{sha}-ci"),
         format!("labels: {sha} deploying"),
         format!("deploy pr-{PR}-{sha}"),
-        format!("await pr-{PR}-{sha} healthy"),
+        format!("await pr-{PR}-{sha} ready"),
     ]
 }
 
