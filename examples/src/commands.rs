@@ -368,6 +368,11 @@ async fn report_outcome(
     match (&outcome.failure, refusal_of(outcome)) {
         (Some(failure), _) => Err(CliError::Failed(format!("PR #{}: {failure}", outcome.pr))),
         (None, Some(refused)) => Err(refused),
+        (None, None) if outcome.out_of_rounds => Err(CliError::Failed(format!(
+            "PR #{}: did not converge in this run (out of rounds); the labels say where it \
+             stopped, and the next sync goes on from there",
+            outcome.pr
+        ))),
         (None, None) => Ok(()),
     }
 }

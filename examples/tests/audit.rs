@@ -34,7 +34,7 @@ async fn a_flow_leaves_its_audit_lines_and_showtime_audit_reads_them() {
         .collect();
     for expected in [
         "deploy pr-42-abc123f",
-        "await pr-42-abc123f healthy",
+        "await pr-42-abc123f ready",
         "destroy pr-42-abc123f",
     ] {
         assert!(actions.contains(&expected), "{expected} in {actions:?}");
