@@ -269,10 +269,7 @@ impl Engine {
         for _ in 0..self.policy.max_rounds.max(1) {
             let current = match read.take() {
                 Some(current) => current,
-                None => self
-                    .retry(|| self.ports.host.pull_request(pr))
-                    .await
-                    .map_err(|source| EngineError::Host { pr, source })?,
+                None => self.read_pr(pr).await?,
             };
             let mut obs = Observation::new(current, &self.policy.codec, event.clone());
             obs.actor = actor.clone().map(|login| Actor { login, permission });
@@ -305,6 +302,14 @@ impl Engine {
         Ok(run.finish(!converged))
     }
 
+    /// Reads one PR, with the engine's retries: for a caller that hands the
+    /// same read to several reconciles ([`Engine::reconcile_with`]).
+    pub async fn read_pr(&self, pr: PrNumber) -> Result<PullRequest, EngineError> {
+        self.retry(|| self.ports.host.pull_request(pr))
+            .await
+            .map_err(|source| EngineError::Host { pr, source })
+    }
+
     /// The plan a reconcile would carry out first, without changing anything
     /// (shadow mode). Reads the PR, and the backend and permission when the
     /// planner asks for them.
@@ -314,10 +319,7 @@ impl Engine {
         event: Event,
         actor: Option<Login>,
     ) -> Result<Plan, EngineError> {
-        let current = self
-            .retry(|| self.ports.host.pull_request(pr))
-            .await
-            .map_err(|source| EngineError::Host { pr, source })?;
+        let current = self.read_pr(pr).await?;
         let actor = actor.map(|login| Actor {
             login,
             permission: None,
@@ -389,10 +391,7 @@ impl Engine {
         errors: &[crate::Error],
     ) -> Result<(), EngineError> {
         let host = &self.ports.host;
-        let read = self
-            .retry(|| host.pull_request(pr))
-            .await
-            .map_err(|source| EngineError::Host { pr, source })?;
+        let read = self.read_pr(pr).await?;
         let labels = self.policy.codec.parse(&read.labels);
         let body = comment::render(
             &read,
