@@ -267,10 +267,7 @@ impl Engine {
         for _ in 0..self.policy.max_rounds.max(1) {
             let current = match read.take() {
                 Some(current) => current,
-                None => self
-                    .retry(|| self.ports.host.pull_request(pr))
-                    .await
-                    .map_err(|source| EngineError::Host { pr, source })?,
+                None => self.read_pr(pr).await?,
             };
             let mut obs = Observation::new(current, &self.policy.codec, event.clone());
             obs.actor = actor.clone().map(|login| Actor { login, permission });
@@ -320,10 +317,7 @@ impl Engine {
         event: Event,
         actor: Option<Login>,
     ) -> Result<Plan, EngineError> {
-        let current = self
-            .retry(|| self.ports.host.pull_request(pr))
-            .await
-            .map_err(|source| EngineError::Host { pr, source })?;
+        let current = self.read_pr(pr).await?;
         let actor = actor.map(|login| Actor {
             login,
             permission: None,
@@ -395,10 +389,7 @@ impl Engine {
         errors: &[crate::Error],
     ) -> Result<(), EngineError> {
         let host = &self.ports.host;
-        let read = self
-            .retry(|| host.pull_request(pr))
-            .await
-            .map_err(|source| EngineError::Host { pr, source })?;
+        let read = self.read_pr(pr).await?;
         let labels = self.policy.codec.parse(&read.labels);
         let body = comment::render(
             &read,

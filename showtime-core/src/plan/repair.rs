@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::labels::AnomalyKind;
+use crate::labels::{AnomalyKind, Detail};
 use crate::policy::OrphanPolicy;
 use crate::ports::{EnvInfo, Health};
 use crate::{ShortSha, Status};
@@ -238,11 +238,9 @@ impl Planner<'_> {
     }
 
     pub(super) fn pointer_conflict(&self) -> bool {
-        self.labels().anomalies.iter().any(|a| {
-            // The codec reads the label alone: a `🎯` pointer is exactly
-            // a label that names an active environment.
-            a.kind == AnomalyKind::Conflict
-                && self.policy.codec.parse([a.label.as_str()]).active.is_some()
-        })
+        self.labels()
+            .anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::Conflict && a.detail == Some(Detail::Active))
     }
 }
