@@ -19,7 +19,7 @@ use showtime_core::{Login, PrNumber, Sha};
 use showtime_runtime::actions;
 use showtime_runtime::request::{Intent, Work, carry_out};
 use showtime_runtime::sweep::{self, SweepError};
-use showtime_runtime::text::environments_table;
+use showtime_runtime::text::{environments_table, status_text};
 use showtime_runtime::view::{env_json, plan_json, sweep_json, sweep_text};
 
 use crate::CliError;
@@ -402,33 +402,7 @@ pub async fn status(engine: &Engine, out: &mut Output<'_>, pr: PrNumber) -> Resu
             "environments": envs.iter().map(env_json).collect::<Vec<_>>(),
         }));
     }
-    let primary = labels.primary().and_then(|sha| {
-        labels
-            .environments
-            .get(sha)
-            .map(|env| (sha.clone(), env.clone()))
-    });
-    match primary {
-        Some((sha, env)) => out.line(&format!(
-            "PR #{pr} ({}): {} at {}{}",
-            read.state.as_str(),
-            env.status
-                .map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
-            sha,
-            env.address
-                .map(|a| format!(", http://{a}"))
-                .unwrap_or_default()
-        ))?,
-        None => out.line(&format!("PR #{pr}: no environment"))?,
-    }
-    if let Some(ttl) = labels.ttl {
-        out.line(&format!("TTL: {ttl}"))?;
-    }
-    if !labels.config.features.is_empty() || labels.config.size.is_some() {
-        let config = serde_json::to_string(&labels.config).unwrap_or_default();
-        out.line(&format!("Configuration: {config}"))?;
-    }
-    out.line(&environments_table(&envs))
+    out.line(&status_text(&read, &labels, &envs))
 }
 
 /// `list`: every environment, with its PR; `all` adds PRs that have 🎪

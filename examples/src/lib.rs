@@ -36,8 +36,8 @@ use showtime_local::app::{self, AppInfo};
 
 use crate::commands::SyncEvent;
 use crate::output::Output;
-use showtime_runtime::config::{self, BackendKind, FileConfig, Overrides, Settings};
-use showtime_runtime::text::{reference_json, reference_table, summary};
+use showtime_runtime::config::{self, BackendKind, Overrides, Settings};
+use showtime_runtime::text::{read_lines, reference_json, reference_table, summary};
 use showtime_runtime::{actions, view, wiring};
 
 /// The process exit codes of `showtime`, all in one place.
@@ -554,23 +554,14 @@ fn audit(
     json: bool,
     stdout: &mut dyn Write,
 ) -> Result<(), CliError> {
-    use showtime_runtime::audit;
     let settings = Settings::resolve(&global.overrides(), env)?;
     let path = settings.file.audit.file(env).ok_or_else(|| {
         CliError::BadInput("no audit trail: set [audit] path or SHOWTIME_AUDIT_FILE".into())
     })?;
-    let (records, skipped) = audit::read(&path)
+    let now = chrono::Utc::now();
+    let text = showtime_runtime::audit::report(&path, pr.map(PrNumber::get), since, now, json)
         .map_err(|e| CliError::Failed(format!("cannot read {}: {e}", path.display())))?;
-    let records = audit::select(records, pr.map(PrNumber::get), since, chrono::Utc::now());
-    if json {
-        let text = serde_json::to_string_pretty(&records).map_err(json_failure)?;
-        writeln!(stdout, "{text}")?;
-    } else {
-        stdout.write_all(audit::table(&records).as_bytes())?;
-    }
-    if skipped > 0 {
-        eprintln!("{skipped} unreadable line(s) skipped (cut short by a crash)");
-    }
+    stdout.write_all(text.as_bytes())?;
     Ok(())
 }
 
@@ -583,17 +574,14 @@ fn config_check(
     json: bool,
     stdout: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let path = path
-        .or_else(|| global.config.clone())
-        .or_else(|| env("SHOWTIME_CONFIG").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_FILE));
-    let file = FileConfig::load(&path)?;
-    config::policy(&file)?;
-    if json {
-        let value = serde_json::json!({ "path": path, "ok": true });
-        writeln!(stdout, "{value}")?;
-    } else {
-        writeln!(stdout, "{}: OK", path.display())?;
+    let path = config::check(path.or_else(|| global.config.clone()), env)?;
+    match json {
+        true => writeln!(
+            stdout,
+            "{}",
+            serde_json::json!({ "path": path, "ok": true })
+        )?,
+        false => writeln!(stdout, "{}: OK", path.display())?,
     }
     Ok(())
 }
@@ -606,7 +594,7 @@ fn parse(
 ) -> Result<(), CliError> {
     let mut input = Vec::new();
     stdin.read_to_end(&mut input)?;
-    let state = codec.parse(read_lines(&input)?);
+    let state = codec.parse(read_lines(&input).map_err(CliError::BadInput)?);
     if json {
         writeln!(
             stdout,
@@ -641,40 +629,4 @@ fn encode(
 
 fn json_failure(e: serde_json::Error) -> CliError {
     CliError::Internal(format!("cannot write JSON: {e}"))
-}
-
-/// Splits standard input into label names: one per line, a trailing `\r`
-/// removed, blank lines skipped.
-///
-/// Input that is not UTF-8 is refused with the number of the offending line.
-pub fn read_lines(input: &[u8]) -> Result<Vec<&str>, CliError> {
-    let mut labels = Vec::new();
-    for (index, line) in input.split(|&b| b == b'\n').enumerate() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let text = std::str::from_utf8(line).map_err(|e| {
-            CliError::BadInput(format!(
-                "line {} of standard input is not valid UTF-8 (bad byte after {} valid bytes); \
-                 label names must be UTF-8",
-                index + 1,
-                e.valid_up_to()
-            ))
-        })?;
-        if !text.trim().is_empty() {
-            labels.push(text);
-        }
-    }
-    Ok(labels)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lines_are_split_trimmed_and_numbered() {
-        assert_eq!(read_lines(b"a\r\n\n  \nb").unwrap(), ["a", "b"]);
-        let err = read_lines(b"ok\n\xff\n").unwrap_err();
-        assert_eq!(err.exit_code(), exit_code::BAD_INPUT);
-        assert!(err.to_string().contains("line 2"), "{err}");
-    }
 }

@@ -263,6 +263,29 @@ pub fn select(
         .collect()
 }
 
+/// `showtime audit`: the trail at `path`, selected as [`select`] does, as
+/// pretty JSON or a table, with a note of any line a crash cut short.
+pub fn report(
+    path: &Path,
+    pr: Option<u64>,
+    since: Option<std::time::Duration>,
+    now: DateTime<Utc>,
+    json: bool,
+) -> io::Result<String> {
+    let (records, skipped) = read(path)?;
+    let records = select(records, pr, since, now);
+    let mut text = match json {
+        true => serde_json::to_string_pretty(&records).map_err(io::Error::other)? + "\n",
+        false => table(&records),
+    };
+    if skipped > 0 && !json {
+        text.push_str(&format!(
+            "({skipped} unreadable line(s) skipped: cut short by a crash)\n"
+        ));
+    }
+    Ok(text)
+}
+
 /// The records as a table for people.
 pub fn table(records: &[Record]) -> String {
     let mut rows = vec![

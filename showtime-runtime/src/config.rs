@@ -380,6 +380,20 @@ impl Settings {
     }
 }
 
+/// Checks a configuration file: it parses, its values are valid, and it
+/// names no unknown key. The file is `path`, else `SHOWTIME_CONFIG`, else
+/// `./showtime.toml`; returns the one checked.
+pub fn check(
+    path: Option<PathBuf>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<PathBuf, ConfigError> {
+    let path = path
+        .or_else(|| env("SHOWTIME_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
+    policy(&FileConfig::load(&path)?)?;
+    Ok(path)
+}
+
 /// The policy the file describes, on top of the defaults.
 pub fn policy(file: &FileConfig) -> Result<Policy, ConfigError> {
     let mut policy = Policy::default();
