@@ -3,12 +3,9 @@
 //! [`measure`] runs each operation of [`GitHubHost`] once against a fresh
 //! [`FakeGitHub`] over real HTTP and counts the requests the server saw.
 
-use std::time::Duration;
-
 use showtime_core::PrNumber;
 use showtime_core::ports::PrHost;
 use showtime_github::fake::{FakeGitHub, FakePr};
-use showtime_github::host::RetryPolicy;
 use showtime_github::{Auth, GitHubConfig, GitHubHost};
 
 /// The requests one operation made.
@@ -23,13 +20,9 @@ pub struct OperationCount {
 }
 
 fn host(fake: &FakeGitHub) -> Result<GitHubHost, String> {
-    let mut config = GitHubConfig::new("acme/widgets", Auth::Token("t".into()))
+    let config = GitHubConfig::new("acme/widgets", Auth::Token("t".into()))
         .map_err(|e| e.to_string())?
         .with_api_url(&fake.url());
-    config.retry = RetryPolicy {
-        base: Duration::from_millis(1),
-        ..RetryPolicy::default()
-    };
     GitHubHost::new(config).map_err(|e| e.to_string())
 }
 
@@ -70,8 +63,12 @@ pub async fn measure() -> Result<Vec<OperationCount>, String> {
 
     host.pull_request(pr(1)).await.map_err(e)?;
     record("read one PR with labels, head, state, body", 1);
+    host.pull_request(pr(1)).await.map_err(e)?;
+    record("read the same PR again, unchanged (a free `304`)", 1);
     let open = host.open_pull_requests().await.map_err(e)?;
     record(&format!("list all {} open PRs with labels", open.len()), 3);
+    host.open_pull_requests().await.map_err(e)?;
+    record("list them again, unchanged (free `304`s)", 3);
     let labels: Vec<String> = (0..8).map(|i| format!("🎪 label {i}")).collect();
     host.add_labels(pr(1), &labels).await.map_err(e)?;
     record("add 8 labels", 1);
@@ -130,7 +127,7 @@ mod tests {
             .build()
             .expect("a runtime");
         let counts = runtime.block_on(super::measure()).expect("measured");
-        assert_eq!(counts.len(), 12);
+        assert_eq!(counts.len(), 14);
         for count in counts {
             assert!(count.requests <= count.budget, "{count:?}");
         }

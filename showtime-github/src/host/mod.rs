@@ -3,21 +3,24 @@
 //! must not send but through its transport, nor read JSON but its wire models.
 //!
 //! [`GitHubHost`] implements [`PrHost`] with GitHub's request budget in mind:
-//! one request reads a PR with its labels, open PRs are listed 100 a page,
-//! any number of labels is added in one request, and the status comment's id
-//! is remembered once found. Labels are only ever added (`POST`) or removed
-//! one by one (`DELETE`), never replaced as a set, so a label a person adds at
+//! one request reads a PR with its labels, and reading it again is a
+//! conditional request (`If-None-Match` with the last `ETag`) that GitHub
+//! answers `304 Not Modified` without spending rate limit when nothing
+//! changed; open PRs are listed 100 a page, each page read the same way; any
+//! number of labels is added in one request, and the status comment's id is
+//! remembered once found. Labels are only ever added (`POST`) or removed one
+//! by one (`DELETE`), never replaced as a set, so a label a person adds at
 //! the same moment survives.
 //!
-//! Retries: 5xx answers and secondary rate limits (403/429 with `Retry-After`
-//! or `x-ratelimit-reset`) are retried with bounded backoff that honours the
-//! header; an exhausted primary rate limit is returned at once as
-//! [`PortError::RateLimited`] naming the reset time. 401, other 403s, 404 and
-//! 422 become errors that say what to check.
+//! Nothing is retried here: the engine is the one retry layer. A 5xx or a
+//! dropped connection is [`PortError::Transient`]; a spent primary rate
+//! limit or a secondary one (403/429 with `Retry-After` or
+//! `x-ratelimit-reset`) is [`PortError::RateLimited`] naming when to try
+//! again. 401, other 403s, 404 and 422 become errors that say what to check.
 //!
-//! Inside: `config` (where and as whom: [`GitHubConfig`], [`Auth`],
-//! [`RetryPolicy`]), `transport` (the octocrab clients, retries, paging,
-//! error answers mapped to [`PortError`]) and `wire` (GitHub's JSON models and
+//! Inside: `config` (where and as whom: [`GitHubConfig`], [`Auth`]),
+//! `transport` (the octocrab clients, conditional reads, paging, error
+//! answers mapped to [`PortError`]) and `wire` (GitHub's JSON models and
 //! their conversion to `showtime_core` types).
 
 mod config;
@@ -32,7 +35,7 @@ use serde_json::{Value, json};
 use showtime_core::ports::{Permission, PortError, PrHost, PullRequest};
 use showtime_core::{Login, PrNumber};
 
-pub use config::{Auth, DEFAULT_API_URL, GitHubConfig, GitHubError, RetryPolicy};
+pub use config::{Auth, DEFAULT_API_URL, GitHubConfig, GitHubError};
 use transport::{Method, Transport, next_link};
 use wire::{WireComment, WireLabel, WirePermission, WirePull, permission_of, to_pull_request};
 
@@ -55,7 +58,7 @@ impl GitHubHost {
     pub fn new(config: GitHubConfig) -> Result<Self, GitHubError> {
         let roots = config.api_roots()?;
         Ok(GitHubHost {
-            transport: Transport::new(&roots, &config.auth, config.retry)?,
+            transport: Transport::new(&roots, &config.auth)?,
             owner: config.owner,
             repo: config.repo,
             comment_ids: Mutex::new(HashMap::new()),
@@ -109,10 +112,12 @@ pub(crate) fn segment(s: &str) -> String {
 #[async_trait]
 impl PrHost for GitHubHost {
     async fn pull_request(&self, pr: PrNumber) -> Result<PullRequest, PortError> {
+        let uri = self.path(&format!("pulls/{pr}"));
         let (wire, _): (WirePull, _) = self
             .transport
-            .json(Method::Get, &self.path(&format!("pulls/{pr}")), None)
+            .get_conditional(&uri)
             .await
+            .and_then(|reply| reply.parse(Method::Get, &uri))
             .map_err(|e| match e {
                 PortError::NotFound { .. } => PortError::NotFound {
                     what: format!("PR #{pr} in {}", self.repository()),
@@ -125,7 +130,7 @@ impl PrHost for GitHubHost {
     async fn open_pull_requests(&self) -> Result<Vec<PullRequest>, PortError> {
         let wires: Vec<WirePull> = self
             .transport
-            .pages(self.path("pulls?state=open&per_page=100"))
+            .pages(self.path("pulls?state=open&per_page=100"), true)
             .await?;
         wires.into_iter().map(to_pull_request).collect()
     }
@@ -242,7 +247,7 @@ impl PrHost for GitHubHost {
     async fn repository_labels(&self) -> Result<Vec<String>, PortError> {
         let labels: Vec<WireLabel> = self
             .transport
-            .pages(self.path("labels?per_page=100"))
+            .pages(self.path("labels?per_page=100"), false)
             .await?;
         Ok(labels.into_iter().map(|l| l.name).collect())
     }
