@@ -1,13 +1,16 @@
 //! The GitHub adapter over real HTTP against the fake GitHub: every port
 //! method, its request budget (counted from the fake's log), errors tried
 //! once, GitHub Enterprise base URLs and App authentication, and the engine
-//! end to end. One test binary; conditional reads have a module of their
-//! own, the helpers live here.
+//! end to end. One test binary; label transitions, conditional reads and
+//! label-definition clean-up have modules of their own, the helpers live
+//! here.
 
 // A test fails by panicking; unwrapping known-good fixtures is the point.
 #![allow(clippy::unwrap_used)]
 
+mod definitions;
 mod reads;
+mod transitions;
 
 use showtime_core::plan::Event;
 use showtime_core::ports::{Permission, PortError, PrHost, PrState};
