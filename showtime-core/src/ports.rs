@@ -268,6 +268,70 @@ pub trait PrHost: Send + Sync {
     /// Deletes a repository label definition only if no issue or PR carries
     /// it; returns whether it was deleted. A missing definition is `Ok(false)`.
     async fn delete_label_if_unused(&self, name: &str) -> Result<bool, PortError>;
+
+    /// One label transition on a PR: takes `remove` off and puts `add` on
+    /// (defining missing labels), in one request where the host can, never
+    /// replacing the whole set: a label a person adds or removes meanwhile
+    /// stays as they left it. Names match as the host matches them
+    /// (case-insensitively on GitHub); a name in both lists ends up on the
+    /// PR. Removing a label that is not there and adding one that is are
+    /// no-ops, so repeating the call is safe, and two empty lists send
+    /// nothing. Where the host needs several requests it adds first, so an
+    /// interruption leaves the old and the new labels together, never
+    /// neither. A missing PR is [`PortError::NotFound`] when there is
+    /// something to add; a call that only removes may succeed instead, with
+    /// nothing left to remove.
+    ///
+    /// One attempt, like every method: a transient failure is returned, not
+    /// retried, for the engine is the one retry layer.
+    ///
+    /// The default calls [`add_labels`](Self::add_labels), then
+    /// [`remove_label`](Self::remove_label) once per label to remove.
+    async fn change_labels(
+        &self,
+        pr: PrNumber,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), PortError> {
+        if !add.is_empty() {
+            self.add_labels(pr, add).await?;
+        }
+        for label in remove {
+            let kept = add.iter().any(|a| a.to_lowercase() == label.to_lowercase());
+            if !kept {
+                self.remove_label(pr, label).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Which of `names` are label definitions attached to at least one
+    /// issue or PR, open or closed, spelled as given. A name with no
+    /// definition is not in use. Reads only, so any repeat is safe; one
+    /// attempt, for the engine retries.
+    ///
+    /// The default cannot tell and answers every name as in use, the safe
+    /// answer for a caller that deletes what is unused; hosts should
+    /// override it with a look-up in as few requests as they can.
+    async fn labels_in_use(
+        &self,
+        names: &[String],
+    ) -> Result<std::collections::BTreeSet<String>, PortError> {
+        Ok(names.iter().cloned().collect())
+    }
+
+    /// Deletes the repository label definition `name`, which takes it off
+    /// every issue and PR that carries it: ask
+    /// [`labels_in_use`](Self::labels_in_use) first. A missing definition is
+    /// `Ok`, so repeating the call is safe. One attempt, for the engine
+    /// retries.
+    ///
+    /// The default goes through
+    /// [`delete_label_if_unused`](Self::delete_label_if_unused), so on a host
+    /// that does not override it a definition still attached stays.
+    async fn delete_label(&self, name: &str) -> Result<(), PortError> {
+        self.delete_label_if_unused(name).await.map(|_| ())
+    }
 }
 
 /// Which environment: a PR and a commit. Its name, `pr-{n}-{sha7}`, is the
