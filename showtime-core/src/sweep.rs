@@ -186,15 +186,21 @@ impl Engine {
         if dry_run {
             return Ok(names.to_vec());
         }
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Which are still attached anywhere, asked in bulk, then one delete
+        // per unused definition.
+        let in_use = self
+            .retry(|| self.ports().host.labels_in_use(names))
+            .await
+            .map_err(EngineError::listing("repository labels"))?;
         let mut deleted = Vec::new();
-        for name in names {
-            let gone = self
-                .retry(|| self.ports().host.delete_label_if_unused(name))
+        for name in names.iter().filter(|n| !in_use.contains(*n)) {
+            self.retry(|| self.ports().host.delete_label(name))
                 .await
                 .map_err(EngineError::listing("repository labels"))?;
-            if gone {
-                deleted.push(name.clone());
-            }
+            deleted.push(name.clone());
         }
         Ok(deleted)
     }

@@ -276,8 +276,8 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Writes the difference between the labels on the PR and the state: one
-    /// call to add, one per label to remove.
+    /// Writes the difference between the labels on the PR and the state as
+    /// one transition ([`PrHost::change_labels`](crate::ports::PrHost::change_labels)).
     async fn write_labels(&mut self) -> Result<(), PortError> {
         let engine = self.engine;
         let host = &engine.ports.host;
@@ -286,17 +286,17 @@ impl<'a> Run<'a> {
             .codec
             .encode(&self.state, engine.policy.dialect);
         let change = diff(&self.current, &desired);
-        if !change.add.is_empty() {
-            for label in &change.add {
-                self.define(label).await?;
-            }
-            engine
-                .retry(|| host.add_labels(self.pr, &change.add))
-                .await?;
+        if change.add.is_empty() && change.remove.is_empty() {
+            return Ok(());
         }
-        for label in &change.remove {
-            engine.retry(|| host.remove_label(self.pr, label)).await?;
+        for label in &change.add {
+            self.define(label).await?;
         }
+        // One transition, one call: the host makes it one request where it
+        // can (GitHub: one GraphQL document), never replacing the whole set.
+        engine
+            .retry(|| host.change_labels(self.pr, &change.add, &change.remove))
+            .await?;
         self.current = change.apply(&self.current);
         Ok(())
     }

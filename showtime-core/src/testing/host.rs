@@ -1,5 +1,6 @@
 //! The in-memory PR host.
 
+use std::collections::BTreeSet;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -267,5 +268,27 @@ impl PrHost for MemoryHost {
             .values()
             .any(|p| p.labels.iter().any(|l| l.to_lowercase() == key));
         Ok(!attached && state.definitions.remove(&key).is_some())
+    }
+
+    async fn labels_in_use(&self, names: &[String]) -> Result<BTreeSet<String>, PortError> {
+        self.enter("labels_in_use").await?;
+        let state = lock(&self.state);
+        Ok(names
+            .iter()
+            .filter(|name| {
+                let key = name.to_lowercase();
+                state
+                    .prs
+                    .values()
+                    .any(|p| p.labels.iter().any(|l| l.to_lowercase() == key))
+            })
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_label(&self, name: &str) -> Result<(), PortError> {
+        self.enter("delete_label").await?;
+        lock(&self.state).definitions.remove(&name.to_lowercase());
+        Ok(())
     }
 }
