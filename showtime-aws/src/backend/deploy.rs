@@ -13,7 +13,7 @@ use showtime_core::ports::{EnvId, EnvSpec};
 use tokio::time::Instant;
 
 use super::EcsBackend;
-use super::list::{SHA_TAG, tag};
+use super::list::{SHA_TAG, config_tags, is_config_key, tag};
 use crate::error::{AwsError, human};
 use crate::settings::Capacity;
 use crate::template::{self, Size, TaskDraft, Vars};
@@ -233,6 +233,47 @@ impl EcsBackend {
         Ok(())
     }
 
+    /// Writes the configuration's tags on the service, and removes the
+    /// continuation tags it no longer needs.
+    async fn record_config(
+        &self,
+        id: &EnvId,
+        service: &Service,
+        tags: Vec<Tag>,
+    ) -> Result<(), AwsError> {
+        let Some(arn) = service.service_arn() else {
+            return Err(AwsError::Sdk {
+                operation: "ecs:DescribeServices".to_owned(),
+                message: format!("service {} has no ARN", Self::service_name(id)),
+                transient: false,
+            });
+        };
+        let stale: Vec<String> = service
+            .tags()
+            .iter()
+            .filter_map(|t| t.key())
+            .filter(|k| is_config_key(k) && !tags.iter().any(|t| t.key() == Some(*k)))
+            .map(str::to_owned)
+            .collect();
+        self.ecs
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| self.sdk("ecs:TagResource", e))?;
+        if !stale.is_empty() {
+            self.ecs
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(stale))
+                .send()
+                .await
+                .map_err(|e| self.sdk("ecs:UntagResource", e))?;
+        }
+        Ok(())
+    }
+
     /// Configuration change: see [`Backend::apply_config`](showtime_core::ports::Backend::apply_config).
     pub(super) async fn reconfigure(&self, id: &EnvId, config: &Config) -> Result<(), AwsError> {
         let size = self.size_of(config)?;
@@ -262,6 +303,9 @@ impl EcsBackend {
         };
         let mut draft = TaskDraft::from_existing(td, described.tags());
         draft.set_size(size);
+        let new_tags = config_tags(config);
+        draft.tags.retain(|t| !t.key().is_some_and(is_config_key));
+        draft.tags.extend(new_tags.iter().cloned());
 
         // The template's own values of the variables a configuration sets,
         // to restore what the previous configuration changed.
@@ -295,6 +339,7 @@ impl EcsBackend {
             .send()
             .await
             .map_err(|e| self.sdk("ecs:UpdateService", e))?;
+        self.record_config(id, &service, new_tags).await?;
         self.progress(id, format!("deploying the new configuration ({arn})"));
         self.ready(id).await.map(|_| ())
     }

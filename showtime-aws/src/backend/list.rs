@@ -24,6 +24,15 @@ pub const REQUESTED_BY_TAG: &str = "showtime_requested_by";
 pub const CREATED_TAG: &str = "showtime_created";
 /// The tag with the expiry time (RFC 3339, UTC), absent without a TTL.
 pub const EXPIRES_TAG: &str = "showtime_expires";
+/// The tag with the configuration the environment runs with, as
+/// space-separated words: `debug`, `no-examples`, `cache-redis`,
+/// `size=NAME`, `+FEATURE` (on) and `-FEATURE` (off); `default` when none
+/// applies. What does not fit one tag value (256 characters) continues in
+/// `showtime_config_2`, `showtime_config_3` and so on.
+pub const CONFIG_TAG: &str = "showtime_config";
+
+/// The longest ECS tag value.
+const TAG_VALUE_MAX: usize = 256;
 
 impl EcsBackend {
     /// Reads a service name of the form `pr-{n}-{sha7}-service` exactly;
@@ -58,6 +67,7 @@ impl EcsBackend {
         if let Some(expires) = spec.expires_at {
             tags.push(new_tag(EXPIRES_TAG, &rfc3339(expires)));
         }
+        tags.extend(config_tags(&spec.config));
         tags
     }
 
@@ -116,6 +126,93 @@ impl EcsBackend {
     }
 }
 
+/// The key of the `n`th (from 1) tag of the configuration.
+fn config_key(n: usize) -> String {
+    if n <= 1 {
+        CONFIG_TAG.to_owned()
+    } else {
+        format!("{CONFIG_TAG}_{n}")
+    }
+}
+
+/// Whether `key` is one of the configuration's tags.
+pub(super) fn is_config_key(key: &str) -> bool {
+    key == CONFIG_TAG
+        || key
+            .strip_prefix(CONFIG_TAG)
+            .and_then(|rest| rest.strip_prefix('_'))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The tags that record `config` ([`CONFIG_TAG`]).
+pub(super) fn config_tags(config: &Config) -> Vec<Tag> {
+    let mut words = Vec::new();
+    if config.debug {
+        words.push("debug".to_owned());
+    }
+    if config.no_examples {
+        words.push("no-examples".to_owned());
+    }
+    if config.cache_redis {
+        words.push("cache-redis".to_owned());
+    }
+    if let Some(size) = &config.size {
+        words.push(format!("size={size}"));
+    }
+    for (name, on) in &config.features {
+        words.push(format!("{}{name}", if *on { '+' } else { '-' }));
+    }
+    if words.is_empty() {
+        words.push("default".to_owned());
+    }
+    let mut values: Vec<String> = Vec::new();
+    for word in words {
+        match values.last_mut() {
+            Some(last) if last.len() + 1 + word.len() <= TAG_VALUE_MAX => {
+                last.push(' ');
+                last.push_str(&word);
+            }
+            _ => values.push(word),
+        }
+    }
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| new_tag(&config_key(i + 1), v))
+        .collect()
+}
+
+/// The configuration recorded in `tags`; [`Config::default`] when there is
+/// none. Words it does not know are skipped.
+pub(super) fn config_from_tags(tags: &[Tag]) -> Config {
+    let mut config = Config::default();
+    let mut n = 1;
+    while let Some(value) = tag(tags, &config_key(n)) {
+        for word in value.split_whitespace() {
+            match word {
+                "debug" => config.debug = true,
+                "no-examples" => config.no_examples = true,
+                "cache-redis" => config.cache_redis = true,
+                _ => {
+                    if let Some(size) = word.strip_prefix("size=") {
+                        config.size = size.parse().ok().or(config.size);
+                    } else if let Some(name) = word.strip_prefix('+') {
+                        if let Ok(name) = name.parse() {
+                            config.features.insert(name, true);
+                        }
+                    } else if let Some(name) = word.strip_prefix('-') {
+                        if let Ok(name) = name.parse() {
+                            config.features.insert(name, false);
+                        }
+                    }
+                }
+            }
+        }
+        n += 1;
+    }
+    config
+}
+
 fn new_tag(key: &str, value: &str) -> Tag {
     Tag::builder().key(key).value(value).build()
 }
@@ -167,7 +264,7 @@ fn env_info(service: &Service) -> Option<EnvInfo> {
         address: None,
         created_at,
         requested_by: tag(service.tags(), REQUESTED_BY_TAG).and_then(decode_login),
-        config: Config::default(),
+        config: config_from_tags(service.tags()),
     })
 }
 
@@ -195,6 +292,51 @@ mod tests {
         ] {
             assert!(EcsBackend::parse_service_name(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn configurations_survive_tags() {
+        let mut config = Config {
+            debug: true,
+            cache_redis: true,
+            size: Some("large".parse().unwrap()),
+            ..Config::default()
+        };
+        config.features.insert("ALERTS".parse().unwrap(), true);
+        config
+            .features
+            .insert("DASHBOARD_RBAC".parse().unwrap(), false);
+        let tags = config_tags(&config);
+        assert_eq!(tags.len(), 1);
+        assert_eq!(
+            tags[0].value(),
+            Some("debug cache-redis size=large +ALERTS -DASHBOARD_RBAC")
+        );
+        assert_eq!(config_from_tags(&tags), config);
+        assert_eq!(config_tags(&Config::default())[0].value(), Some("default"));
+        assert_eq!(config_from_tags(&[]), Config::default());
+
+        // Many features spread over several tags, each value short enough.
+        let mut many = Config::default();
+        for i in 0..40 {
+            many.features.insert(
+                format!("FEATURE_NUMBER_{i:02}_{}", "X".repeat(20))
+                    .parse()
+                    .unwrap(),
+                i % 2 == 0,
+            );
+        }
+        let tags = config_tags(&many);
+        assert!(tags.len() > 1);
+        assert!(
+            tags.iter()
+                .all(|t| t.value().unwrap().len() <= TAG_VALUE_MAX)
+        );
+        assert!(tags.iter().all(|t| is_config_key(t.key().unwrap())));
+        assert_eq!(tags[1].key(), Some("showtime_config_2"));
+        assert_eq!(config_from_tags(&tags), many);
+        assert!(!is_config_key("showtime_config_"));
+        assert!(!is_config_key("showtime_configx"));
     }
 
     #[test]

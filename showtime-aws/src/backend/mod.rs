@@ -17,7 +17,7 @@
 //! | `deploy` (new) | DescribeServices, RegisterTaskDefinition, CreateService = 3 (+1 DescribeServices per poll while a same-named service drains) |
 //! | `deploy` (exists) | DescribeServices = 1 |
 //! | `wait_ready` | DescribeServices × polls until the rollout completes, then ListTasks, DescribeTasks, ec2:DescribeNetworkInterfaces for a public address (again per poll until the task has an address) = 4 at best, 3 with private addresses |
-//! | `apply_config` | DescribeServices, DescribeTaskDefinition, RegisterTaskDefinition, UpdateService, then `wait_ready` = 8 at best |
+//! | `apply_config` | DescribeServices, DescribeTaskDefinition, RegisterTaskDefinition, UpdateService, TagResource (the configuration's tag; +1 UntagResource when it shrank out of a continuation tag), then `wait_ready` = 9 at best |
 //! | `destroy` | DescribeServices, DeleteService, ListTaskDefinitions, DeregisterTaskDefinition × revisions, ecr:BatchDeleteImage = 5 with one revision |
 //! | `list` | ListServices × ⌈N/100⌉, DescribeServices × ⌈M/10⌉, M being the services whose *name* is Showtime's |
 
@@ -47,7 +47,9 @@ use crate::error::{self, AwsError, OPERATION_TIMEOUT};
 use crate::health::{self, HealthCheck};
 use crate::settings::EcsSettings;
 
-pub use list::{CREATED_TAG, EXPIRES_TAG, MANAGED_TAG, PR_TAG, REQUESTED_BY_TAG, SHA_TAG};
+pub use list::{
+    CONFIG_TAG, CREATED_TAG, EXPIRES_TAG, MANAGED_TAG, PR_TAG, REQUESTED_BY_TAG, SHA_TAG,
+};
 
 /// A progress report while the backend waits (for a draining service, a
 /// rollout, an address, a health check).
@@ -332,9 +334,9 @@ impl Backend for EcsBackend {
         self.remove(id).await.map_err(PortError::from)
     }
 
-    /// Showtime's services in the cluster (optionally of one PR). The
-    /// configuration is not read back (one more call per service): it is
-    /// [`Config::default`]; the address is `None`.
+    /// Showtime's services in the cluster (optionally of one PR), with the
+    /// configuration recorded in their [`CONFIG_TAG`] tags (written at
+    /// deploy and by `apply_config`); the address is `None`.
     async fn list(&self, pr: Option<PrNumber>) -> Result<Vec<EnvInfo>, PortError> {
         self.environments(pr).await.map_err(PortError::from)
     }

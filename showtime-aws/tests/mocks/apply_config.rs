@@ -1,8 +1,10 @@
 //! `apply_config`: a new revision of the running task definition with the
-//! configuration's variables and size, the service updated to it.
+//! configuration's variables and size, the service updated to it and tagged
+//! with the configuration.
 
 use super::*;
 use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
+use aws_sdk_ecs::operation::tag_resource::{TagResourceInput, TagResourceOutput};
 use aws_sdk_ecs::operation::update_service::{UpdateServiceInput, UpdateServiceOutput};
 
 #[tokio::test(start_paused = true)]
@@ -48,12 +50,18 @@ async fn apply_config_registers_a_new_revision_and_updates_the_service() {
         *update_in.lock().unwrap() = Some(r.clone());
         UpdateServiceOutput::builder().build()
     });
+    let (tag_in, tag_seen) = captured::<TagResourceInput>();
+    let tag_rule = mock!(Ecs::tag_resource).then_compute_output(move |r| {
+        *tag_in.lock().unwrap() = Some(r.clone());
+        TagResourceOutput::builder().build()
+    });
     let (describe, list, tasks, eni) = ready_rules();
     let ecs_rules = [
         &describe_first,
         &current,
         &register,
         &update,
+        &tag_rule,
         &describe,
         &list,
         &tasks,
@@ -70,8 +78,8 @@ async fn apply_config_registers_a_new_revision_and_updates_the_service() {
     b.apply_config(&id(), &config).await.unwrap();
     assert_eq!(
         calls(&ecs_rules) + eni.num_calls(),
-        8,
-        "apply_config makes 8 calls"
+        9,
+        "apply_config makes 9 calls"
     );
 
     let td = register_seen.lock().unwrap().clone().unwrap();
@@ -98,6 +106,7 @@ async fn apply_config_registers_a_new_revision_and_updates_the_service() {
     );
     assert_eq!(env["SUPERSET_PORT"], "8080");
     assert_eq!(tag_map(td.tags())["showtime_managed"], "true");
+    assert_eq!(tag_map(td.tags())["showtime_config"], "size=small +ALERTS");
 
     let up = update_seen.lock().unwrap().clone().unwrap();
     assert_eq!(up.service(), Some("pr-42-abc123f-service"));
@@ -106,4 +115,14 @@ async fn apply_config_registers_a_new_revision_and_updates_the_service() {
         Some(td_arn("pr-42-abc123f", 2).as_str())
     );
     assert_eq!(up.force_new_deployment(), Some(true));
+
+    let tagged = tag_seen.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        tagged.resource_arn(),
+        Some("arn:aws:ecs:us-east-1:123456789012:service/superset-ci/pr-42-abc123f-service")
+    );
+    assert_eq!(
+        tag_map(tagged.tags())["showtime_config"],
+        "size=small +ALERTS"
+    );
 }

@@ -108,9 +108,14 @@ impl Planner<'_> {
 
         // A build in progress: finish it, or activate it once ready.
         if let Some(building) = l.building.clone() {
-            match self.backend_env(&building).map(|e| &e.health) {
-                Some(Health::Healthy) => return self.activate(&building, ops),
-                Some(Health::Starting) => {
+            let env = self.backend_env(&building);
+            // A healthy environment listed without its address (a backend
+            // may not list addresses) is awaited for it, not activated
+            // address-less.
+            let addressless = env.is_some_and(|e| e.address.is_none());
+            match env.map(|e| &e.health) {
+                Some(Health::Healthy) if !addressless => return self.activate(&building, ops),
+                Some(Health::Healthy | Health::Starting) => {
                     if !ops.is_empty() {
                         steps.push(Step::Labels(ops));
                     }
