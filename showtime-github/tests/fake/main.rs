@@ -7,6 +7,7 @@ mod faults;
 mod graphql;
 mod labels;
 mod mutations;
+mod oauth;
 mod pulls;
 mod server;
 
