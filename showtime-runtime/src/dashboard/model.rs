@@ -48,7 +48,8 @@ pub struct Row {
     pub config: Config,
     /// Its size: the configuration's, else the default.
     pub size: Option<SizeName>,
-    /// What an hour of it costs, in US dollars, when its size is priced.
+    /// What an hour of it costs, in US dollars, when the backend runs it
+    /// and its size is priced.
     pub per_hour: Option<f64>,
 }
 
@@ -138,7 +139,10 @@ pub async fn read(engine: &Engine, costs: &Costs) -> Result<Snapshot, PortError>
     }
     for row in &mut rows {
         row.size = costs.sizes.size_of(&row.config);
-        row.per_hour = row.size.as_ref().and_then(|size| costs.per_hour(size));
+        row.per_hour = match (&row.health, &row.size) {
+            (Some(_), Some(size)) => costs.per_hour(size),
+            _ => None,
+        };
     }
     rows.sort_by(|a, b| (a.pr, &a.sha).cmp(&(b.pr, &b.sha)));
     let requesters: BTreeSet<Login> = rows.iter().filter_map(|r| r.requester.clone()).collect();

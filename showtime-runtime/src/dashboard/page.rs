@@ -5,7 +5,8 @@
 //!
 //! The page carries no inline script or style (its `Content-Security-Policy`
 //! is `default-src 'self'`): behaviour and looks are the embedded
-//! [`APP_JS`] and [`APP_CSS`], and status colours are classes (`st-running`).
+//! [`APP_JS`] and [`APP_CSS`], and status colours are classes
+//! (`st-running`).
 
 use std::fmt::Write as _;
 
@@ -310,7 +311,9 @@ fn filters(html: &mut String, ctx: &PageContext<'_>) {
     html.push_str("</select></label><button>Show</button></form>");
 }
 
-/// One table row. Cells leave out their end tags, as HTML allows.
+/// One table row, kept small (a page lists hundreds): cells and rows leave
+/// out their end tags and simple attribute values their quotes, as HTML
+/// allows.
 fn row_html(html: &mut String, row: &Row, ctx: &PageContext<'_>) {
     let pr = row.pr;
     html.push_str("<tr><td>");
@@ -330,7 +333,7 @@ fn row_html(html: &mut String, row: &Row, ctx: &PageContext<'_>) {
     };
     let _ = write!(
         html,
-        "<td>{}<td><code>{}</code><td><span class=\"st st-{word}\"{reason}>{word}</span><td>",
+        "<td>{}<td>{}<td><b class=st-{word}{reason}>{word}</b><td>",
         escape(requester),
         row.sha,
     );
@@ -362,18 +365,18 @@ fn row_html(html: &mut String, row: &Row, ctx: &PageContext<'_>) {
     if ctx.viewer.is_some() {
         let _ = write!(
             html,
-            "<td><button form=\"a\" name=\"do\" value=\"extend:{pr}\">Extend</button>\
-             <button form=\"a\" name=\"do\" value=\"refresh:{pr}\">Refresh</button>\
-             <button form=\"a\" name=\"do\" value=\"destroy:{pr}\" class=\"x\">Destroy</button>"
+            "<td><button form=a name=do value=extend:{pr}>Extend</button>\
+             <button form=a name=do value=refresh:{pr}>Refresh</button>\
+             <button form=a name=do value=destroy:{pr} class=x>Destroy</button>"
         );
     }
-    html.push_str("</tr>");
 }
 
-/// The data the page's script polls: the shown rows, as JSON. It holds no
-/// time-dependent figure (ages and costs so far are computed by the
-/// reader from `created_at` and `per_hour`), so its `ETag` changes only
-/// when an environment does.
+/// The data the page's script polls: the shown rows, as JSON, with what the
+/// table shows and no more (`GET /environments` is the backend's full
+/// view). It holds no time-dependent figure (ages and costs so far are
+/// computed by the reader from `created_at` and `per_hour`), so its `ETag`
+/// changes only when an environment does.
 pub fn data(ctx: &PageContext<'_>) -> Value {
     let rows: Vec<Value> = ctx
         .rows
@@ -382,9 +385,7 @@ pub fn data(ctx: &PageContext<'_>) -> Value {
             json!({
                 "pr": row.pr.get(),
                 "sha": row.sha.as_str(),
-                "active": row.active,
                 "status": row.status_word(),
-                "health": row.health.as_ref().map(crate::view::health_name),
                 "address": row.address.map(|a| a.to_string()),
                 "requester": row.requester.as_ref().map(Login::as_str),
                 "created_at": row.created_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
@@ -392,7 +393,8 @@ pub fn data(ctx: &PageContext<'_>) -> Value {
                 "expires_at": row.expires_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
                 "size": row.size.as_ref().map(|s| s.as_str()),
                 "flags": flags(row),
-                "per_hour": row.per_hour,
+                // To a millionth of a dollar: enough, and short.
+                "per_hour": row.per_hour.map(|p| (p * 1e6).round() / 1e6),
             })
         })
         .collect();

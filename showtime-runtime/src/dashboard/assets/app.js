@@ -42,8 +42,8 @@
     var tr = el("tr");
     cell(tr, data.pulls ? el("a", "#" + env.pr, { href: data.pulls + env.pr }) : "#" + env.pr);
     cell(tr, env.requester || "-");
-    cell(tr, el("code", env.sha));
-    cell(tr, el("span", env.status, { "class": "st st-" + env.status }));
+    cell(tr, env.sha);
+    cell(tr, el("b", env.status, { "class": "st-" + env.status }));
     cell(tr, env.address ? el("a", env.address, { href: "http://" + env.address }) : "-");
     var created = secs(env.created_at), expires = secs(env.expires_at);
     cell(tr, created === null ? "-" : span(now - created));
