@@ -187,6 +187,13 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Serve the dashboard: a web page of every environment, with sign-in
+    /// and actions ([dashboard] in showtime.toml)
+    Dashboard {
+        /// Address and port to listen on
+        #[arg(long, value_name = "ADDR", default_value_t = showtime_runtime::server::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+    },
     /// Run the whole system locally: fake GitHub, local environments
     Demo {
         /// Leave the fake GitHub and the environments running at the end
@@ -448,6 +455,10 @@ async fn repository_command(
     let settings = Settings::resolve(&global.overrides(), env)?;
     let progress = output::Progress::for_process(env);
     let engine = wiring::engine(&settings, env, Some(progress.reporter())).await?;
+    if let Command::Dashboard { listen } = command {
+        progress.finish();
+        return dashboard(engine, &settings, env, listen).await;
+    }
     let e = &engine;
     // What this run's GitHub Actions event says about the PR, if anything.
     let context = |pr| {
@@ -486,11 +497,29 @@ async fn repository_command(
         Command::Labels { .. }
         | Command::Version
         | Command::Config { .. }
+        | Command::Dashboard { .. }
         | Command::Demo { .. }
         | Command::App { .. } => Ok(()),
     };
     progress.finish();
     result
+}
+
+/// `showtime dashboard`: serves the dashboard until SIGINT or SIGTERM.
+async fn dashboard(
+    engine: showtime_core::engine::Engine,
+    settings: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+    listen: std::net::SocketAddr,
+) -> Result<(), CliError> {
+    use showtime_runtime::dashboard::{Dashboard, DashboardError, DashboardSettings};
+    let bad = |e: DashboardError| CliError::BadInput(e.to_string());
+    let dashboard_settings = DashboardSettings::resolve(settings, env, listen).map_err(bad)?;
+    let dashboard = Dashboard::new(std::sync::Arc::new(engine), dashboard_settings).map_err(bad)?;
+    dashboard
+        .run(listen, showtime_runtime::signal::shutdown())
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))
 }
 
 /// Who a command acts for: `--actor`, else (for `sync` and `plan` in
