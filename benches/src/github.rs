@@ -3,12 +3,9 @@
 //! [`measure`] runs each operation of [`GitHubHost`] once against a fresh
 //! [`FakeGitHub`] over real HTTP and counts the requests the server saw.
 
-use std::time::Duration;
-
 use showtime_core::PrNumber;
 use showtime_core::ports::PrHost;
 use showtime_github::fake::{FakeGitHub, FakePr};
-use showtime_github::host::RetryPolicy;
 use showtime_github::{Auth, GitHubConfig, GitHubHost};
 
 /// The requests one operation made.
@@ -23,13 +20,9 @@ pub struct OperationCount {
 }
 
 fn host(fake: &FakeGitHub) -> Result<GitHubHost, String> {
-    let mut config = GitHubConfig::new("acme/widgets", Auth::Token("t".into()))
+    let config = GitHubConfig::new("acme/widgets", Auth::Token("t".into()))
         .map_err(|e| e.to_string())?
         .with_api_url(&fake.url());
-    config.retry = RetryPolicy {
-        base: Duration::from_millis(1),
-        ..RetryPolicy::default()
-    };
     GitHubHost::new(config).map_err(|e| e.to_string())
 }
 
@@ -70,8 +63,12 @@ pub async fn measure() -> Result<Vec<OperationCount>, String> {
 
     host.pull_request(pr(1)).await.map_err(e)?;
     record("read one PR with labels, head, state, body", 1);
+    host.pull_request(pr(1)).await.map_err(e)?;
+    record("read the same PR again, unchanged (a free `304`)", 1);
     let open = host.open_pull_requests().await.map_err(e)?;
     record(&format!("list all {} open PRs with labels", open.len()), 3);
+    host.open_pull_requests().await.map_err(e)?;
+    record("list them again, unchanged (free `304`s)", 3);
     let labels: Vec<String> = (0..8).map(|i| format!("🎪 label {i}")).collect();
     host.add_labels(pr(1), &labels).await.map_err(e)?;
     record("add 8 labels", 1);
@@ -105,6 +102,54 @@ pub async fn measure() -> Result<Vec<OperationCount>, String> {
     record(&format!("list all {} label definitions", defined.len()), 3);
     host.delete_label_if_unused("label 7").await.map_err(e)?;
     record("delete an unused label definition", 2);
+    host.delete_label("label 8").await.map_err(e)?;
+    record("delete a label definition", 1);
+    let names: Vec<String> = (0..120).map(|i| format!("label {i}")).collect();
+    host.labels_in_use(&names).await.map_err(e)?;
+    record("which of 120 label definitions are in use", 3);
+
+    // Label transitions on PR 2, read first as the engine does.
+    let old: Vec<String> = ["🎪 🚦 building", "🎪 🏗️ abc1234", "🎪 ⌛ 48h"]
+        .map(str::to_owned)
+        .to_vec();
+    let new: Vec<String> = ["🎪 🚦 running", "🎪 🎯 abc1234"]
+        .map(str::to_owned)
+        .to_vec();
+    host.add_labels(pr(2), &old).await.map_err(e)?;
+    for label in &new {
+        host.ensure_label(label, "28a745", "Showtime")
+            .await
+            .map_err(e)?;
+    }
+    host.pull_request(pr(2)).await.map_err(e)?;
+    fake.clear_requests();
+    host.change_labels(pr(2), &new, &old).await.map_err(e)?;
+    record("label transition: 3 removed, 2 added", 1);
+    let dated = vec!["🎪 abc1234 📅 2024-01-01T00-00".to_owned()];
+    host.change_labels(pr(2), &dated, &new[..1])
+        .await
+        .map_err(e)?;
+    record(
+        "label transition adding a label never defined (`POST`, then the removal)",
+        2,
+    );
+    let fresh = self::host(&fake)?;
+    fresh.change_labels(pr(3), &new, &old).await.map_err(e)?;
+    record(
+        "label transition on a PR this process never read (look-up, then 1)",
+        2,
+    );
+    fake.refuse_graphql_mutations();
+    host.change_labels(pr(2), &old, &new).await.map_err(e)?;
+    record(
+        "label transition, GraphQL mutations refused (the refused document, `POST`, 2 `DELETE`s)",
+        4,
+    );
+    host.change_labels(pr(2), &new, &old).await.map_err(e)?;
+    record(
+        "label transition, refusal remembered (`POST`, 3 `DELETE`s)",
+        4,
+    );
     fake.shutdown().await;
     Ok(out)
 }
@@ -130,7 +175,7 @@ mod tests {
             .build()
             .expect("a runtime");
         let counts = runtime.block_on(super::measure()).expect("measured");
-        assert_eq!(counts.len(), 12);
+        assert_eq!(counts.len(), 21);
         for count in counts {
             assert!(count.requests <= count.budget, "{count:?}");
         }

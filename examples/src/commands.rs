@@ -17,9 +17,9 @@ use showtime_core::ports::{EnvId, EnvInfo, Permission, PortError, PullRequest};
 use showtime_core::{Login, PrNumber, Sha};
 
 use showtime_runtime::actions;
-use showtime_runtime::request::{Work, carry_out};
+use showtime_runtime::request::{Intent, Work, carry_out};
 use showtime_runtime::sweep::{self, SweepError};
-use showtime_runtime::text::environments_table;
+use showtime_runtime::text::{environments_table, status_text};
 use showtime_runtime::view::{env_json, plan_json, sweep_json, sweep_text};
 
 use crate::CliError;
@@ -160,12 +160,16 @@ async fn reconcile_and_report(
     actor: Option<Login>,
 ) -> Result<(), CliError> {
     out.group(&format!("showtime {command} #{pr}"));
-    let outcome = engine
-        .reconcile_with(pr, event, actor, read, None)
-        .await
-        .map_err(engine_error);
+    let mut work = Work::new(pr);
+    work.intents.push(Intent { event, actor });
+    let done = carry_out(engine, work, read).await;
     out.end_group();
-    report_outcome(engine, out, &outcome?).await
+    out.record(engine, &done);
+    let outcome = done.outcomes.into_iter().next().map(|(_, o)| o);
+    match outcome {
+        Some(outcome) => report_outcome(engine, out, &outcome.map_err(engine_error)?).await,
+        None => Err(CliError::Internal("nothing was reconciled".into())),
+    }
 }
 
 /// `sync PR --comment`: carries out the `/circus` lines of a comment as its
@@ -188,6 +192,7 @@ pub async fn comment(
     out.group(&format!("showtime sync #{pr} --comment"));
     let done = carry_out(engine, work, None).await;
     out.end_group();
+    out.record(engine, &done);
     if let Some(e) = done.error() {
         return Err(engine_error(e.clone()));
     }
@@ -363,6 +368,11 @@ async fn report_outcome(
     match (&outcome.failure, refusal_of(outcome)) {
         (Some(failure), _) => Err(CliError::Failed(format!("PR #{}: {failure}", outcome.pr))),
         (None, Some(refused)) => Err(refused),
+        (None, None) if outcome.out_of_rounds => Err(CliError::Failed(format!(
+            "PR #{}: did not converge in this run (out of rounds); the labels say where it \
+             stopped, and the next sync goes on from there",
+            outcome.pr
+        ))),
         (None, None) => Ok(()),
     }
 }
@@ -392,33 +402,7 @@ pub async fn status(engine: &Engine, out: &mut Output<'_>, pr: PrNumber) -> Resu
             "environments": envs.iter().map(env_json).collect::<Vec<_>>(),
         }));
     }
-    let primary = labels.primary().and_then(|sha| {
-        labels
-            .environments
-            .get(sha)
-            .map(|env| (sha.clone(), env.clone()))
-    });
-    match primary {
-        Some((sha, env)) => out.line(&format!(
-            "PR #{pr} ({}): {} at {}{}",
-            read.state.as_str(),
-            env.status
-                .map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
-            sha,
-            env.address
-                .map(|a| format!(", http://{a}"))
-                .unwrap_or_default()
-        ))?,
-        None => out.line(&format!("PR #{pr}: no environment"))?,
-    }
-    if let Some(ttl) = labels.ttl {
-        out.line(&format!("TTL: {ttl}"))?;
-    }
-    if !labels.config.features.is_empty() || labels.config.size.is_some() {
-        let config = serde_json::to_string(&labels.config).unwrap_or_default();
-        out.line(&format!("Configuration: {config}"))?;
-    }
-    out.line(&environments_table(&envs))
+    out.line(&status_text(&read, &labels, &envs))
 }
 
 /// `list`: every environment, with its PR; `all` adds PRs that have 🎪

@@ -36,8 +36,8 @@ use showtime_local::app::{self, AppInfo};
 
 use crate::commands::SyncEvent;
 use crate::output::Output;
-use showtime_runtime::config::{self, BackendKind, FileConfig, Overrides, Settings};
-use showtime_runtime::text::{reference_json, reference_table, summary};
+use showtime_runtime::config::{self, BackendKind, Overrides, Settings};
+use showtime_runtime::text::{read_lines, reference_json, reference_table, summary};
 use showtime_runtime::{actions, view, wiring};
 
 /// The process exit codes of `showtime`, all in one place.
@@ -186,6 +186,15 @@ pub enum Command {
         /// Say what would be deleted, delete nothing
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Read the audit trail back: every mutation, who asked, how it went
+    Audit {
+        /// Only this PR
+        #[arg(long)]
+        pr: Option<PrNumber>,
+        /// Only what happened within this long (7d, 24h)
+        #[arg(long, value_name = "DURATION", value_parser = view::parse_duration)]
+        since: Option<std::time::Duration>,
     },
     /// Serve the dashboard: a web page of every environment, with sign-in
     /// and actions ([dashboard] in showtime.toml)
@@ -398,6 +407,7 @@ fn execute(
         Command::Config {
             command: ConfigCommand::Check { path },
         } => config_check(&cli.global, path, env, cli.json, stdout)?,
+        Command::Audit { pr, since } => audit(&cli.global, env, pr, since, cli.json, stdout)?,
         command => {
             let comment = match &command {
                 Command::Sync {
@@ -455,9 +465,10 @@ async fn repository_command(
     let settings = Settings::resolve(&global.overrides(), env)?;
     let progress = output::Progress::for_process(env);
     let engine = wiring::engine(&settings, env, Some(progress.reporter())).await?;
+    out.audit = settings.file.audit.sink(env);
     if let Command::Dashboard { listen } = command {
         progress.finish();
-        return dashboard(engine, &settings, env, listen).await;
+        return dashboard(engine, &settings, env, listen, out.audit.clone()).await;
     }
     let e = &engine;
     // What this run's GitHub Actions event says about the PR, if anything.
@@ -499,6 +510,7 @@ async fn repository_command(
         | Command::Config { .. }
         | Command::Dashboard { .. }
         | Command::Demo { .. }
+        | Command::Audit { .. }
         | Command::App { .. } => Ok(()),
     };
     progress.finish();
@@ -511,11 +523,14 @@ async fn dashboard(
     settings: &Settings,
     env: &dyn Fn(&str) -> Option<String>,
     listen: std::net::SocketAddr,
+    audit: Option<std::sync::Arc<dyn showtime_runtime::audit::Sink>>,
 ) -> Result<(), CliError> {
     use showtime_runtime::dashboard::{Dashboard, DashboardError, DashboardSettings};
     let bad = |e: DashboardError| CliError::BadInput(e.to_string());
     let dashboard_settings = DashboardSettings::resolve(settings, env, listen).map_err(bad)?;
-    let dashboard = Dashboard::new(std::sync::Arc::new(engine), dashboard_settings).map_err(bad)?;
+    let dashboard = Dashboard::new(std::sync::Arc::new(engine), dashboard_settings)
+        .map_err(bad)?
+        .with_audit(audit);
     dashboard
         .run(listen, showtime_runtime::signal::shutdown())
         .await
@@ -562,6 +577,26 @@ fn read_comment(path: &std::path::Path, stdin: &mut dyn Read) -> Result<String, 
         .map_err(|_| CliError::BadInput("the comment is not UTF-8 text".to_owned()))
 }
 
+/// `audit`: the trail's records, oldest first.
+fn audit(
+    global: &GlobalArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+    pr: Option<PrNumber>,
+    since: Option<std::time::Duration>,
+    json: bool,
+    stdout: &mut dyn Write,
+) -> Result<(), CliError> {
+    let settings = Settings::resolve(&global.overrides(), env)?;
+    let path = settings.file.audit.file(env).ok_or_else(|| {
+        CliError::BadInput("no audit trail: set [audit] path or SHOWTIME_AUDIT_FILE".into())
+    })?;
+    let now = chrono::Utc::now();
+    let text = showtime_runtime::audit::report(&path, pr.map(PrNumber::get), since, now, json)
+        .map_err(|e| CliError::Failed(format!("cannot read {}: {e}", path.display())))?;
+    stdout.write_all(text.as_bytes())?;
+    Ok(())
+}
+
 /// `config check`: the file parses, its values are valid, and it names no
 /// unknown key.
 fn config_check(
@@ -571,17 +606,14 @@ fn config_check(
     json: bool,
     stdout: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let path = path
-        .or_else(|| global.config.clone())
-        .or_else(|| env("SHOWTIME_CONFIG").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_FILE));
-    let file = FileConfig::load(&path)?;
-    config::policy(&file)?;
-    if json {
-        let value = serde_json::json!({ "path": path, "ok": true });
-        writeln!(stdout, "{value}")?;
-    } else {
-        writeln!(stdout, "{}: OK", path.display())?;
+    let path = config::check(path.or_else(|| global.config.clone()), env)?;
+    match json {
+        true => writeln!(
+            stdout,
+            "{}",
+            serde_json::json!({ "path": path, "ok": true })
+        )?,
+        false => writeln!(stdout, "{}: OK", path.display())?,
     }
     Ok(())
 }
@@ -594,7 +626,7 @@ fn parse(
 ) -> Result<(), CliError> {
     let mut input = Vec::new();
     stdin.read_to_end(&mut input)?;
-    let state = codec.parse(read_lines(&input)?);
+    let state = codec.parse(read_lines(&input).map_err(CliError::BadInput)?);
     if json {
         writeln!(
             stdout,
@@ -629,40 +661,4 @@ fn encode(
 
 fn json_failure(e: serde_json::Error) -> CliError {
     CliError::Internal(format!("cannot write JSON: {e}"))
-}
-
-/// Splits standard input into label names: one per line, a trailing `\r`
-/// removed, blank lines skipped.
-///
-/// Input that is not UTF-8 is refused with the number of the offending line.
-pub fn read_lines(input: &[u8]) -> Result<Vec<&str>, CliError> {
-    let mut labels = Vec::new();
-    for (index, line) in input.split(|&b| b == b'\n').enumerate() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let text = std::str::from_utf8(line).map_err(|e| {
-            CliError::BadInput(format!(
-                "line {} of standard input is not valid UTF-8 (bad byte after {} valid bytes); \
-                 label names must be UTF-8",
-                index + 1,
-                e.valid_up_to()
-            ))
-        })?;
-        if !text.trim().is_empty() {
-            labels.push(text);
-        }
-    }
-    Ok(labels)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lines_are_split_trimmed_and_numbered() {
-        assert_eq!(read_lines(b"a\r\n\n  \nb").unwrap(), ["a", "b"]);
-        let err = read_lines(b"ok\n\xff\n").unwrap_err();
-        assert_eq!(err.exit_code(), exit_code::BAD_INPUT);
-        assert!(err.to_string().contains("line 2"), "{err}");
-    }
 }

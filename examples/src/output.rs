@@ -17,6 +17,8 @@ use showtime_core::PrNumber;
 use showtime_core::labels::LabelState;
 use showtime_core::ports::EnvInfo;
 
+use showtime_runtime::request::Done;
+
 use crate::CliError;
 
 /// Where a command writes.
@@ -28,6 +30,8 @@ pub struct Output<'a> {
     actions: bool,
     github_output: Option<PathBuf>,
     step_summary: Option<PathBuf>,
+    /// The audit trail mutations are recorded in, when one is configured.
+    pub audit: Option<std::sync::Arc<dyn showtime_runtime::audit::Sink>>,
 }
 
 impl<'a> Output<'a> {
@@ -47,6 +51,7 @@ impl<'a> Output<'a> {
             actions: env("GITHUB_ACTIONS").as_deref() == Some("true"),
             github_output: path("GITHUB_OUTPUT"),
             step_summary: path("GITHUB_STEP_SUMMARY"),
+            audit: None,
         }
     }
 
@@ -102,6 +107,17 @@ impl<'a> Output<'a> {
     pub fn end_group(&mut self) {
         if self.actions {
             let _ = writeln!(self.stderr, "::endgroup::");
+        }
+    }
+
+    /// Records what `done` changed in the audit trail, when there is one;
+    /// a trail that cannot be written is said, and the command goes on.
+    pub fn record(&mut self, engine: &showtime_core::engine::Engine, done: &Done) {
+        let Some(sink) = self.audit.clone() else {
+            return;
+        };
+        if let Err(e) = done.record(sink.as_ref(), "showtime", engine.ports().clock.now()) {
+            self.progress(&format!("cannot write the audit trail: {e}"));
         }
     }
 

@@ -16,7 +16,7 @@ use crate::error::{Error, excerpt};
 const PREFIXES: &[&str] = &["/circus", "/showtime"];
 
 /// Every command with its arguments, for error messages and `help`.
-pub const VALID_COMMANDS: &str = "refresh, extend [<ttl>], keep-alive, status, destroy, \
+pub(crate) const VALID_COMMANDS: &str = "refresh, extend [<ttl>], keep-alive, status, destroy, \
                                   enable <FLAG>, disable <FLAG>, debug [on|off], size <name>, help";
 
 /// One slash command.

@@ -36,7 +36,7 @@ impl FeatureName {
 
     /// Reads a name case-insensitively (`alerts` → `ALERTS`), as label names
     /// and slash commands are case-insensitive.
-    pub fn parse_any_case(s: &str) -> Result<Self, Error> {
+    pub(crate) fn parse_any_case(s: &str) -> Result<Self, Error> {
         s.to_ascii_uppercase()
             .parse()
             .map_err(|_| Error::invalid(ValueKind::FeatureName, s, FEATURE_EXPECTED))

@@ -21,14 +21,22 @@ pub enum OrphanPolicy {
 }
 
 /// How port calls that fail transiently are retried.
+///
+/// The engine is the one retry layer: adapters return a transient error
+/// instead of retrying it themselves (see [`crate::ports`]), so one port
+/// call costs at most `attempts` requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retry {
     /// Attempts in all, the first included (at least 1).
     pub attempts: u32,
     /// The wait before the second attempt; it doubles each time.
     pub base: Duration,
-    /// The longest wait between attempts.
+    /// The longest backoff between attempts.
     pub max: Duration,
+    /// The longest wait for a spent rate limit to reset
+    /// ([`PortError::RateLimited`](crate::ports::PortError::RateLimited));
+    /// a later reset fails the call at once instead.
+    pub max_rate_limit_wait: Duration,
 }
 
 impl Default for Retry {
@@ -37,6 +45,7 @@ impl Default for Retry {
             attempts: 4,
             base: Duration::from_millis(500),
             max: Duration::from_secs(20),
+            max_rate_limit_wait: Duration::from_secs(60),
         }
     }
 }
@@ -69,7 +78,8 @@ pub struct Policy {
     pub orphan_grace: chrono::Duration,
     /// Retries of transient port failures.
     pub retry: Retry,
-    /// Reconciles of different PRs run at once, at most.
+    /// PRs a sweep reconciles at once, at most (a server's queue has its own
+    /// `--concurrency`; the engine adds no limit of its own).
     pub max_concurrent: usize,
     /// Reconcile rounds of one PR in one run, at most (a create takes two).
     pub max_rounds: u32,

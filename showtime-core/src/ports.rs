@@ -14,20 +14,48 @@
 //!   second copy; destroying one that is gone succeeds; removing a label that
 //!   is not there succeeds.
 //! * **Errors.** Return [`PortError::Transient`] for what may work if tried
-//!   again (timeouts, 5xx, throttling) and [`PortError::Permanent`] for what
-//!   will not (bad configuration, refused permission, invalid input). The
-//!   engine retries transient errors with bounded exponential backoff and
-//!   marks the environment failed on a permanent one, quoting the message to
-//!   the PR: write it for a person.
+//!   again (timeouts, 5xx, throttling), [`PortError::RateLimited`] when the
+//!   API's request budget is spent or it asks to wait (a `Retry-After`), and
+//!   [`PortError::Permanent`] for what will not work (bad configuration,
+//!   refused permission, invalid input). The engine retries transient errors
+//!   with bounded exponential backoff, waits out a rate limit that resets
+//!   within [`Retry::max_rate_limit_wait`](crate::policy::Retry), and marks
+//!   the environment failed on anything else, quoting the message to the PR:
+//!   write it for a person.
+//! * **No retries inside an adapter.** The engine is the one retry layer
+//!   ([`Policy::retry`](crate::policy::Policy::retry)): an adapter makes one
+//!   attempt per call and returns the transient error, so that one engine
+//!   call costs at most `attempts` requests, not `attempts` squared. The one
+//!   exception is a cloud SDK's own retry mode set on its client, such as
+//!   the AWS SDK's standard retry mode in the ECS backend, which retries
+//!   throttling and 5xx within one call and is configured there with a small
+//!   attempt count.
 //! * **Concurrency.** Implementations are shared between tasks (`Send +
 //!   Sync`); the engine never runs two reconciles of one PR at once in a
 //!   process, but different PRs proceed concurrently.
+//!
+//! # Versions
+//!
+//! The traits use [`macro@async_trait`] and chrono's [`DateTime`]`<`[`Utc`]`>`;
+//! both are re-exported here, so an implementation needs no dependency of
+//! its own that must match this crate's versions.
+//!
+//! # The starting stage
+//!
+//! Between [`Backend::deploy`] and ready, an environment is *starting*: its
+//! backend lists it as [`Health::Starting`], the engine waits it out with
+//! [`Backend::wait_ready`] (plan step [`Step::AwaitReady`], plan reason
+//! "starting"), and the labels say `🚦 deploying` (the word
+//! superset-showtime writes, [`Status::Deploying`]).
+//!
+//! [`Step::AwaitReady`]: crate::plan::Step::AwaitReady
+//! [`Status::Deploying`]: crate::Status::Deploying
 
 use std::fmt;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+pub use async_trait::async_trait;
+pub use chrono::{DateTime, Utc};
 
 use crate::{Address, Config, Login, PrNumber, Sha, ShortSha};
 
@@ -41,11 +69,14 @@ pub enum PortError {
         /// What happened, for a person.
         message: String,
     },
-    /// The API's request budget is spent until `reset`; retrying sooner is
-    /// pointless.
+    /// The API's request budget is spent, or it asked to wait, until
+    /// `reset`; retrying sooner is pointless. The engine waits until then
+    /// and tries again when that is soon enough
+    /// ([`Retry::max_rate_limit_wait`](crate::policy::Retry)).
     #[error("rate limit exhausted until {reset}")]
     RateLimited {
-        /// When the budget refills.
+        /// When the budget refills, or when the API said to try again (for
+        /// a `Retry-After` of N seconds: now plus N seconds).
         reset: DateTime<Utc>,
     },
     /// Will not succeed if retried: fix the cause first.
@@ -187,6 +218,12 @@ impl std::str::FromStr for Permission {
 crate::error::serde_via_str!(Permission);
 
 /// The host of pull requests and their labels (GitHub).
+///
+/// Each method makes one attempt: a 5xx or a dropped connection is
+/// [`PortError::Transient`], a spent or secondary rate limit is
+/// [`PortError::RateLimited`] naming when to try again, and the engine
+/// decides whether and when to retry (see the [module docs](self)). A
+/// listing that spans pages may be retried whole.
 #[async_trait]
 pub trait PrHost: Send + Sync {
     /// Reads one PR with its state, head, author, body and every label, in
@@ -231,6 +268,70 @@ pub trait PrHost: Send + Sync {
     /// Deletes a repository label definition only if no issue or PR carries
     /// it; returns whether it was deleted. A missing definition is `Ok(false)`.
     async fn delete_label_if_unused(&self, name: &str) -> Result<bool, PortError>;
+
+    /// One label transition on a PR: takes `remove` off and puts `add` on
+    /// (defining missing labels), in one request where the host can, never
+    /// replacing the whole set: a label a person adds or removes meanwhile
+    /// stays as they left it. Names match as the host matches them
+    /// (case-insensitively on GitHub); a name in both lists ends up on the
+    /// PR. Removing a label that is not there and adding one that is are
+    /// no-ops, so repeating the call is safe, and two empty lists send
+    /// nothing. Where the host needs several requests it adds first, so an
+    /// interruption leaves the old and the new labels together, never
+    /// neither. A missing PR is [`PortError::NotFound`] when there is
+    /// something to add; a call that only removes may succeed instead, with
+    /// nothing left to remove.
+    ///
+    /// One attempt, like every method: a transient failure is returned, not
+    /// retried, for the engine is the one retry layer.
+    ///
+    /// The default calls [`add_labels`](Self::add_labels), then
+    /// [`remove_label`](Self::remove_label) once per label to remove.
+    async fn change_labels(
+        &self,
+        pr: PrNumber,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), PortError> {
+        if !add.is_empty() {
+            self.add_labels(pr, add).await?;
+        }
+        for label in remove {
+            let kept = add.iter().any(|a| a.to_lowercase() == label.to_lowercase());
+            if !kept {
+                self.remove_label(pr, label).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Which of `names` are label definitions attached to at least one
+    /// issue or PR, open or closed, spelled as given. A name with no
+    /// definition is not in use. Reads only, so any repeat is safe; one
+    /// attempt, for the engine retries.
+    ///
+    /// The default cannot tell and answers every name as in use, the safe
+    /// answer for a caller that deletes what is unused; hosts should
+    /// override it with a look-up in as few requests as they can.
+    async fn labels_in_use(
+        &self,
+        names: &[String],
+    ) -> Result<std::collections::BTreeSet<String>, PortError> {
+        Ok(names.iter().cloned().collect())
+    }
+
+    /// Deletes the repository label definition `name`, which takes it off
+    /// every issue and PR that carries it: ask
+    /// [`labels_in_use`](Self::labels_in_use) first. A missing definition is
+    /// `Ok`, so repeating the call is safe. One attempt, for the engine
+    /// retries.
+    ///
+    /// The default goes through
+    /// [`delete_label_if_unused`](Self::delete_label_if_unused), so on a host
+    /// that does not override it a definition still attached stays.
+    async fn delete_label(&self, name: &str) -> Result<(), PortError> {
+        self.delete_label_if_unused(name).await.map(|_| ())
+    }
 }
 
 /// Which environment: a PR and a commit. Its name, `pr-{n}-{sha7}`, is the
@@ -245,6 +346,11 @@ pub struct EnvId {
 }
 
 impl EnvId {
+    /// The environment of commit `sha` of PR `pr`.
+    pub fn new(pr: PrNumber, sha: ShortSha) -> Self {
+        EnvId { pr, sha }
+    }
+
     /// The deterministic name, `pr-{n}-{sha7}`.
     pub fn name(&self) -> String {
         format!("pr-{}-{}", self.pr, self.sha)
@@ -289,7 +395,9 @@ pub struct EnvSpec {
     pub config: Config,
     /// Who asked for it (for tags and quotas).
     pub requested_by: Option<Login>,
-    /// When it was asked for.
+    /// When it was asked for, by the engine's clock. Keep it with the
+    /// environment (a tag, a record) and list it back as
+    /// [`EnvInfo::created_at`].
     pub created_at: DateTime<Utc>,
     /// When it expires by TTL, if it does.
     pub expires_at: Option<DateTime<Utc>>,
@@ -298,7 +406,8 @@ pub struct EnvSpec {
 /// How an environment is doing, as its backend sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {
-    /// Created, not yet answering.
+    /// Created, not yet answering: the starting stage (see the
+    /// [module docs](self#the-starting-stage)).
     Starting,
     /// Answering its health check.
     Healthy,
@@ -318,7 +427,12 @@ pub struct EnvInfo {
     pub health: Health,
     /// Where it answers, once known.
     pub address: Option<Address>,
-    /// When it was created.
+    /// The [`EnvSpec::created_at`] it was deployed with; only when that was
+    /// lost, when the backend created it. The engine compares it with its
+    /// own clock: a sweep spares an environment no label claims while it is
+    /// younger than [`Policy::orphan_grace`](crate::policy::Policy) (a
+    /// concurrent run may be creating it), and the TTL counts from it when
+    /// the labels lost the creation time.
     pub created_at: DateTime<Utc>,
     /// Who asked for it, from its tags.
     pub requested_by: Option<Login>,
@@ -331,27 +445,61 @@ pub struct EnvInfo {
 /// A backend manages only what it created: it lists, changes and destroys
 /// environments it tagged as Showtime's and whose names parse exactly as
 /// [`EnvId::parse_name`] reads them, never anything else.
+///
+/// Each method makes one attempt and returns a transient error rather than
+/// retrying it: the engine retries (see the [module docs](self)). A cloud
+/// SDK's own retry mode, set on its client, is the exception: the ECS
+/// backend keeps the AWS SDK's standard retry mode.
+///
+/// A missing environment is [`PortError::NotFound`] wherever it is an
+/// error (`wait_ready`, `apply_config`); [`PortError::Permanent`] is
+/// accepted too, and the engine treats both alike: not retried, the step is
+/// recorded as failed. `destroy` of a missing environment is success.
+///
+/// `showtime_core::testing::contract` (feature `testing`) checks an
+/// implementation against every promise here, method by method and through
+/// the engine.
 #[async_trait]
 pub trait Backend: Send + Sync {
-    /// Starts the environment of `spec`. If it already exists (same
-    /// [`EnvId`]), succeeds without creating a second one.
+    /// Starts the environment of `spec` and returns without waiting for it
+    /// to be ready.
+    ///
+    /// If an environment with this [`EnvId`] exists, deploy succeeds without
+    /// creating a second one and without changing the running one, whatever
+    /// the spec says: the engine never deploys a changed spec under an id
+    /// that exists (a new image is a new commit, hence a new id; a rebuild of
+    /// the same commit destroys it first), and configuration changes go
+    /// through [`Backend::apply_config`]. One that exists but has failed
+    /// (crashed, stopped) is started again: a deploy asks for the
+    /// environment to run, and a retry after a failure deploys again.
     async fn deploy(&self, spec: &EnvSpec) -> Result<(), PortError>;
 
-    /// Waits, with the backend's own bounded timeout, until the environment
-    /// answers its health check, and returns its address. An environment that
-    /// does not exist is [`PortError::Permanent`]; one that stays unhealthy
-    /// past the timeout is [`PortError::Permanent`] with the reason.
+    /// Waits out the starting stage, with the backend's own bounded timeout,
+    /// until the environment answers its health check, and returns the
+    /// address it answers at: the engine writes that address into the `🌐`
+    /// label and the PR comment, so it must be right even if
+    /// [`Backend::list`] does not report it yet.
+    ///
+    /// A successful `wait_ready` counts as healthy for the rest of the
+    /// reconcile, even while `list` still says [`Health::Starting`] (an
+    /// eventually consistent listing converges). One that stays unhealthy
+    /// past the timeout is [`PortError::Permanent`] with the reason; a
+    /// missing environment is [`PortError::NotFound`].
     async fn wait_ready(&self, id: &EnvId) -> Result<Address, PortError>;
 
     /// Replaces the environment's configuration without rebuilding its image,
-    /// and returns once it is healthy again.
+    /// and returns once it is healthy again. A missing environment is
+    /// [`PortError::NotFound`]: `apply_config` never creates one.
     async fn apply_config(&self, id: &EnvId, config: &Config) -> Result<(), PortError>;
 
-    /// Destroys the environment and what was created for it. Destroying one
-    /// that does not exist succeeds.
+    /// Destroys the environment and everything created for it, half-made
+    /// ones included (deployed and never ready, or deployed halfway).
+    /// Destroying one that does not exist succeeds.
     async fn destroy(&self, id: &EnvId) -> Result<(), PortError>;
 
-    /// Every environment this backend manages, or only those of one PR.
+    /// Every environment this backend manages, or only those of one PR:
+    /// Showtime's own, never anything else in the same cloud. A listing may
+    /// lag behind the other calls for a while (see [`Backend::wait_ready`]).
     async fn list(&self, pr: Option<PrNumber>) -> Result<Vec<EnvInfo>, PortError>;
 }
 

@@ -15,7 +15,13 @@ pub enum Status {
     Requested,
     /// The image is being built.
     Building,
-    /// The image exists and the backend is starting the environment.
+    /// The *starting* stage: the image exists and the backend is starting
+    /// the environment, which is not ready yet ([`Health::Starting`]; the
+    /// engine waits it out with [`Backend::wait_ready`]). The word is
+    /// `deploying`, as superset-showtime writes it.
+    ///
+    /// [`Health::Starting`]: crate::ports::Health::Starting
+    /// [`Backend::wait_ready`]: crate::ports::Backend::wait_ready
     Deploying,
     /// Healthy and serving.
     Running,

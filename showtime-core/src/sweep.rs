@@ -1,19 +1,24 @@
 //! The sweeper: one pass over every PR with Showtime state and every
 //! environment the backend manages.
 //!
-//! A sweep reconciles each such PR with [`Event::Sweep`] (which expires,
-//! cleans up closed PRs and repairs labels, but acts on no request), destroys
-//! environments whose PR no longer exists once they are older than the grace
-//! period, and deletes repository definitions of per-value labels (SHAs,
-//! times, addresses) that nothing carries any more. In dry-run it reports the
-//! same decisions and changes nothing.
+//! The engine lists what the PR host and the backend have, and the planner
+//! decides the pass ([`plan::sweep`](crate::plan::sweep)): each PR with
+//! Showtime state is reconciled with [`Event::Sweep`] (which expires, cleans
+//! up closed PRs and repairs labels, but acts on no request), environments
+//! whose PR no longer exists are destroyed once older than the grace period,
+//! and repository definitions of per-value labels (SHAs, times, addresses)
+//! that nothing carries any more are deleted. This module only carries the
+//! [`SweepPlan`] out; in dry-run it reports the same decisions and changes
+//! nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use futures_util::StreamExt;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::PrNumber;
-use crate::engine::{Engine, EngineError};
-use crate::labels::{is_showtime_label, reference};
-use crate::plan::{Event, Plan};
+use crate::engine::{Engine, EngineError, ReconcileOptions};
+use crate::plan::{
+    Event, Plan, SweepObservation, SweepPlan, sweep, sweep_reads, unused_label_definitions,
+};
 use crate::ports::{EnvId, EnvInfo, PortError, PullRequest};
 
 /// What a sweep decided, and (unless dry-run) did.
@@ -21,6 +26,8 @@ use crate::ports::{EnvId, EnvInfo, PortError, PullRequest};
 pub struct SweepReport {
     /// Whether nothing was changed.
     pub dry_run: bool,
+    /// What the planner decided for the pass.
+    pub plan: SweepPlan,
     /// The plans of each PR looked at (several rounds when a flow finished).
     pub prs: BTreeMap<PrNumber, Vec<Plan>>,
     /// Environments destroyed because their PR does not exist.
@@ -31,80 +38,94 @@ pub struct SweepReport {
     pub deleted_labels: Vec<String>,
     /// PRs whose reconcile failed, with the error (the rest went on).
     pub errors: Vec<(PrNumber, String)>,
+    /// PRs whose reconcile ran out of rounds before converging
+    /// ([`Outcome::out_of_rounds`](crate::engine::Outcome::out_of_rounds)).
+    pub out_of_rounds: Vec<PrNumber>,
 }
 
 impl Engine {
     /// Runs one sweep pass.
     pub async fn sweep(&self, dry_run: bool) -> Result<SweepReport, EngineError> {
-        let host = &self.ports().host;
-        let open = self
-            .retry(|| host.open_pull_requests())
-            .await
-            .map_err(|source| EngineError::Listing {
-                what: "open PRs",
-                source,
-            })?;
-        let managed = self
-            .retry(|| self.ports().backend.list(None))
-            .await
-            .map_err(|source| EngineError::Listing {
-                what: "environments",
-                source,
-            })?;
-
-        let legacy = self.policy().codec.legacy_trigger().to_lowercase();
-        let relevant = |pr: &PullRequest| {
-            pr.labels
-                .iter()
-                .any(|l| is_showtime_label(l) || l.to_lowercase() == legacy)
-        };
-        let mut targets: BTreeMap<PrNumber, Option<PullRequest>> = open
-            .iter()
-            .filter(|pr| relevant(pr))
-            .map(|pr| (pr.number, Some(pr.clone())))
-            .collect();
-        for env in &managed {
-            targets.entry(env.id.pr).or_insert(None);
-        }
-
         let mut report = SweepReport {
             dry_run,
             ..SweepReport::default()
         };
-        let results = futures_util::future::join_all(
-            targets
-                .into_iter()
-                .map(|(pr, read)| self.sweep_pr(pr, read, managed.clone(), dry_run)),
-        )
-        .await;
-        for (pr, result) in results {
+        let open = self.open_pull_requests().await?;
+        let environments = self
+            .retry(|| self.ports().backend.list(None))
+            .await
+            .map_err(EngineError::listing("environments"))?;
+        let label_definitions = self.repository_labels().await?;
+        let reads =
+            futures_util::future::join_all(sweep_reads(&open, &environments).into_iter().map(
+                |pr| async move { (pr, self.retry(|| self.ports().host.pull_request(pr)).await) },
+            ))
+            .await;
+        let mut read = BTreeMap::new();
+        for (pr, result) in reads {
             match result {
-                Ok(PrSweep::Plans(plans)) => {
-                    report.prs.insert(pr, plans);
+                Ok(pr_read) => {
+                    read.insert(pr, Some(pr_read));
                 }
-                Ok(PrSweep::Missing) => {
-                    for env in managed.iter().filter(|e| e.id.pr == pr) {
-                        let old =
-                            self.ports().clock.now() - env.created_at >= self.policy().orphan_grace;
-                        if !old {
-                            report.young_orphans.push(env.id.clone());
-                            continue;
-                        }
-                        if !dry_run {
-                            if let Err(e) =
-                                self.retry(|| self.ports().backend.destroy(&env.id)).await
-                            {
-                                report.errors.push((pr, e.to_string()));
-                                continue;
-                            }
-                        }
-                        report.orphans.push(env.id.clone());
-                    }
+                Err(PortError::NotFound { .. }) => {
+                    read.insert(pr, None);
                 }
-                Err(e) => report.errors.push((pr, e.to_string())),
+                Err(source) => report
+                    .errors
+                    .push((pr, EngineError::Host { pr, source }.to_string())),
             }
         }
-        report.deleted_labels = self.collect_label_definitions(&open, dry_run).await?;
+        let obs = SweepObservation {
+            open,
+            environments,
+            read,
+            label_definitions,
+        };
+        let plan = sweep(&obs, self.policy(), self.ports().clock.now());
+
+        let mut known: HashMap<PrNumber, PullRequest> = obs
+            .open
+            .into_iter()
+            .chain(obs.read.into_values().flatten())
+            .map(|pr| (pr.number, pr))
+            .collect();
+        // At most `max_concurrent` PRs at once, in order: the engine itself
+        // has no limit of its own (a program's queue has the other one).
+        let reconciles: Vec<_> = plan
+            .reconcile
+            .iter()
+            .map(|pr| {
+                let read = known.remove(pr);
+                self.sweep_pr(*pr, read, obs.environments.clone(), dry_run)
+            })
+            .collect();
+        let results: Vec<_> = futures_util::stream::iter(reconciles)
+            .buffered(self.policy().max_concurrent.max(1))
+            .collect()
+            .await;
+        for (pr, result) in plan.reconcile.iter().zip(results) {
+            match result {
+                Ok((plans, out_of_rounds)) => {
+                    if out_of_rounds {
+                        report.out_of_rounds.push(*pr);
+                    }
+                    report.prs.insert(*pr, plans);
+                }
+                Err(e) => report.errors.push((*pr, e.to_string())),
+            }
+        }
+        for id in &plan.destroy {
+            if !dry_run {
+                if let Err(e) = self.retry(|| self.ports().backend.destroy(id)).await {
+                    report.errors.push((id.pr, e.to_string()));
+                    continue;
+                }
+            }
+            report.orphans.push(id.clone());
+        }
+        report.young_orphans = plan.spare.clone();
+        report.deleted_labels = self.delete_labels(&plan.delete_labels, dry_run).await?;
+        report.plan = plan;
         Ok(report)
     }
 
@@ -112,102 +133,75 @@ impl Engine {
     /// per-value 🎪 labels (SHAs, times, addresses) that no PR carries any
     /// more, or in dry-run lists them. Returns their names.
     pub async fn cleanup_labels(&self, dry_run: bool) -> Result<Vec<String>, EngineError> {
-        let open = self
-            .retry(|| self.ports().host.open_pull_requests())
-            .await
-            .map_err(|source| EngineError::Listing {
-                what: "open PRs",
-                source,
-            })?;
-        self.collect_label_definitions(&open, dry_run).await
+        let open = self.open_pull_requests().await?;
+        let definitions = self.repository_labels().await?;
+        let unused = unused_label_definitions(&open, &definitions);
+        self.delete_labels(&unused, dry_run).await
     }
 
+    async fn open_pull_requests(&self) -> Result<Vec<PullRequest>, EngineError> {
+        self.retry(|| self.ports().host.open_pull_requests())
+            .await
+            .map_err(EngineError::listing("open PRs"))
+    }
+
+    async fn repository_labels(&self) -> Result<Vec<String>, EngineError> {
+        self.retry(|| self.ports().host.repository_labels())
+            .await
+            .map_err(EngineError::listing("repository labels"))
+    }
+
+    /// The plans of one PR's sweep, carried out or in dry-run only planned,
+    /// and whether it ran out of rounds.
     async fn sweep_pr(
         &self,
         pr: PrNumber,
         read: Option<PullRequest>,
-        managed: Vec<EnvInfo>,
+        environments: Vec<EnvInfo>,
         dry_run: bool,
-    ) -> (PrNumber, Result<PrSweep, EngineError>) {
-        let read = match read {
-            Some(read) => read,
-            None => match self.retry(|| self.ports().host.pull_request(pr)).await {
-                Ok(read) => read,
-                Err(PortError::NotFound { .. }) => return (pr, Ok(PrSweep::Missing)),
-                Err(source) => return (pr, Err(EngineError::Host { pr, source })),
-            },
-        };
-        let result = if dry_run {
-            self.plan_for(read, Event::Sweep, None, Some(managed))
+    ) -> Result<(Vec<Plan>, bool), EngineError> {
+        let read = read.ok_or_else(|| EngineError::Plan {
+            pr,
+            message: "the sweep plan names a PR that was not read".to_owned(),
+        })?;
+        if dry_run {
+            return self
+                .plan_for(read, Event::Sweep, None, Some(environments))
                 .await
-                .map(|plan| PrSweep::Plans(vec![plan]))
-        } else {
-            self.reconcile_with(pr, Event::Sweep, None, Some(read), Some(managed))
-                .await
-                .map(|outcome| PrSweep::Plans(outcome.plans))
-        };
-        (pr, result)
+                .map(|plan| (vec![plan], false));
+        }
+        let options = ReconcileOptions::new().read(read).backend(environments);
+        self.reconcile_with(pr, Event::Sweep, options)
+            .await
+            .map(|outcome| (outcome.plans, outcome.out_of_rounds))
     }
 
-    /// Deletes definitions of per-value 🎪 labels no open PR carries; the PR
-    /// host deletes only what no issue or PR (closed ones included) carries.
-    async fn collect_label_definitions(
+    /// Deletes the label definitions `names` that nothing carries (the PR
+    /// host checks), or in dry-run names them all; returns what was deleted.
+    async fn delete_labels(
         &self,
-        open: &[PullRequest],
+        names: &[String],
         dry_run: bool,
     ) -> Result<Vec<String>, EngineError> {
-        let host = &self.ports().host;
-        let in_use: BTreeSet<String> = open
-            .iter()
-            .flat_map(|pr| pr.labels.iter().map(|l| l.to_lowercase()))
-            .collect();
-        let defined = self
-            .retry(|| host.repository_labels())
+        if dry_run {
+            return Ok(names.to_vec());
+        }
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Which are still attached anywhere, asked in bulk, then one delete
+        // per unused definition.
+        let in_use = self
+            .retry(|| self.ports().host.labels_in_use(names))
             .await
-            .map_err(|source| EngineError::Listing {
-                what: "repository labels",
-                source,
-            })?;
+            .map_err(EngineError::listing("repository labels"))?;
         let mut deleted = Vec::new();
-        for name in defined {
-            if !is_showtime_label(&name)
-                || is_static(&name)
-                || in_use.contains(&name.to_lowercase())
-            {
-                continue;
-            }
-            if dry_run {
-                deleted.push(name);
-                continue;
-            }
-            match self.retry(|| host.delete_label_if_unused(&name)).await {
-                Ok(true) => deleted.push(name),
-                Ok(false) => {}
-                Err(source) => {
-                    return Err(EngineError::Listing {
-                        what: "repository labels",
-                        source,
-                    });
-                }
-            }
+        for name in names.iter().filter(|n| !in_use.contains(*n)) {
+            self.retry(|| self.ports().host.delete_label(name))
+                .await
+                .map_err(EngineError::listing("repository labels"))?;
+            deleted.push(name.clone());
         }
         Ok(deleted)
     }
-}
-
-enum PrSweep {
-    Plans(Vec<Plan>),
-    Missing,
-}
-
-/// Whether a label is one of the fixed ones every PR may reuse (triggers,
-/// flags, PR-level statuses), which are kept defined.
-fn is_static(name: &str) -> bool {
-    let lower = name.to_lowercase();
-    reference()
-        .iter()
-        .any(|row| !row.seed.contains('<') && row.seed.to_lowercase() == lower)
-        || lower.starts_with("🎪 ⌛ ")
-        || lower.starts_with("🎪 ⚙️ ")
-        || lower.starts_with("🎪 🚩 ")
 }

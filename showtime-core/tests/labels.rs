@@ -6,8 +6,8 @@
 #![allow(clippy::unwrap_used)]
 
 use showtime_core::labels::{
-    AnomalyKind, Codec, Dialect, LabelState, MAX_DESCRIPTION_LEN, MAX_LABEL_LEN, Requester, diff,
-    reference,
+    AnomalyKind, Codec, Detail, Dialect, LabelState, MAX_DESCRIPTION_LEN, MAX_LABEL_LEN, Requester,
+    diff, reference,
 };
 use showtime_core::{Address, ConfCommand, Error, Status, Timestamp, Ttl};
 
@@ -264,6 +264,9 @@ fn two_active_pointers_are_a_conflict() {
         ]
     );
     assert!(state.anomalies[0].message.contains("`abc123f`, `def456a`"));
+    // The planner tells a pointer conflict by its detail, not by the text.
+    assert_eq!(state.anomalies[0].detail, Some(Detail::Active));
+    assert_eq!(state.anomalies[2].detail, None);
 }
 
 #[test]

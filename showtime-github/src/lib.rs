@@ -3,8 +3,10 @@
 //! The GitHub side of Showtime:
 //!
 //! * [`host`]: the PR-host port of `showtime-core` on octocrab, with
-//!   GitHub's request budget in mind (one request per PR read, one per label
-//!   batch added, paging at 100) and retries that honour `Retry-After`;
+//!   GitHub's request budget in mind (one request per PR read, a free `304`
+//!   when read again unchanged, one GraphQL request per label transition,
+//!   one query per 50 label definitions checked, paging at 100), one attempt
+//!   per request and rate limits that say when to try again;
 //! * [`webhook`]: `X-Hub-Signature-256` verification and parsing of
 //!   deliveries into "reconcile PR N";
 //! * [`fake`] (feature `fake`): a stateful fake GitHub server (REST and

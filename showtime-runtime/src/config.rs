@@ -150,6 +150,9 @@ pub struct FileConfig {
     /// Notifications beside the PR comment.
     #[serde(default)]
     pub notify: crate::notify::NotifySection,
+    /// The audit trail.
+    #[serde(default)]
+    pub audit: crate::audit::AuditSection,
     /// The dashboard: the web page of every environment.
     #[serde(default)]
     pub dashboard: DashboardSection,
@@ -418,6 +421,20 @@ impl Settings {
             .as_ref()
             .map_or_else(|| DEFAULT_FILE.to_owned(), |p| p.display().to_string())
     }
+}
+
+/// Checks a configuration file: it parses, its values are valid, and it
+/// names no unknown key. The file is `path`, else `SHOWTIME_CONFIG`, else
+/// `./showtime.toml`; returns the one checked.
+pub fn check(
+    path: Option<PathBuf>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<PathBuf, ConfigError> {
+    let path = path
+        .or_else(|| env("SHOWTIME_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
+    policy(&FileConfig::load(&path)?)?;
+    Ok(path)
 }
 
 /// The policy the file describes, on top of the defaults.

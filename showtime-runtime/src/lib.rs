@@ -16,6 +16,7 @@
 //! | [`dashboard`] | the web page of every environment, with sign-in and actions (feature `server`) |
 //! | [`http`] | the one HTTP client of notifications and sign-in |
 //! | [`actions`] | the GitHub Actions event of a run (`GITHUB_EVENT_PATH`) |
+//! | [`audit`] | the audit trail: durable JSON lines, rotated, read back |
 //! | [`notify`] | Slack and signed JSON webhook notifications |
 //! | [`sweep`] | sweeping every N, and the `--older-than` age limit |
 //! | [`view`], [`text`] | the JSON every program prints, and text for people |
@@ -43,6 +44,7 @@
 //! there: it is small, and it is how the demo and the tests run.
 
 pub mod actions;
+pub mod audit;
 pub mod builder;
 pub mod clock;
 pub mod config;

@@ -9,7 +9,7 @@
 //! once for the whole of it. Nothing here decides what happens to an
 //! environment: that is the planner's.
 
-use showtime_core::engine::{Engine, EngineError, Outcome};
+use showtime_core::engine::{Engine, EngineError, Outcome, ReconcileOptions};
 use showtime_core::labels::Codec;
 use showtime_core::plan::Event;
 use showtime_core::ports::PullRequest;
@@ -146,6 +146,23 @@ pub struct Done {
 }
 
 impl Done {
+    /// Writes every mutation of this work to `sink`, as `program`; a sink
+    /// that fails is reported, the work stays done.
+    pub fn record(
+        &self,
+        sink: &dyn crate::audit::Sink,
+        program: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> std::io::Result<()> {
+        let records: Vec<crate::audit::Record> = self
+            .outcomes
+            .iter()
+            .filter_map(|(_, o)| o.as_ref().ok())
+            .flat_map(|o| crate::audit::Record::from_outcome(o, program, at))
+            .collect();
+        sink.write(&records)
+    }
+
     /// The first outcome that refused what was asked.
     pub fn refused(&self) -> Option<&Outcome> {
         self.outcomes
@@ -190,14 +207,11 @@ pub async fn carry_out(engine: &Engine, work: Work, read: Option<PullRequest>) -
     for intent in work.intents {
         let current = read.take();
         let before = current.clone();
+        let options = ReconcileOptions::new()
+            .actor(intent.actor.clone())
+            .read(current);
         let outcome = engine
-            .reconcile_with(
-                pr,
-                intent.event.clone(),
-                intent.actor.clone(),
-                current,
-                None,
-            )
+            .reconcile_with(pr, intent.event.clone(), options)
             .await;
         // The next reconcile starts where this one left the labels; after
         // one that could not finish, nothing is known and it reads afresh.

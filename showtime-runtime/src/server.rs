@@ -61,6 +61,7 @@ use showtime_core::engine::Engine;
 use showtime_github::webhook::{DELIVERY_HEADER, EVENT_HEADER, Outcome, Webhook, WebhookError};
 use tokio::net::TcpListener;
 
+use crate::audit::Sink;
 use crate::dashboard::Dashboard;
 use crate::queue::{Queue, QueueSettings, Queued};
 use crate::request::{Done, Work};
@@ -132,11 +133,30 @@ impl AppState {
     /// The state of a server that reconciles with `engine` the deliveries
     /// `webhook` accepts, as `settings` say (its `listen` is not used here).
     pub fn new(engine: Arc<Engine>, webhook: Webhook, settings: &ServerSettings) -> Self {
+        Self::with_audit(engine, webhook, settings, None)
+    }
+
+    /// [`AppState::new`], recording every mutation in `audit`.
+    pub fn with_audit(
+        engine: Arc<Engine>,
+        webhook: Webhook,
+        settings: &ServerSettings,
+        audit: Option<Arc<dyn Sink>>,
+    ) -> Self {
+        let clock = engine.ports().clock.clone();
+        let report = move |done: &Done, deliveries: &[String]| {
+            log_done(done, deliveries);
+            if let Some(sink) = &audit
+                && let Err(e) = done.record(sink.as_ref(), "showtime-webhook", clock.now())
+            {
+                log(&format!("cannot write the audit trail: {e}"));
+            }
+        };
         AppState {
             inner: Arc::new(Inner {
                 webhook,
                 repository: settings.repository.clone(),
-                queue: Queue::with_report(engine, settings.queue, log_done),
+                queue: Queue::with_report(engine, settings.queue, report),
             }),
             dashboard: None,
         }
@@ -268,11 +288,17 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server reconciling with `engine` the deliveries `webhook` accepts.
-    pub fn new(engine: Arc<Engine>, webhook: Webhook, settings: ServerSettings) -> Self {
+    /// A server reconciling with `engine` the deliveries `webhook` accepts,
+    /// recording every mutation in `audit` when given.
+    pub fn new(
+        engine: Arc<Engine>,
+        webhook: Webhook,
+        settings: ServerSettings,
+        audit: Option<Arc<dyn Sink>>,
+    ) -> Self {
         Server {
             listen: settings.listen,
-            state: AppState::new(engine, webhook, &settings),
+            state: AppState::with_audit(engine, webhook, &settings, audit),
         }
     }
 

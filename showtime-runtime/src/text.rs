@@ -6,7 +6,7 @@
 use showtime_core::labels::{
     self, AnomalyKind, Codec, DEFAULT_LEGACY_TRIGGER, LabelState, Trigger,
 };
-use showtime_core::ports::EnvInfo;
+use showtime_core::ports::{EnvInfo, PullRequest};
 use showtime_core::{Config, PrNumber};
 
 use crate::view::health_name;
@@ -301,9 +301,72 @@ pub fn step_summary(pr: PrNumber, labels: &LabelState, envs: &[EnvInfo]) -> Stri
     text
 }
 
+/// What `showtime status` prints for a PR: its primary environment, TTL,
+/// configuration, and the backend's environments.
+pub fn status_text(read: &PullRequest, labels: &LabelState, envs: &[EnvInfo]) -> String {
+    let pr = read.number;
+    let mut out = Vec::new();
+    let primary = labels.primary().and_then(|sha| {
+        labels
+            .environments
+            .get(sha)
+            .map(|env| (sha.clone(), env.clone()))
+    });
+    out.push(match primary {
+        Some((sha, env)) => format!(
+            "PR #{pr} ({}): {} at {}{}",
+            read.state.as_str(),
+            env.status
+                .map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
+            sha,
+            env.address
+                .map(|a| format!(", http://{a}"))
+                .unwrap_or_default()
+        ),
+        None => format!("PR #{pr}: no environment"),
+    });
+    if let Some(ttl) = labels.ttl {
+        out.push(format!("TTL: {ttl}"));
+    }
+    if !labels.config.features.is_empty() || labels.config.size.is_some() {
+        out.push(format!("Configuration: {}", config_summary(&labels.config)));
+    }
+    out.push(environments_table(envs));
+    out.join("\n")
+}
+
+/// Splits text into label names: one per line, a trailing `\r` removed,
+/// blank lines skipped. Input that is not UTF-8 is refused with the number
+/// of the offending line.
+pub fn read_lines(input: &[u8]) -> Result<Vec<&str>, String> {
+    let mut labels = Vec::new();
+    for (index, line) in input.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let text = std::str::from_utf8(line).map_err(|e| {
+            format!(
+                "line {} of standard input is not valid UTF-8 (bad byte after {} valid bytes); \
+                 label names must be UTF-8",
+                index + 1,
+                e.valid_up_to()
+            )
+        })?;
+        if !text.trim().is_empty() {
+            labels.push(text);
+        }
+    }
+    Ok(labels)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_split_trimmed_and_numbered() {
+        assert_eq!(read_lines(b"a\r\n\n  \nb"), Ok(vec!["a", "b"]));
+        let err = read_lines(b"ok\n\xff\n").unwrap_err();
+        assert!(err.contains("line 2"), "{err}");
+    }
 
     #[test]
     fn tables_align_emoji_labels() {

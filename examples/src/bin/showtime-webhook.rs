@@ -88,11 +88,12 @@ fn main() -> ExitCode {
             Err(e) => return fail(&e.to_string(), BAD_INPUT),
         };
         let engine = Arc::new(engine);
+        let audit = settings.file.audit.sink(&env);
         // The dashboard, on the same port (`[dashboard]` in showtime.toml).
         let dashboard = match DashboardSettings::resolve(&settings, &env, args.listen)
             .and_then(|d| Dashboard::new(engine.clone(), d))
         {
-            Ok(dashboard) => dashboard,
+            Ok(dashboard) => dashboard.with_audit(audit.clone()),
             Err(e) => return fail(&e.to_string(), BAD_INPUT),
         };
         let settings = ServerSettings {
@@ -103,7 +104,7 @@ fn main() -> ExitCode {
             },
             repository: settings.repository.clone(),
         };
-        match Server::new(engine, webhook, settings)
+        match Server::new(engine, webhook, settings, audit)
             .with_dashboard(dashboard)
             .run(async {
                 shutdown().await;

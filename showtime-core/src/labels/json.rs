@@ -8,7 +8,8 @@
 //!   "config": {"features": {"ALERTS": true}, "debug": false, "size": null,
 //!              "no_examples": false, "cache_redis": false},
 //!   "triggers": ["start", "conf-enable-ALERTS"], "frozen": false, "blocked": false,
-//!   "anomalies": [{"label": "🎪 🎯 def456a", "kind": "conflict", "message": "…"}],
+//!   "anomalies": [{"label": "🎪 🎯 def456a", "kind": "conflict", "detail": "active",
+//!                  "message": "…"}],
 //!   "other_labels": ["bug"]
 //! }
 //! ```

@@ -272,8 +272,35 @@ pub struct Anomaly {
     pub label: String,
     /// What kind of problem it is.
     pub kind: AnomalyKind,
+    /// For a [`AnomalyKind::Conflict`], the detail the labels disagree on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Detail>,
     /// What is wrong and what would be accepted.
     pub message: String,
+}
+
+/// A detail of the label state that labels can disagree on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detail {
+    /// The active pointer, `🎯`.
+    Active,
+    /// The building pointer, `🏗️`.
+    Building,
+    /// The TTL, `⌛`.
+    Ttl,
+    /// The size.
+    Size,
+    /// A feature flag.
+    Feature,
+    /// An environment's status, `🚦`.
+    Status,
+    /// An environment's creation time, `📅`.
+    Created,
+    /// An environment's address, `🌐`.
+    Address,
+    /// An environment's requester.
+    Requester,
 }
 
 /// The kinds of [`Anomaly`].

@@ -7,7 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
-    Anomaly, AnomalyKind, Codec, ConfTrigger, Environment, LabelState, Requester, TENT, Trigger,
+    Anomaly, AnomalyKind, Codec, ConfTrigger, Detail, Environment, LabelState, Requester, TENT,
+    Trigger,
 };
 use crate::config::{FeatureName, SizeName};
 use crate::{Address, ShortSha, Status, Timestamp, Ttl};
@@ -403,7 +404,7 @@ impl Assembly {
     }
 
     fn anomaly(&mut self, label: &str, kind: AnomalyKind, message: String) {
-        self.anomalies.push(label, kind, message);
+        self.anomalies.push(label, kind, None, message);
     }
 
     fn finish(self) -> LabelState {
@@ -426,27 +427,29 @@ impl Assembly {
             mut anomalies,
             mut other_labels,
         } = self;
-        let active = anomalies.decide("active pointers (🎯)", active);
-        let building = anomalies.decide("building pointers (🏗️)", building);
-        let ttl = anomalies.decide("TTLs (⌛)", ttl);
-        let size = anomalies.decide("sizes", sizes);
+        let active = anomalies.decide(Detail::Active, "active pointers (🎯)", active);
+        let building = anomalies.decide(Detail::Building, "building pointers (🏗️)", building);
+        let ttl = anomalies.decide(Detail::Ttl, "TTLs (⌛)", ttl);
+        let size = anomalies.decide(Detail::Size, "sizes", sizes);
         let primary = active.clone().or_else(|| building.clone());
 
         let mut environments: BTreeMap<ShortSha, Environment> = BTreeMap::new();
         for (sha, votes) in anomalies.attach(statuses, primary.as_ref()) {
-            let status = anomalies.decide(&format!("statuses for {sha}"), votes);
+            let status = anomalies.decide(Detail::Status, &format!("statuses for {sha}"), votes);
             environments.entry(sha).or_default().status = status;
         }
         for (sha, votes) in anomalies.attach(created, primary.as_ref()) {
-            let created_at = anomalies.decide(&format!("creation times for {sha}"), votes);
+            let created_at =
+                anomalies.decide(Detail::Created, &format!("creation times for {sha}"), votes);
             environments.entry(sha).or_default().created_at = created_at;
         }
         for (sha, votes) in anomalies.attach(addresses, primary.as_ref()) {
-            let address = anomalies.decide(&format!("addresses for {sha}"), votes);
+            let address = anomalies.decide(Detail::Address, &format!("addresses for {sha}"), votes);
             environments.entry(sha).or_default().address = address;
         }
         for (sha, votes) in anomalies.attach(requesters, primary.as_ref()) {
-            let requested_by = anomalies.decide(&format!("requesters for {sha}"), votes);
+            let requested_by =
+                anomalies.decide(Detail::Requester, &format!("requesters for {sha}"), votes);
             environments.entry(sha).or_default().requested_by = requested_by;
         }
 
@@ -463,7 +466,8 @@ impl Assembly {
             if votes.len() > 1 {
                 let message = format!("feature flag {name} is labelled both on and off; on wins");
                 for label in votes.remove(&false).into_iter().flatten() {
-                    anomalies.push(&label, AnomalyKind::Conflict, message.clone());
+                    let kind = AnomalyKind::Conflict;
+                    anomalies.push(&label, kind, Some(Detail::Feature), message.clone());
                 }
             }
             config.features.insert(name, votes.contains_key(&true));
@@ -493,16 +497,22 @@ impl Assembly {
 struct Anomalies(Vec<Anomaly>);
 
 impl Anomalies {
-    fn push(&mut self, label: &str, kind: AnomalyKind, message: String) {
+    fn push(&mut self, label: &str, kind: AnomalyKind, detail: Option<Detail>, message: String) {
         self.0.push(Anomaly {
             label: label.to_owned(),
             kind,
+            detail,
             message,
         });
     }
 
     /// The one value all labels agree on; a conflict anomaly per label otherwise.
-    fn decide<V: Ord + std::fmt::Display>(&mut self, what: &str, votes: Votes<V>) -> Option<V> {
+    fn decide<V: Ord + std::fmt::Display>(
+        &mut self,
+        detail: Detail,
+        what: &str,
+        votes: Votes<V>,
+    ) -> Option<V> {
         if votes.len() <= 1 {
             return votes.into_keys().next();
         }
@@ -512,7 +522,7 @@ impl Anomalies {
             values.join(", ")
         );
         for label in votes.into_values().flatten() {
-            self.push(&label, AnomalyKind::Conflict, message.clone());
+            self.push(&label, AnomalyKind::Conflict, Some(detail), message.clone());
         }
         None
     }
@@ -543,6 +553,7 @@ impl Anomalies {
                     self.push(
                         &label,
                         AnomalyKind::Orphaned,
+                        None,
                         "a PR-level detail needs a `🎪 🎯 <sha7>` or `🎪 🏗️ <sha7>` pointer \
                          naming its environment"
                             .to_owned(),

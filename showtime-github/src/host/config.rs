@@ -1,8 +1,6 @@
 //! Where and as whom the adapter talks to GitHub: [`GitHubConfig`], [`Auth`],
-//! [`RetryPolicy`], the API roots, and [`GitHubError`] when they are unusable.
+//! the API roots, and [`GitHubError`] when they are unusable.
 //! It reads and checks settings: it must not build a client or send a request.
-
-use std::time::Duration;
 
 /// The default REST API root.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -40,28 +38,6 @@ impl std::fmt::Debug for Auth {
     }
 }
 
-/// Retries of one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub attempts: u32,
-    /// The first backoff after a 5xx; it doubles each time.
-    pub base: Duration,
-    /// The longest the adapter waits before one retry, whatever a
-    /// `Retry-After` asks; a longer wait is returned as an error instead.
-    pub max_wait: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 4,
-            base: Duration::from_millis(500),
-            max_wait: Duration::from_secs(60),
-        }
-    }
-}
-
 /// Where and as whom to talk to GitHub.
 #[derive(Debug, Clone)]
 pub struct GitHubConfig {
@@ -74,8 +50,6 @@ pub struct GitHubConfig {
     pub api_url: String,
     /// Credentials.
     pub auth: Auth,
-    /// Retries.
-    pub retry: RetryPolicy,
 }
 
 /// Why the adapter could not be set up.
@@ -116,7 +90,6 @@ impl GitHubConfig {
             repo,
             api_url: DEFAULT_API_URL.to_owned(),
             auth,
-            retry: RetryPolicy::default(),
         })
     }
 

@@ -1,38 +1,55 @@
-//! The PR-host port on GitHub's REST API, through octocrab: [`GitHubHost`]
-//! and its [`PrHost`] implementation, the endpoints each port call uses. It
-//! must not send but through its transport, nor read JSON but its wire models.
+//! The PR-host port on GitHub, through octocrab: [`GitHubHost`] and its
+//! [`PrHost`] implementation, the endpoints each port call uses. It must not
+//! send but through its transport, nor read JSON but its wire models.
 //!
 //! [`GitHubHost`] implements [`PrHost`] with GitHub's request budget in mind:
-//! one request reads a PR with its labels, open PRs are listed 100 a page,
-//! any number of labels is added in one request, and the status comment's id
-//! is remembered once found. Labels are only ever added (`POST`) or removed
-//! one by one (`DELETE`), never replaced as a set, so a label a person adds at
-//! the same moment survives.
 //!
-//! Retries: 5xx answers and secondary rate limits (403/429 with `Retry-After`
-//! or `x-ratelimit-reset`) are retried with bounded backoff that honours the
-//! header; an exhausted primary rate limit is returned at once as
-//! [`PortError::RateLimited`] naming the reset time. 401, other 403s, 404 and
-//! 422 become errors that say what to check.
+//! * one request reads a PR with its labels, and reading it again is a
+//!   conditional request (`If-None-Match` with the last `ETag`) that GitHub
+//!   answers `304 Not Modified` without spending rate limit when nothing
+//!   changed; open PRs are listed 100 a page, each page read the same way;
+//! * a label transition is one GraphQL document
+//!   (`removeLabelsFromLabelable` then `addLabelsToLabelable`) with the node
+//!   ids remembered from earlier reads; a label never defined goes by REST
+//!   `POST`, which defines it; a server without the mutations gets REST
+//!   (`POST`, one `DELETE` per removal) for the rest of the process. Labels
+//!   are never replaced as a set (`PUT`), so a label a person adds at the
+//!   same moment survives;
+//! * whether label definitions are still attached anywhere is one GraphQL
+//!   query per 50 names;
+//! * the status comment's id is remembered once found.
 //!
-//! Inside: `config` (where and as whom: [`GitHubConfig`], [`Auth`],
-//! [`RetryPolicy`]), `transport` (the octocrab clients, retries, paging,
-//! error answers mapped to [`PortError`]) and `wire` (GitHub's JSON models and
-//! their conversion to `showtime_core` types).
+//! Nothing is retried here: the engine is the one retry layer. A 5xx or a
+//! dropped connection is [`PortError::Transient`]; a spent primary rate
+//! limit or a secondary one (403/429 with `Retry-After` or
+//! `x-ratelimit-reset`) is [`PortError::RateLimited`] naming when to try
+//! again. 401, other 403s, 404 and 422 become errors that say what to check.
+//!
+//! Inside: `config` (where and as whom: [`GitHubConfig`], [`Auth`]),
+//! `transport` (the octocrab clients, conditional reads, paging, error
+//! answers mapped to [`PortError`]), `wire` (GitHub's REST models and their
+//! conversion to `showtime_core` types), `graphql` (the GraphQL documents and
+//! their answers), `ids` (the node ids seen) and `labels` (how a transition
+//! or a clean-up is sent).
 
 mod config;
+mod graphql;
+mod ids;
+mod labels;
 mod transport;
 mod wire;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
 
 use async_trait::async_trait;
-use serde_json::{Value, json};
+use serde_json::json;
 use showtime_core::ports::{Permission, PortError, PrHost, PullRequest};
 use showtime_core::{Login, PrNumber};
 
-pub use config::{Auth, DEFAULT_API_URL, GitHubConfig, GitHubError, RetryPolicy};
+pub use config::{Auth, DEFAULT_API_URL, GitHubConfig, GitHubError};
+use ids::NodeIds;
 use transport::{Method, Transport, next_link};
 use wire::{WireComment, WireLabel, WirePermission, WirePull, permission_of, to_pull_request};
 
@@ -42,6 +59,10 @@ pub struct GitHubHost {
     owner: String,
     repo: String,
     comment_ids: Mutex<HashMap<PrNumber, u64>>,
+    ids: NodeIds,
+    /// Whether the server refused the label mutations (an older GitHub
+    /// Enterprise Server): REST from then on.
+    mutations_refused: AtomicBool,
 }
 
 impl std::fmt::Debug for GitHubHost {
@@ -55,10 +76,12 @@ impl GitHubHost {
     pub fn new(config: GitHubConfig) -> Result<Self, GitHubError> {
         let roots = config.api_roots()?;
         Ok(GitHubHost {
-            transport: Transport::new(&roots, &config.auth, config.retry)?,
+            transport: Transport::new(&roots, &config.auth)?,
             owner: config.owner,
             repo: config.repo,
             comment_ids: Mutex::new(HashMap::new()),
+            ids: NodeIds::default(),
+            mutations_refused: AtomicBool::new(false),
         })
     }
 
@@ -109,49 +132,49 @@ pub(crate) fn segment(s: &str) -> String {
 #[async_trait]
 impl PrHost for GitHubHost {
     async fn pull_request(&self, pr: PrNumber) -> Result<PullRequest, PortError> {
+        let uri = self.path(&format!("pulls/{pr}"));
         let (wire, _): (WirePull, _) = self
             .transport
-            .json(Method::Get, &self.path(&format!("pulls/{pr}")), None)
+            .get_conditional(&uri)
             .await
+            .and_then(|reply| reply.parse(Method::Get, &uri))
             .map_err(|e| match e {
                 PortError::NotFound { .. } => PortError::NotFound {
                     what: format!("PR #{pr} in {}", self.repository()),
                 },
                 other => other,
             })?;
+        self.ids.remember_pull(&wire);
         to_pull_request(wire)
     }
 
     async fn open_pull_requests(&self) -> Result<Vec<PullRequest>, PortError> {
         let wires: Vec<WirePull> = self
             .transport
-            .pages(self.path("pulls?state=open&per_page=100"))
+            .pages(self.path("pulls?state=open&per_page=100"), true)
             .await?;
+        for wire in &wires {
+            self.ids.remember_pull(wire);
+        }
         wires.into_iter().map(to_pull_request).collect()
     }
 
     async fn add_labels(&self, pr: PrNumber, labels: &[String]) -> Result<(), PortError> {
-        if labels.is_empty() {
-            return Ok(());
-        }
-        let body = json!({ "labels": labels });
-        self.transport
-            .send(
-                Method::Post,
-                &self.path(&format!("issues/{pr}/labels")),
-                Some(&body),
-            )
-            .await
-            .map(|_| ())
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        self.post_labels(pr, &labels).await
     }
 
     async fn remove_label(&self, pr: PrNumber, label: &str) -> Result<(), PortError> {
-        let uri = self.path(&format!("issues/{pr}/labels/{}", segment(label)));
-        match self.transport.send(Method::Delete, &uri, None).await {
-            // Not on the issue: already removed.
-            Ok(_) | Err(PortError::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.delete_from(pr, label).await
+    }
+
+    async fn change_labels(
+        &self,
+        pr: PrNumber,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), PortError> {
+        self.transition(pr, add, remove).await
     }
 
     async fn permission(&self, user: &Login) -> Result<Permission, PortError> {
@@ -221,67 +244,58 @@ impl PrHost for GitHubHost {
         description: &str,
     ) -> Result<(), PortError> {
         let body = json!({ "name": name, "color": color, "description": description });
-        match self
+        let reply = match self
             .transport
             .send(Method::Post, &self.path("labels"), Some(&body))
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(reply) => reply,
             Err(PortError::Permanent { message }) if message.contains("already_exists") => {
                 let update = json!({ "color": color, "description": description });
                 let uri = self.path(&format!("labels/{}", segment(name)));
                 self.transport
                     .send(Method::Patch, &uri, Some(&update))
-                    .await
-                    .map(|_| ())
+                    .await?
             }
-            Err(e) => Err(e),
+            Err(e) => return Err(e),
+        };
+        // The definition's id, for the transitions that add it.
+        if let Ok(label) = serde_json::from_str::<WireLabel>(&reply.body) {
+            self.ids.remember_labels(std::slice::from_ref(&label));
         }
+        Ok(())
     }
 
     async fn repository_labels(&self) -> Result<Vec<String>, PortError> {
         let labels: Vec<WireLabel> = self
             .transport
-            .pages(self.path("labels?per_page=100"))
+            .pages(self.path("labels?per_page=100"), false)
             .await?;
+        self.ids.remember_labels(&labels);
         Ok(labels.into_iter().map(|l| l.name).collect())
     }
 
     async fn delete_label_if_unused(&self, name: &str) -> Result<bool, PortError> {
-        let query = json!({
-            "query": "query($owner: String!, $name: String!, $label: String!) { \
-                      repository(owner: $owner, name: $name) { label(name: $label) { \
-                      issues { totalCount } pullRequests { totalCount } } } }",
-            "variables": { "owner": self.owner, "name": self.repo, "label": name },
-        });
-        let reply = self.transport.graphql(&query).await?;
-        let answer: Value = serde_json::from_str(&reply.body)
-            .map_err(|e| PortError::permanent(format!("GraphQL answer is not JSON: {e}")))?;
-        if let Some(errors) = answer.get("errors") {
-            return Err(PortError::permanent(format!(
-                "GraphQL label query failed: {errors}"
-            )));
+        match self.usage(&[name]).await?.first() {
+            Some(Some(0)) => self.delete_definition(name).await,
+            // Attached somewhere, or not defined.
+            _ => Ok(false),
         }
-        let label = &answer["data"]["repository"]["label"];
-        if label.is_null() {
-            return Ok(false);
-        }
-        let count = |kind: &str| label[kind]["totalCount"].as_u64();
-        match (count("issues"), count("pullRequests")) {
-            (Some(0), Some(0)) => {}
-            (Some(_), Some(_)) => return Ok(false),
-            _ => {
-                return Err(PortError::permanent(
-                    "GraphQL label query answered without attachment counts",
-                ));
-            }
-        }
-        let uri = self.path(&format!("labels/{}", segment(name)));
-        match self.transport.send(Method::Delete, &uri, None).await {
-            Ok(_) => Ok(true),
-            Err(PortError::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
+    }
+
+    async fn labels_in_use(&self, names: &[String]) -> Result<BTreeSet<String>, PortError> {
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let usage = self.usage(&names).await?;
+        Ok(names
+            .into_iter()
+            .zip(usage)
+            .filter(|(_, attached)| attached.is_some_and(|n| n > 0))
+            .map(|(name, _)| name.to_owned())
+            .collect())
+    }
+
+    async fn delete_label(&self, name: &str) -> Result<(), PortError> {
+        self.delete_definition(name).await.map(|_| ())
     }
 }
 

@@ -1,33 +1,48 @@
-//! Sending requests to GitHub: the octocrab clients, retries with bounded
-//! backoff, paging, and the mapping of GitHub's error answers to [`PortError`].
-//! It gives no endpoint a meaning: it must not build a path or read a model.
+//! Sending requests to GitHub: the octocrab clients, one attempt per
+//! request, conditional `GET`s that remember the last `ETag` and answer of
+//! each URL, paging, and the mapping of GitHub's error answers to
+//! [`PortError`]. It gives no endpoint a meaning: it must not build a path or
+//! read a model.
+//!
+//! Nothing here retries: the engine is the one retry layer. A 5xx or a
+//! dropped connection is [`PortError::Transient`]; a spent primary rate
+//! limit or a secondary one is [`PortError::RateLimited`] naming when to try
+//! again, as GitHub documents it: `Retry-After` seconds from now, else
+//! `x-ratelimit-reset` when `x-ratelimit-remaining` is 0, else a minute.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 use octocrab::Octocrab;
 use serde::Deserialize;
 use serde_json::Value;
 use showtime_core::ports::PortError;
 
-use super::config::{ApiRoots, Auth, GitHubError, RetryPolicy};
+use super::config::{ApiRoots, Auth, GitHubError};
 
-/// The clients of the REST and GraphQL roots, and how requests are retried.
+/// How many bytes of answers the conditional cache keeps before it forgets
+/// the least recently used.
+const CONDITIONAL_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// How long to wait after a secondary rate limit that names no time, as
+/// GitHub's documentation advises.
+const SECONDARY_LIMIT_WAIT: chrono::Duration = chrono::Duration::seconds(60);
+
+/// The clients of the REST and GraphQL roots, and the answers kept for
+/// conditional requests.
 pub(super) struct Transport {
     client: Octocrab,
     graphql: Octocrab,
-    retry: RetryPolicy,
+    conditional: Mutex<Conditional>,
 }
 
 impl Transport {
     /// Builds the clients. Must be called within a tokio runtime.
-    pub(super) fn new(
-        roots: &ApiRoots,
-        auth: &Auth,
-        retry: RetryPolicy,
-    ) -> Result<Self, GitHubError> {
+    pub(super) fn new(roots: &ApiRoots, auth: &Auth) -> Result<Self, GitHubError> {
         let client = build_client(&roots.rest, auth)?;
         // octocrab prefixes every path with its base, so GraphQL under
         // another root needs a client of its own.
@@ -38,67 +53,68 @@ impl Transport {
         Ok(Transport {
             client,
             graphql,
-            retry,
+            conditional: Mutex::new(Conditional::default()),
         })
     }
 
-    /// Sends one REST request, retrying as the `host` module's documentation
-    /// describes.
+    /// Sends one REST request, once.
     pub(super) async fn send(
         &self,
         method: Method,
         uri: &str,
         body: Option<&Value>,
     ) -> Result<Reply, PortError> {
-        self.send_with(&self.client, method, uri, body).await
+        let reply = send_once(&self.client, method, uri, body, None).await?;
+        checked(method, uri, reply)
     }
 
-    /// Posts one GraphQL document, retrying as [`Transport::send`] does.
+    /// Posts one GraphQL document, once. A `200` is returned as it is:
+    /// GraphQL reports its errors in the body.
     pub(super) async fn graphql(&self, document: &Value) -> Result<Reply, PortError> {
-        self.send_with(&self.graphql, Method::Post, "/graphql", Some(document))
-            .await
+        let reply = send_once(
+            &self.graphql,
+            Method::Post,
+            "/graphql",
+            Some(document),
+            None,
+        )
+        .await?;
+        checked(Method::Post, "/graphql", reply)
     }
 
-    async fn send_with(
-        &self,
-        client: &Octocrab,
-        method: Method,
-        uri: &str,
-        body: Option<&Value>,
-    ) -> Result<Reply, PortError> {
-        let mut attempt = 1;
-        loop {
-            let outcome = send_once(client, method, uri, body).await;
-            let wait = match &outcome {
-                Ok(reply) if reply.status.is_success() => return outcome,
-                Ok(reply) => match classify(method, uri, reply) {
-                    Verdict::Fail(error) => return Err(error),
-                    Verdict::Exhausted => return Err(rate_limited(reply)),
-                    Verdict::Retry(at_least) => at_least.max(self.backoff(attempt)),
-                },
-                // Connection refused, reset, timed out: try again.
-                Err(_) => self.backoff(attempt),
-            };
-            if attempt >= self.retry.attempts || wait > self.retry.max_wait {
-                return match outcome {
-                    Ok(reply) if is_rate_limited(&reply) => Err(rate_limited(&reply)),
-                    Ok(reply) => Err(PortError::transient(describe(method, uri, &reply))),
-                    Err(e) => Err(e),
-                };
+    /// `GET`s `uri` with the `ETag` of its last answer in `If-None-Match`;
+    /// a `304 Not Modified` (free of rate-limit budget) gives back that
+    /// answer. Every successful answer with an `ETag` is kept for next time.
+    pub(super) async fn get_conditional(&self, uri: &str) -> Result<Reply, PortError> {
+        let known = self.cache().tag(uri);
+        let headers = known.as_ref().and_then(|tag| {
+            let value = HeaderValue::from_str(tag).ok()?;
+            let mut headers = HeaderMap::new();
+            headers.insert(http::header::IF_NONE_MATCH, value);
+            Some(headers)
+        });
+        let reply = send_once(&self.client, Method::Get, uri, None, headers).await?;
+        if reply.status == StatusCode::NOT_MODIFIED {
+            if let Some(kept) = self.cache().hit(uri) {
+                return Ok(kept);
             }
-            tokio::time::sleep(wait).await;
-            attempt += 1;
+            // Forgotten meanwhile: ask again without a tag.
+            let reply = send_once(&self.client, Method::Get, uri, None, None).await?;
+            return self.keep(uri, checked(Method::Get, uri, reply));
         }
+        self.keep(uri, checked(Method::Get, uri, reply))
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 1u32
-            .checked_shl(attempt.saturating_sub(1))
-            .unwrap_or(u32::MAX);
-        self.retry
-            .base
-            .saturating_mul(factor)
-            .min(self.retry.max_wait)
+    fn keep(&self, uri: &str, reply: Result<Reply, PortError>) -> Result<Reply, PortError> {
+        match &reply {
+            Ok(answer) => self.cache().store(uri, answer),
+            Err(_) => self.cache().forget(uri),
+        }
+        reply
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Conditional> {
+        self.conditional.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(super) async fn json<T: for<'de> Deserialize<'de>>(
@@ -108,28 +124,101 @@ impl Transport {
         body: Option<&Value>,
     ) -> Result<(T, HeaderMap), PortError> {
         let reply = self.send(method, uri, body).await?;
-        let value = serde_json::from_str(&reply.body).map_err(|e| {
-            PortError::permanent(format!(
-                "{} {uri}: GitHub's answer is not what its API documents: {e}",
-                method.as_str()
-            ))
-        })?;
-        Ok((value, reply.headers))
+        reply.parse(method, uri)
     }
 
-    /// Every page of a list, following `Link: rel="next"`.
+    /// Every page of a list, following `Link: rel="next"`; each page is a
+    /// conditional request when `conditional` is set.
     pub(super) async fn pages<T: for<'de> Deserialize<'de>>(
         &self,
         first: String,
+        conditional: bool,
     ) -> Result<Vec<T>, PortError> {
         let mut out = Vec::new();
         let mut next = Some(first);
         while let Some(uri) = next.take() {
-            let (page, headers): (Vec<T>, _) = self.json(Method::Get, &uri, None).await?;
+            let reply = if conditional {
+                self.get_conditional(&uri).await?
+            } else {
+                self.send(Method::Get, &uri, None).await?
+            };
+            let (page, headers): (Vec<T>, _) = reply.parse(Method::Get, &uri)?;
             out.extend(page);
             next = next_link(&headers);
         }
         Ok(out)
+    }
+}
+
+/// The last answer of each URL read conditionally, least recently used
+/// first out once they hold more than [`CONDITIONAL_CACHE_BYTES`].
+#[derive(Default)]
+struct Conditional {
+    entries: HashMap<String, Kept>,
+    bytes: usize,
+    clock: u64,
+}
+
+struct Kept {
+    etag: String,
+    reply: Reply,
+    used: u64,
+}
+
+impl Conditional {
+    fn tag(&self, uri: &str) -> Option<String> {
+        self.entries.get(uri).map(|kept| kept.etag.clone())
+    }
+
+    fn hit(&mut self, uri: &str) -> Option<Reply> {
+        self.clock += 1;
+        let clock = self.clock;
+        self.entries.get_mut(uri).map(|kept| {
+            kept.used = clock;
+            kept.reply.clone()
+        })
+    }
+
+    fn store(&mut self, uri: &str, reply: &Reply) {
+        self.forget(uri);
+        let Some(etag) = reply
+            .headers
+            .get(http::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return;
+        };
+        let size = reply.body.len() + uri.len();
+        if size > CONDITIONAL_CACHE_BYTES {
+            return;
+        }
+        while self.bytes + size > CONDITIONAL_CACHE_BYTES {
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, kept)| kept.used)
+                .map(|(uri, _)| uri.clone());
+            match oldest {
+                Some(uri) => self.forget(&uri),
+                None => break,
+            }
+        }
+        self.clock += 1;
+        self.bytes += size;
+        self.entries.insert(
+            uri.to_owned(),
+            Kept {
+                etag: etag.to_owned(),
+                reply: reply.clone(),
+                used: self.clock,
+            },
+        );
+    }
+
+    fn forget(&mut self, uri: &str) {
+        if let Some(kept) = self.entries.remove(uri) {
+            self.bytes = self.bytes.saturating_sub(kept.reply.body.len() + uri.len());
+        }
     }
 }
 
@@ -167,15 +256,17 @@ fn build_client(base: &str, auth: &Auth) -> Result<Octocrab, GitHubError> {
         }
     }
 }
-/// One attempt of a request: status, headers and body.
+/// One attempt of a request: status, headers and body. `headers` go with a
+/// `GET` only.
 async fn send_once(
     client: &Octocrab,
     method: Method,
     uri: &str,
     body: Option<&Value>,
+    headers: Option<HeaderMap>,
 ) -> Result<Reply, PortError> {
     let response = match method {
-        Method::Get => client._get(uri).await,
+        Method::Get => client._get_with_headers(uri, headers).await,
         Method::Post => client._post(uri, body).await,
         Method::Patch => client._patch(uri, body).await,
         Method::Delete => client._delete(uri, body).await,
@@ -211,7 +302,7 @@ pub(super) enum Method {
 }
 
 impl Method {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
@@ -222,19 +313,46 @@ impl Method {
 }
 
 /// A whole answer: status, headers and body.
+#[derive(Clone)]
 pub(super) struct Reply {
     pub(super) status: StatusCode,
     pub(super) headers: HeaderMap,
     pub(super) body: String,
 }
 
-enum Verdict {
-    /// Worth retrying, after at least this long.
-    Retry(Duration),
-    /// The primary rate limit is spent: retrying before the reset is pointless.
-    Exhausted,
-    /// Will not work if retried.
-    Fail(PortError),
+impl Reply {
+    /// The body as `T`, with the headers.
+    pub(super) fn parse<T: for<'de> Deserialize<'de>>(
+        self,
+        method: Method,
+        uri: &str,
+    ) -> Result<(T, HeaderMap), PortError> {
+        let value = serde_json::from_str(&self.body).map_err(|e| {
+            PortError::permanent(format!(
+                "{} {uri}: GitHub's answer is not what its API documents: {e}",
+                method.as_str()
+            ))
+        })?;
+        Ok((value, self.headers))
+    }
+
+    /// When to try again after a rate-limit answer, as GitHub documents it:
+    /// `Retry-After` seconds from now, else `x-ratelimit-reset` when the
+    /// budget is spent, else a minute from now.
+    pub(super) fn retry_at(&self) -> DateTime<Utc> {
+        let now = Utc::now();
+        if let Some(secs) = header_u64(&self.headers, "retry-after") {
+            let secs = i64::try_from(secs).unwrap_or(i64::MAX);
+            return now + chrono::Duration::try_seconds(secs).unwrap_or(chrono::Duration::MAX);
+        }
+        let reset = header_u64(&self.headers, "x-ratelimit-reset")
+            .and_then(|s| i64::try_from(s).ok())
+            .and_then(|s| DateTime::from_timestamp(s, 0));
+        match reset {
+            Some(reset) if header_u64(&self.headers, "x-ratelimit-remaining") == Some(0) => reset,
+            _ => now + SECONDARY_LIMIT_WAIT,
+        }
+    }
 }
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
@@ -246,30 +364,6 @@ fn is_rate_limited(reply: &Reply) -> bool {
         && (header_u64(&reply.headers, "x-ratelimit-remaining") == Some(0)
             || reply.headers.contains_key("retry-after")
             || reply.body.to_lowercase().contains("rate limit"))
-}
-
-fn reset_time(reply: &Reply) -> DateTime<Utc> {
-    header_u64(&reply.headers, "x-ratelimit-reset")
-        .and_then(|s| i64::try_from(s).ok())
-        .and_then(|s| DateTime::from_timestamp(s, 0))
-        .or_else(|| {
-            let secs = header_u64(&reply.headers, "retry-after")?;
-            let now = DateTime::from_timestamp(now_epoch(), 0)?;
-            Some(now + chrono::Duration::seconds(i64::try_from(secs).ok()?))
-        })
-        .unwrap_or(DateTime::UNIX_EPOCH)
-}
-
-fn now_epoch() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-fn rate_limited(reply: &Reply) -> PortError {
-    PortError::RateLimited {
-        reset: reset_time(reply),
-    }
 }
 
 /// GitHub's error message, from its JSON body.
@@ -298,23 +392,20 @@ fn describe(method: Method, uri: &str, reply: &Reply) -> String {
     )
 }
 
-fn classify(method: Method, uri: &str, reply: &Reply) -> Verdict {
+/// A successful answer as it is; any other as the error it means.
+fn checked(method: Method, uri: &str, reply: Reply) -> Result<Reply, PortError> {
+    if reply.status.is_success() {
+        return Ok(reply);
+    }
     let status = reply.status.as_u16();
-    if reply.status.is_server_error() {
-        return Verdict::Retry(Duration::ZERO);
+    if matches!(status, 403 | 429) && is_rate_limited(&reply) {
+        return Err(PortError::RateLimited {
+            reset: reply.retry_at(),
+        });
     }
-    if matches!(status, 403 | 429) && is_rate_limited(reply) {
-        if let Some(secs) = header_u64(&reply.headers, "retry-after") {
-            return Verdict::Retry(Duration::from_secs(secs));
-        }
-        if reply.body.to_lowercase().contains("secondary rate limit") {
-            let wait = (reset_time(reply).timestamp() - now_epoch()).max(0);
-            return Verdict::Retry(Duration::from_secs(wait.unsigned_abs()));
-        }
-        return Verdict::Exhausted;
-    }
-    let detail = describe(method, uri, reply);
-    Verdict::Fail(match status {
+    let detail = describe(method, uri, &reply);
+    Err(match status {
+        500..=599 => PortError::transient(detail),
         401 => PortError::permanent(format!(
             "{detail}: GitHub rejected the credentials; check GITHUB_TOKEN (or the App's \
              key and installation id) and that it has not expired"

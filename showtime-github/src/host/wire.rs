@@ -12,10 +12,13 @@ struct WireUser {
     login: String,
 }
 
-/// A label, on an issue or in the repository's list.
+/// A label, on an issue or in the repository's list, with its GraphQL node
+/// id (REST `node_id`).
 #[derive(Deserialize)]
 pub(super) struct WireLabel {
     pub(super) name: String,
+    #[serde(default)]
+    pub(super) node_id: Option<String>,
 }
 
 /// The head of a pull request.
@@ -27,7 +30,10 @@ struct WireHead {
 /// A pull request (`GET …/pulls/{n}`, and each item of `GET …/pulls`).
 #[derive(Deserialize)]
 pub(super) struct WirePull {
-    number: u64,
+    pub(super) number: u64,
+    /// The GraphQL node id, for mutations on this PR.
+    #[serde(default)]
+    pub(super) node_id: Option<String>,
     state: String,
     #[serde(default)]
     merged: Option<bool>,
@@ -38,7 +44,7 @@ pub(super) struct WirePull {
     #[serde(default)]
     body: Option<String>,
     #[serde(default)]
-    labels: Vec<WireLabel>,
+    pub(super) labels: Vec<WireLabel>,
 }
 
 /// An issue comment.

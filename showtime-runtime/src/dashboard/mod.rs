@@ -6,7 +6,8 @@
 //! backend, at most once per `refresh_secs` however many people look
 //! ([`model::Cache`]); an action is a `/circus` command run through
 //! [`carry_out`](crate::request::carry_out) as the signed-in user, so the
-//! engine applies the same permission rule to it as to a comment.
+//! engine applies the same permission rule to it as to a comment, and its
+//! mutations go to the audit trail ([`Dashboard::with_audit`]).
 //!
 //! `showtime-webhook` mounts it beside `/webhook` ([`Dashboard::router`]);
 //! `showtime dashboard --listen ADDR` serves it alone ([`Dashboard::run`]).
@@ -54,6 +55,7 @@ use axum::http::HeaderMap;
 use showtime_core::engine::Engine;
 use tokio::net::TcpListener;
 
+use crate::audit::Sink;
 pub use crate::config::DashboardSection;
 use crate::config::Settings;
 use crate::http::{HttpClient, HttpError};
@@ -279,6 +281,7 @@ pub fn web_root_of(api: &str) -> String {
 #[derive(Clone)]
 pub struct Dashboard {
     inner: Arc<Shared>,
+    audit: Option<Arc<dyn Sink>>,
 }
 
 struct Shared {
@@ -303,7 +306,15 @@ impl Dashboard {
                 settings,
                 client,
             }),
+            audit: None,
         })
+    }
+
+    /// The same dashboard recording every mutation its actions cause in
+    /// `audit` (as `showtime-dashboard`), when one is given.
+    pub fn with_audit(mut self, audit: Option<Arc<dyn Sink>>) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// Its settings.

@@ -366,13 +366,25 @@ async fn action(State(d): State<Dashboard>, headers: HeaderMap, body: Bytes) -> 
         event: Event::Command(asked.command()),
         actor: Some(session.login.clone()),
     });
-    let engine = d.inner.engine.clone();
-    let running = tokio::spawn(async move { carry_out(&engine, work, None).await });
-    let (kind, text) = match tokio::time::timeout(ACTION_WAIT, running).await {
-        Ok(Ok(done)) => {
-            crate::server::log_done(&done, &["dashboard".to_owned()]);
-            result(&done, &asked)
+    // The work goes on, and is logged and audited, even when the answer
+    // stops waiting for it.
+    let (engine, audit, clock) = (
+        d.inner.engine.clone(),
+        d.audit.clone(),
+        d.inner.engine.ports().clock.clone(),
+    );
+    let running = tokio::spawn(async move {
+        let done = carry_out(&engine, work, None).await;
+        crate::server::log_done(&done, &["dashboard".to_owned()]);
+        if let Some(sink) = &audit
+            && let Err(e) = done.record(sink.as_ref(), "showtime-dashboard", clock.now())
+        {
+            super::log(&format!("cannot write the audit trail: {e}"));
         }
+        done
+    });
+    let (kind, text) = match tokio::time::timeout(ACTION_WAIT, running).await {
+        Ok(Ok(done)) => result(&done, &asked),
         Ok(Err(_)) => (
             FlashKind::Failed,
             format!("PR #{pr}: the action stopped unexpectedly; the next sweep repairs the PR."),

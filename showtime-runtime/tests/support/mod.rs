@@ -90,7 +90,7 @@ impl Stage {
         }
         let faults = Arc::new(Faults::default());
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-        let backend = Arc::new(MemoryBackend::new(clock.clone(), faults.clone()));
+        let backend = Arc::new(MemoryBackend::default());
         let config = GitHubConfig::new(&format!("{OWNER}/{REPO}"), Auth::Token("bot".into()))
             .expect("GitHub settings")
             .with_api_url(&fake.url());

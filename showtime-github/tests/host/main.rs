@@ -1,17 +1,21 @@
 //! The GitHub adapter over real HTTP against the fake GitHub: every port
-//! method, its request budget (counted from the fake's log), retries, GitHub
-//! Enterprise base URLs and App authentication, and the engine end to end.
+//! method, its request budget (counted from the fake's log), errors tried
+//! once, GitHub Enterprise base URLs and App authentication, and the engine
+//! end to end. One test binary; label transitions, conditional reads and
+//! label-definition clean-up have modules of their own, the helpers live
+//! here.
 
 // A test fails by panicking; unwrapping known-good fixtures is the point.
 #![allow(clippy::unwrap_used)]
 
-use std::time::Duration;
+mod definitions;
+mod reads;
+mod transitions;
 
 use showtime_core::plan::Event;
 use showtime_core::ports::{Permission, PortError, PrHost, PrState};
 use showtime_core::{Login, PrNumber};
 use showtime_github::fake::{FakeGitHub, FakePr, FakeState, Fault};
-use showtime_github::host::RetryPolicy;
 use showtime_github::{Auth, GitHubConfig, GitHubHost};
 
 const SHA: &str = "abc123f000000000000000000000000000000000";
@@ -21,16 +25,9 @@ async fn fake() -> FakeGitHub {
 }
 
 fn config(url: &str) -> GitHubConfig {
-    let mut config = GitHubConfig::new("acme/widgets", Auth::Token("test-token".into()))
+    GitHubConfig::new("acme/widgets", Auth::Token("test-token".into()))
         .unwrap()
-        .with_api_url(url);
-    // Quick retries: the fake answers at once.
-    config.retry = RetryPolicy {
-        attempts: 4,
-        base: Duration::from_millis(5),
-        max_wait: Duration::from_secs(2),
-    };
-    config
+        .with_api_url(url)
 }
 
 fn host(fake: &FakeGitHub) -> GitHubHost {
@@ -269,31 +266,56 @@ async fn label_definitions_are_ensured_listed_and_deleted_only_when_unattached()
 }
 
 #[tokio::test]
-async fn server_errors_and_secondary_rate_limits_are_retried() {
+async fn a_server_error_is_transient_and_tried_once() {
     let fake = fake().await;
     seed_pr(&fake, 1, &[]);
     let host = host(&fake);
-    fake.inject(Fault::status(502).times(2));
-    host.pull_request(pr(1)).await.unwrap();
-    assert_eq!(fake.requests().len(), 3);
-
-    fake.clear_requests();
-    fake.inject(Fault::secondary_rate_limit(403, 1));
-    host.pull_request(pr(1)).await.unwrap();
-    assert_eq!(
-        fake.requests().iter().map(|r| r.status).collect::<Vec<_>>(),
-        [403, 200]
-    );
-
-    fake.clear_requests();
-    fake.inject(Fault::secondary_rate_limit(429, 0));
-    host.pull_request(pr(1)).await.unwrap();
-    assert_eq!(fake.requests().len(), 2);
-
-    // Five 503s outlast four attempts: a transient error, for the engine to retry later.
-    fake.inject(Fault::status(503).times(5));
+    fake.inject(Fault::status(502));
     let err = host.pull_request(pr(1)).await.unwrap_err();
     assert!(err.is_transient(), "{err:?}");
+    assert_eq!(
+        fake.requests().len(),
+        1,
+        "the engine retries, not the adapter"
+    );
+    // The engine's next attempt goes through.
+    host.pull_request(pr(1)).await.unwrap();
+
+    // A connection that fails is transient too.
+    let closed = GitHubHost::new(config("http://127.0.0.1:9")).unwrap();
+    let err = closed.pull_request(pr(1)).await.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+}
+
+/// Asserts `err` is a rate limit that resets `secs` seconds from now (± 2).
+fn assert_resets_in(err: &PortError, secs: i64) {
+    let PortError::RateLimited { reset } = err else {
+        panic!("expected RateLimited, got {err:?}");
+    };
+    let wait = (*reset - chrono::Utc::now()).num_seconds();
+    assert!(
+        (secs - 2..=secs + 2).contains(&wait),
+        "{wait} s, not {secs}"
+    );
+}
+
+#[tokio::test]
+async fn a_secondary_rate_limit_names_when_to_try_again_without_retrying() {
+    let fake = fake().await;
+    seed_pr(&fake, 1, &[]);
+    let host = host(&fake);
+    // `Retry-After`: that many seconds from now.
+    fake.inject(Fault::secondary_rate_limit(403, 30));
+    assert_resets_in(&host.pull_request(pr(1)).await.unwrap_err(), 30);
+    fake.inject(Fault::secondary_rate_limit(429, 0));
+    assert_resets_in(&host.pull_request(pr(1)).await.unwrap_err(), 0);
+    // Neither header: a minute, as GitHub advises.
+    fake.inject(
+        Fault::status(403)
+            .body(serde_json::json!({"message": "You have exceeded a secondary rate limit."})),
+    );
+    assert_resets_in(&host.pull_request(pr(1)).await.unwrap_err(), 60);
+    assert_eq!(fake.requests().len(), 3, "one attempt each");
 }
 
 #[tokio::test]
@@ -354,7 +376,7 @@ async fn works_against_a_github_enterprise_base_url() {
 async fn authenticates_as_a_github_app_installation() {
     let fake = fake().await;
     seed_pr(&fake, 1, &[]);
-    let key = include_str!("fixtures/test-app-key.pem");
+    let key = include_str!("../fixtures/test-app-key.pem");
     let mut config = config(&fake.url());
     config.auth = Auth::App {
         app_id: 12345,
@@ -431,23 +453,20 @@ async fn the_engine_runs_a_whole_lifecycle_against_github() {
 }
 
 #[tokio::test]
-async fn a_secondary_limit_with_only_a_reset_time_is_waited_out() {
+async fn a_secondary_limit_with_a_spent_budget_names_its_reset() {
     let fake = fake().await;
     seed_pr(&fake, 1, &[]);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let reset = chrono::Utc::now().timestamp() + 90;
     fake.inject(
         Fault::status(403)
-            .ratelimit_reset(now + 1)
+            .ratelimit_reset(reset)
             .body(serde_json::json!({"message": "You have exceeded a secondary rate limit."})),
     );
-    host(&fake).pull_request(pr(1)).await.unwrap();
-    assert_eq!(
-        fake.requests().iter().map(|r| r.status).collect::<Vec<_>>(),
-        [403, 200]
-    );
+    match host(&fake).pull_request(pr(1)).await.unwrap_err() {
+        PortError::RateLimited { reset: at } => assert_eq!(at.timestamp(), reset),
+        other => panic!("expected RateLimited, got {other:?}"),
+    }
+    assert_eq!(fake.requests().len(), 1);
 }
 
 #[tokio::test]

@@ -1,0 +1,446 @@
+//! The engine: runs plans through the ports.
+//!
+//! [`Engine::reconcile`] converges one PR: it reads the PR once, asks the
+//! [planner](crate::plan) what to do (filling in the backend's view or the
+//! actor's permission when the planner asks for them), carries the plan out
+//! step by step, and starts another round on [`Next::Requeue`]. The engine
+//! decides nothing itself: when a cloud step fails it stops that plan and
+//! asks the planner again with the failure as an input
+//! ([`Observation::failure`]), then carries out the plan that records it.
+//!
+//! Reconciles of one PR never interleave within a process. How many PRs run
+//! at once is the caller's one limit (a program's queue; a sweep's fan-out,
+//! [`Policy::max_concurrent`]), not a second one here. The engine is the one retry
+//! layer: transient port errors are retried with bounded exponential backoff
+//! and jitter, and a spent rate limit is waited out when it resets soon
+//! ([`Retry`](crate::policy::Retry)).
+
+mod retry;
+mod run;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::comment;
+use crate::plan::{Actor, Decision, Event, Need, Next, Observation, Plan, Refusal, plan};
+use crate::policy::Policy;
+use crate::ports::{
+    Backend, Clock, EnvInfo, ImageBuilder, Notifier, Permission, PortError, PrHost, PullRequest,
+};
+
+use crate::{Login, PrNumber};
+use run::{OnFailure, Run};
+
+/// The adapters the engine works through.
+#[derive(Clone)]
+pub struct Ports {
+    /// The PR host (GitHub).
+    pub host: Arc<dyn PrHost>,
+    /// Where environments run.
+    pub backend: Arc<dyn Backend>,
+    /// Builds images.
+    pub builder: Arc<dyn ImageBuilder>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// Optional notifications beside the PR comment.
+    pub notifier: Option<Arc<dyn Notifier>>,
+}
+
+/// Why a reconcile stopped without converging.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The PR host failed; labels may be part-written, and the next reconcile
+    /// of the PR finishes the work.
+    #[error("PR #{pr}: GitHub call failed: {source}")]
+    Host {
+        /// The PR.
+        pr: PrNumber,
+        /// What the port said.
+        source: PortError,
+    },
+    /// The backend could not be listed.
+    #[error("PR #{pr}: listing the backend's environments failed: {source}")]
+    Backend {
+        /// The PR.
+        pr: PrNumber,
+        /// What the port said.
+        source: PortError,
+    },
+    /// A listing that concerns no PR in particular (a sweep's) failed.
+    #[error("listing {what} failed: {source}")]
+    Listing {
+        /// What was being listed.
+        what: &'static str,
+        /// What the port said.
+        source: PortError,
+    },
+    /// The plan needed a result an earlier step should have produced (a bug).
+    #[error("PR #{pr}: {message}")]
+    Plan {
+        /// The PR.
+        pr: PrNumber,
+        /// What was missing.
+        message: String,
+    },
+}
+
+impl EngineError {
+    /// The error of a failed listing of `what`.
+    pub(crate) fn listing(what: &'static str) -> impl FnOnce(PortError) -> EngineError {
+        move |source| EngineError::Listing { what, source }
+    }
+
+    /// Whether running the reconcile again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            EngineError::Host { source, .. }
+            | EngineError::Backend { source, .. }
+            | EngineError::Listing { source, .. } => {
+                source.is_transient() || matches!(source, PortError::RateLimited { .. })
+            }
+            EngineError::Plan { .. } => false,
+        }
+    }
+}
+
+/// One mutation, for the audit log: who, which PR, what, and how it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// The PR.
+    pub pr: PrNumber,
+    /// Who caused it (none for sweeps).
+    pub actor: Option<Login>,
+    /// What was done, as a plan step prints.
+    pub action: String,
+    /// `Ok` or the error message.
+    pub result: Result<(), String>,
+}
+
+/// What a reconcile did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The PR.
+    pub pr: PrNumber,
+    /// The plan of each round, in order.
+    pub plans: Vec<Plan>,
+    /// Every mutation with its result.
+    pub audit: Vec<AuditEvent>,
+    /// The PR's labels at the end, as far as this run knows.
+    pub labels: Vec<String>,
+    /// The failure recorded on the PR, if a step failed.
+    pub failure: Option<String>,
+    /// Set when the last round still asked for another
+    /// ([`Next::Requeue`]) and [`Policy::max_rounds`] was reached: the PR
+    /// did not converge in this run. Nothing is lost (the labels say where
+    /// it stopped, and the next reconcile goes on from there), but a caller
+    /// should say so: the CLI exits non-zero.
+    pub out_of_rounds: bool,
+}
+
+impl Outcome {
+    /// Why the reconcile refused what was asked, if a plan refused it (the
+    /// CLI exits with its "refused" code then).
+    pub fn refusal(&self) -> Option<Refusal> {
+        self.plans.iter().find_map(|plan| plan.refusal)
+    }
+}
+
+/// What a caller of [`Engine::reconcile_with`] already knows, so that the
+/// engine does not ask for it again; every part is optional.
+///
+/// ```
+/// use showtime_core::engine::ReconcileOptions;
+/// use showtime_core::ports::Permission;
+///
+/// let options = ReconcileOptions::new()
+///     .actor("maxime".parse::<showtime_core::Login>().unwrap())
+///     .permission(Permission::Write);
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ReconcileOptions {
+    actor: Option<Login>,
+    permission: Option<Permission>,
+    read: Option<PullRequest>,
+    backend: Option<Vec<EnvInfo>>,
+}
+
+impl ReconcileOptions {
+    /// Nothing known: no actor, and every fact read when needed.
+    pub fn new() -> Self {
+        ReconcileOptions::default()
+    }
+
+    /// Who caused the event; none for sweeps and scheduled runs, which act
+    /// on no request.
+    pub fn actor(mut self, actor: impl Into<Option<Login>>) -> Self {
+        self.actor = actor.into();
+        self
+    }
+
+    /// The actor's repository permission, already read.
+    pub fn permission(mut self, permission: impl Into<Option<Permission>>) -> Self {
+        self.permission = permission.into();
+        self
+    }
+
+    /// The PR as just read: the first round does not read it again.
+    pub fn read(mut self, pr: impl Into<Option<PullRequest>>) -> Self {
+        self.read = pr.into();
+        self
+    }
+
+    /// Every environment the backend manages, as just listed: the first
+    /// round does not list them again.
+    pub fn backend(mut self, environments: impl Into<Option<Vec<EnvInfo>>>) -> Self {
+        self.backend = environments.into();
+        self
+    }
+}
+
+/// Runs reconciles of PRs through [`Ports`] under a [`Policy`].
+pub struct Engine {
+    ports: Ports,
+    policy: Policy,
+    locks: Mutex<HashMap<PrNumber, Arc<AsyncMutex<()>>>>,
+    defined: Mutex<HashSet<String>>,
+    jitter: Mutex<u64>,
+}
+
+impl Engine {
+    /// An engine over `ports` following `policy`.
+    pub fn new(ports: Ports, policy: Policy) -> Self {
+        let seed = ports.clock.now().timestamp_subsec_nanos();
+        Engine {
+            ports,
+            policy,
+            locks: Mutex::new(HashMap::new()),
+            defined: Mutex::new(HashSet::new()),
+            jitter: Mutex::new(u64::from(seed) | 1),
+        }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The ports.
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    /// Converges one PR after `event` caused by `actor`.
+    pub async fn reconcile(
+        &self,
+        pr: PrNumber,
+        event: Event,
+        actor: Option<Login>,
+    ) -> Result<Outcome, EngineError> {
+        self.reconcile_with(pr, event, ReconcileOptions::new().actor(actor))
+            .await
+    }
+
+    /// [`Engine::reconcile`] with what the caller already knows (the actor
+    /// and their permission, the PR as read, the backend's listing, as a
+    /// sweep has them), which saves the first round's reads.
+    pub async fn reconcile_with(
+        &self,
+        pr: PrNumber,
+        event: Event,
+        options: ReconcileOptions,
+    ) -> Result<Outcome, EngineError> {
+        let ReconcileOptions {
+            actor,
+            mut permission,
+            mut read,
+            mut backend,
+        } = options;
+        let lock = self.lock_for(pr);
+        let _serial = lock.lock().await;
+        let mut run = Run::new(self, pr, actor.clone());
+        let mut event = event;
+        let mut converged = false;
+        for _ in 0..self.policy.max_rounds.max(1) {
+            let current = match read.take() {
+                Some(current) => current,
+                None => self.read_pr(pr).await?,
+            };
+            let mut obs = Observation::new(current, &self.policy.codec, event.clone());
+            obs.actor = actor.clone().map(|login| Actor { login, permission });
+            obs.backend = backend.take();
+            obs.ready = run.ready().clone();
+            let plan = self.settle(&mut obs).await?;
+            let actor = obs.actor.clone();
+            permission = actor.as_ref().and_then(|a| a.permission);
+            run.start_round(obs.pr, obs.labels);
+            let failed = run.execute(&plan, OnFailure::Stop).await?;
+            let next = plan.next;
+            run.record(plan);
+            if let Some(failure) = failed {
+                // What a failure does is the planner's to say.
+                let record = run.failure_plan(failure, event.clone(), actor)?;
+                run.execute(&record, OnFailure::Continue).await?;
+                run.record(record);
+                converged = true;
+                break;
+            }
+            if next == Next::Done {
+                converged = true;
+                break;
+            }
+            // Later rounds look again; a sweep stays a sweep.
+            if event != Event::Sweep {
+                event = Event::Look;
+            }
+        }
+        Ok(run.finish(!converged))
+    }
+
+    /// Reads one PR, with the engine's retries: for a caller that hands the
+    /// same read to several reconciles ([`ReconcileOptions::read`]).
+    pub async fn read_pr(&self, pr: PrNumber) -> Result<PullRequest, EngineError> {
+        self.retry(|| self.ports.host.pull_request(pr))
+            .await
+            .map_err(|source| EngineError::Host { pr, source })
+    }
+
+    /// The plan a reconcile would carry out first, without changing anything
+    /// (shadow mode). Reads the PR, and the backend and permission when the
+    /// planner asks for them.
+    pub async fn plan_only(
+        &self,
+        pr: PrNumber,
+        event: Event,
+        actor: Option<Login>,
+    ) -> Result<Plan, EngineError> {
+        let current = self.read_pr(pr).await?;
+        let actor = actor.map(|login| Actor {
+            login,
+            permission: None,
+        });
+        self.plan_for(current, event, actor, None).await
+    }
+
+    /// [`Engine::plan_only`] for a PR already read, with what is already
+    /// known of the actor's permission and of the backend, so neither is
+    /// asked for again.
+    pub async fn plan_for(
+        &self,
+        current: PullRequest,
+        event: Event,
+        actor: Option<Actor>,
+        backend: Option<Vec<EnvInfo>>,
+    ) -> Result<Plan, EngineError> {
+        let mut obs = Observation::new(current, &self.policy.codec, event);
+        obs.actor = actor;
+        obs.backend = backend;
+        self.settle(&mut obs).await
+    }
+
+    /// Asks the planner, filling in each fact it asks for (the backend's
+    /// listing, the actor's permission) once, until it decides.
+    async fn settle(&self, obs: &mut Observation) -> Result<Plan, EngineError> {
+        let pr = obs.pr.number;
+        loop {
+            match plan(obs, &self.policy, self.ports.clock.now()) {
+                Decision::Act(plan) => return Ok(plan),
+                Decision::Observe(Need::Backend) if obs.backend.is_none() => {
+                    let listed = self
+                        .retry(|| self.ports.backend.list(None))
+                        .await
+                        .map_err(|source| EngineError::Backend { pr, source })?;
+                    obs.backend = Some(listed);
+                }
+                Decision::Observe(Need::Permission)
+                    if obs.actor.as_ref().is_some_and(|a| a.permission.is_none()) =>
+                {
+                    if let Some(actor) = obs.actor.as_mut() {
+                        // Fail closed: an error reading the permission refuses.
+                        let p = self
+                            .retry(|| self.ports.host.permission(&actor.login))
+                            .await
+                            .unwrap_or(Permission::None);
+                        actor.permission = Some(p);
+                    }
+                }
+                Decision::Observe(need) => {
+                    return Err(EngineError::Plan {
+                        pr,
+                        message: format!("the planner asked again for {need:?}"),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Answers a comment's malformed command lines: writes `errors` (each
+    /// says what is valid) at the top of the PR's status comment, over its
+    /// current state, as a refusal is written. Used by every binding that
+    /// reads comments, so the author learns what went wrong wherever the
+    /// comment was read.
+    pub async fn reply_to_malformed(
+        &self,
+        pr: PrNumber,
+        actor: Option<&Login>,
+        errors: &[crate::Error],
+    ) -> Result<(), EngineError> {
+        let host = &self.ports.host;
+        let read = self.read_pr(pr).await?;
+        let labels = self.policy.codec.parse(&read.labels);
+        let body = comment::render(
+            &read,
+            &labels,
+            &malformed_message(actor, errors),
+            self.policy.default_ttl,
+            self.ports.clock.now(),
+        );
+        self.retry(|| host.upsert_comment(pr, comment::MARKER, &body))
+            .await
+            .map_err(|source| EngineError::Host { pr, source })
+    }
+
+    /// Creates or updates every reusable label definition
+    /// ([`Codec::static_labels`](crate::labels::Codec::static_labels)) with
+    /// its colour and description; returns their names.
+    pub async fn setup_labels(&self) -> Result<Vec<String>, EngineError> {
+        let mut names = Vec::new();
+        for (name, def) in self.policy.codec.static_labels() {
+            self.retry(|| {
+                self.ports
+                    .host
+                    .ensure_label(&name, def.color, &def.description)
+            })
+            .await
+            .map_err(EngineError::listing("repository labels"))?;
+            names.push(name);
+        }
+        Ok(names)
+    }
+
+    fn lock_for(&self, pr: PrNumber) -> Arc<AsyncMutex<()>> {
+        let mut locks = self
+            .locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        locks.entry(pr).or_default().clone()
+    }
+}
+
+/// The reply to malformed command lines: who, how many, and each error.
+fn malformed_message(actor: Option<&Login>, errors: &[crate::Error]) -> String {
+    let who = actor.map_or_else(String::new, |a| format!("@{a}: "));
+    let what = if errors.len() == 1 {
+        "a command line was not understood, so nothing was done for it"
+    } else {
+        "some command lines were not understood, so nothing was done for them"
+    };
+    let mut message = format!("{who}{what}:\n");
+    for error in errors {
+        message.push_str(&format!("\n- {error}"));
+    }
+    message
+}

@@ -1,0 +1,294 @@
+//! The in-memory PR host.
+
+use std::collections::BTreeSet;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use crate::labels::is_showtime_label;
+use crate::ports::{Permission, PortError, PrHost, PullRequest};
+use crate::{Login, PrNumber};
+
+use super::faults::{Counter, Faults};
+use super::lock;
+
+/// A comment on a PR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryComment {
+    /// Its id.
+    pub id: u64,
+    /// Its body.
+    pub body: String,
+}
+
+#[derive(Default)]
+struct HostState {
+    prs: BTreeMap<PrNumber, PullRequest>,
+    permissions: HashMap<String, Permission>,
+    comments: BTreeMap<PrNumber, Vec<MemoryComment>>,
+    definitions: BTreeMap<String, (String, String, String)>,
+    next_comment: u64,
+}
+
+/// An in-memory PR host with GitHub's label semantics (case-insensitive names,
+/// removing an absent label is fine for the port, adding never replaces).
+pub struct MemoryHost {
+    state: Mutex<HostState>,
+    faults: Arc<Faults>,
+    counts: Counter,
+}
+
+impl MemoryHost {
+    /// An empty host sharing `faults`.
+    pub fn new(faults: Arc<Faults>) -> Self {
+        MemoryHost {
+            state: Mutex::new(HostState::default()),
+            faults,
+            counts: Counter::default(),
+        }
+    }
+
+    /// Adds or replaces a PR.
+    pub fn put_pr(&self, pr: PullRequest) {
+        lock(&self.state).prs.insert(pr.number, pr);
+    }
+
+    /// The PR as stored.
+    pub fn pr(&self, pr: PrNumber) -> Option<PullRequest> {
+        lock(&self.state).prs.get(&pr).cloned()
+    }
+
+    /// The PR's labels, sorted.
+    pub fn labels(&self, pr: PrNumber) -> Vec<String> {
+        let mut labels = self.pr(pr).map(|p| p.labels).unwrap_or_default();
+        labels.sort();
+        labels
+    }
+
+    /// The PR's 🎪 labels, sorted.
+    pub fn showtime_labels(&self, pr: PrNumber) -> Vec<String> {
+        self.labels(pr)
+            .into_iter()
+            .filter(|l| is_showtime_label(l))
+            .collect()
+    }
+
+    /// Changes a PR as a person would (outside Showtime, uncounted).
+    pub fn edit_pr(&self, pr: PrNumber, edit: impl FnOnce(&mut PullRequest)) {
+        if let Some(p) = lock(&self.state).prs.get_mut(&pr) {
+            edit(p);
+        }
+    }
+
+    /// Sets a user's permission.
+    pub fn set_permission(&self, login: &str, permission: Permission) {
+        lock(&self.state)
+            .permissions
+            .insert(login.to_lowercase(), permission);
+    }
+
+    /// The PR's comments.
+    pub fn comments(&self, pr: PrNumber) -> Vec<MemoryComment> {
+        lock(&self.state)
+            .comments
+            .get(&pr)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Repository label definitions: name → (colour, description).
+    pub fn definitions(&self) -> BTreeMap<String, (String, String)> {
+        lock(&self.state)
+            .definitions
+            .values()
+            .map(|(name, color, desc)| (name.clone(), (color.clone(), desc.clone())))
+            .collect()
+    }
+
+    /// Defines a repository label directly (uncounted).
+    pub fn ensure_label_for_tests(&self, name: &str) {
+        lock(&self.state).definitions.insert(
+            name.to_lowercase(),
+            (name.to_owned(), "ededed".to_owned(), String::new()),
+        );
+    }
+
+    /// Calls of one method so far (e.g. `"pull_request"`).
+    pub fn calls(&self, method: &str) -> u64 {
+        self.counts.get(method)
+    }
+
+    /// Calls of every method so far.
+    pub fn total_calls(&self) -> u64 {
+        self.counts.total()
+    }
+
+    /// Resets the call counts.
+    pub fn reset_counts(&self) {
+        self.counts.reset();
+    }
+
+    async fn enter(&self, method: &'static str) -> Result<(), PortError> {
+        self.counts.bump(method);
+        self.faults
+            .enter(match method {
+                "pull_request" => "host.pull_request",
+                "open_pull_requests" => "host.open_pull_requests",
+                "add_labels" => "host.add_labels",
+                "remove_label" => "host.remove_label",
+                "permission" => "host.permission",
+                "upsert_comment" => "host.upsert_comment",
+                "ensure_label" => "host.ensure_label",
+                "repository_labels" => "host.repository_labels",
+                _ => "host.delete_label_if_unused",
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl PrHost for MemoryHost {
+    async fn pull_request(&self, pr: PrNumber) -> Result<PullRequest, PortError> {
+        self.enter("pull_request").await?;
+        self.pr(pr).ok_or_else(|| PortError::NotFound {
+            what: format!("PR #{pr}"),
+        })
+    }
+
+    async fn open_pull_requests(&self) -> Result<Vec<PullRequest>, PortError> {
+        self.enter("open_pull_requests").await?;
+        Ok(lock(&self.state)
+            .prs
+            .values()
+            .filter(|p| p.state.is_open())
+            .cloned()
+            .collect())
+    }
+
+    async fn add_labels(&self, pr: PrNumber, labels: &[String]) -> Result<(), PortError> {
+        self.enter("add_labels").await?;
+        let mut state = lock(&self.state);
+        let mut new_definitions = Vec::new();
+        let p = state.prs.get_mut(&pr).ok_or_else(|| PortError::NotFound {
+            what: format!("PR #{pr}"),
+        })?;
+        for label in labels {
+            if label.chars().count() > crate::labels::MAX_LABEL_LEN {
+                return Err(PortError::permanent(format!("label `{label}` is too long")));
+            }
+            if !p
+                .labels
+                .iter()
+                .any(|l| l.to_lowercase() == label.to_lowercase())
+            {
+                p.labels.push(label.clone());
+            }
+            new_definitions.push(label.clone());
+        }
+        for label in new_definitions {
+            state.definitions.entry(label.to_lowercase()).or_insert((
+                label,
+                "ededed".to_owned(),
+                String::new(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn remove_label(&self, pr: PrNumber, label: &str) -> Result<(), PortError> {
+        self.enter("remove_label").await?;
+        let mut state = lock(&self.state);
+        if let Some(p) = state.prs.get_mut(&pr) {
+            p.labels
+                .retain(|l| l.to_lowercase() != label.to_lowercase());
+        }
+        Ok(())
+    }
+
+    async fn permission(&self, user: &Login) -> Result<Permission, PortError> {
+        self.enter("permission").await?;
+        Ok(lock(&self.state)
+            .permissions
+            .get(&user.as_str().to_lowercase())
+            .copied()
+            .unwrap_or(Permission::None))
+    }
+
+    async fn upsert_comment(
+        &self,
+        pr: PrNumber,
+        marker: &str,
+        body: &str,
+    ) -> Result<(), PortError> {
+        self.enter("upsert_comment").await?;
+        let mut state = lock(&self.state);
+        state.next_comment += 1;
+        let id = state.next_comment;
+        let comments = state.comments.entry(pr).or_default();
+        match comments.iter_mut().find(|c| c.body.contains(marker)) {
+            Some(existing) => existing.body = body.to_owned(),
+            None => comments.push(MemoryComment {
+                id,
+                body: body.to_owned(),
+            }),
+        }
+        Ok(())
+    }
+
+    async fn ensure_label(
+        &self,
+        name: &str,
+        color: &str,
+        description: &str,
+    ) -> Result<(), PortError> {
+        self.enter("ensure_label").await?;
+        lock(&self.state).definitions.insert(
+            name.to_lowercase(),
+            (name.to_owned(), color.to_owned(), description.to_owned()),
+        );
+        Ok(())
+    }
+
+    async fn repository_labels(&self) -> Result<Vec<String>, PortError> {
+        self.enter("repository_labels").await?;
+        Ok(lock(&self.state)
+            .definitions
+            .values()
+            .map(|(name, _, _)| name.clone())
+            .collect())
+    }
+
+    async fn delete_label_if_unused(&self, name: &str) -> Result<bool, PortError> {
+        self.enter("delete_label_if_unused").await?;
+        let mut state = lock(&self.state);
+        let key = name.to_lowercase();
+        let attached = state
+            .prs
+            .values()
+            .any(|p| p.labels.iter().any(|l| l.to_lowercase() == key));
+        Ok(!attached && state.definitions.remove(&key).is_some())
+    }
+
+    async fn labels_in_use(&self, names: &[String]) -> Result<BTreeSet<String>, PortError> {
+        self.enter("labels_in_use").await?;
+        let state = lock(&self.state);
+        Ok(names
+            .iter()
+            .filter(|name| {
+                let key = name.to_lowercase();
+                state
+                    .prs
+                    .values()
+                    .any(|p| p.labels.iter().any(|l| l.to_lowercase() == key))
+            })
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_label(&self, name: &str) -> Result<(), PortError> {
+        self.enter("delete_label").await?;
+        lock(&self.state).definitions.remove(&name.to_lowercase());
+        Ok(())
+    }
+}
