@@ -453,6 +453,20 @@ async fn cleanup_older_than_spares_what_the_ttl_keeps() {
     site.clean_up().await;
 }
 
+/// Sends SIGTERM to a server and checks that it stops cleanly.
+async fn stop_cleanly(child: &mut tokio::process::Child) {
+    let pid = child.id().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
 /// A port that was free a moment ago.
 fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
@@ -551,16 +565,7 @@ async fn the_webhook_server_reconciles_signed_deliveries() {
     .await;
 
     // SIGTERM: a clean shutdown.
-    let pid = child.id().unwrap();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "{status:?}");
+    stop_cleanly(&mut child).await;
     site.clean_up().await;
 }
 
@@ -588,16 +593,7 @@ async fn showtime_dashboard_serves_the_page_of_every_environment() {
     let data = http_text(addr, "/dashboard/data").await.unwrap_or_default();
     assert!(data.contains("\"status\":\"running\""), "{data}");
 
-    let pid = child.id().unwrap();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "{status:?}");
+    stop_cleanly(&mut child).await;
     site.clean_up().await;
 }
 

@@ -1,7 +1,6 @@
 //! GitHub's OAuth web flow for one test user: authorize redirects back with
 //! a code, the code is exchanged once for a token, `/user` names the user.
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 
 use serde_json::Value;
@@ -10,15 +9,7 @@ use super::start;
 
 /// One HTTP/1.1 exchange: (status, `Location`, JSON body or `Null`).
 async fn exchange(addr: SocketAddr, request: String) -> (u16, Option<String>, Value) {
-    let response = tokio::task::spawn_blocking(move || {
-        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-        stream.write_all(request.as_bytes()).expect("write");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read");
-        response
-    })
-    .await
-    .expect("client thread");
+    let response = super::exchange(addr, request).await;
     let (head, body) = response.split_once("\r\n\r\n").expect("a header block");
     let status = head
         .split(' ')

@@ -326,17 +326,8 @@ impl GitHubSignIn {
             .header("accept", "application/json")
             .header("content-type", "application/x-www-form-urlencoded")
             .header("user-agent", USER_AGENT)
-            .body(Full::new(Bytes::from(form)))
-            .map_err(|_| AuthError::Malformed("the token request (bad GitHub URL)"))?;
-        let answer = client.send(request, CALL_TIMEOUT, MAX_ANSWER).await?;
-        if !answer.status.is_success() {
-            return Err(AuthError::Status {
-                what: "the code exchange",
-                status: answer.status.as_u16(),
-            });
-        }
-        let exchanged: Exchanged = serde_json::from_slice(&answer.body)
-            .map_err(|_| AuthError::Malformed("the code exchange"))?;
+            .body(Full::new(Bytes::from(form)));
+        let exchanged: Exchanged = call(client, request, "the code exchange").await?;
         let token = match (exchanged.access_token, exchanged.error) {
             (Some(token), None) if !token.is_empty() => token,
             (_, Some(code)) => {
@@ -354,21 +345,29 @@ impl GitHubSignIn {
             .header("accept", "application/vnd.github+json")
             .header("authorization", format!("Bearer {token}"))
             .header("user-agent", USER_AGENT)
-            .body(Full::new(Bytes::new()))
-            .map_err(|_| AuthError::Malformed("the user request (bad API URL)"))?;
-        let answer = client.send(request, CALL_TIMEOUT, MAX_ANSWER).await?;
-        if !answer.status.is_success() {
-            return Err(AuthError::Status {
-                what: "GET /user",
-                status: answer.status.as_u16(),
-            });
-        }
-        let user: User =
-            serde_json::from_slice(&answer.body).map_err(|_| AuthError::Malformed("GET /user"))?;
+            .body(Full::new(Bytes::new()));
+        let user: User = call(client, request, "GET /user").await?;
         user.login
             .parse()
             .map_err(|_| AuthError::Malformed("GET /user"))
     }
+}
+
+/// Sends one sign-in request to GitHub and reads its JSON answer.
+async fn call<T: for<'de> Deserialize<'de>>(
+    client: &HttpClient,
+    request: Result<Request<Full<Bytes>>, hyper::http::Error>,
+    what: &'static str,
+) -> Result<T, AuthError> {
+    let request = request.map_err(|_| AuthError::Malformed(what))?;
+    let answer = client.send(request, CALL_TIMEOUT, MAX_ANSWER).await?;
+    if !answer.status.is_success() {
+        return Err(AuthError::Status {
+            what,
+            status: answer.status.as_u16(),
+        });
+    }
+    serde_json::from_slice(&answer.body).map_err(|_| AuthError::Malformed(what))
 }
 
 /// How the dashboard introduces itself to GitHub.

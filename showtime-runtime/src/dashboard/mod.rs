@@ -59,6 +59,7 @@ use crate::audit::Sink;
 pub use crate::config::DashboardSection;
 use crate::config::Settings;
 use crate::http::{HttpClient, HttpError};
+use crate::server::ServerError;
 use auth::{GitHubSignIn, OAuthApp, Session, SessionKey};
 use cost::{Costs, Prices, SizeTable};
 use model::Cache;
@@ -108,17 +109,6 @@ pub enum DashboardError {
     /// The HTTP client for sign-in could not be built.
     #[error(transparent)]
     Http(#[from] HttpError),
-    /// The listening address could not be bound.
-    #[error("cannot listen on {addr}: {source} (is another process using it? try --listen)")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// What the system said.
-        source: io::Error,
-    },
-    /// Serving failed.
-    #[error("the HTTP server failed: {0}")]
-    Serve(#[source] io::Error),
 }
 
 impl DashboardSettings {
@@ -358,10 +348,10 @@ impl Dashboard {
         self,
         listen: SocketAddr,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), DashboardError> {
+    ) -> Result<(), ServerError> {
         let listener = TcpListener::bind(listen)
             .await
-            .map_err(|source| DashboardError::Bind {
+            .map_err(|source| ServerError::Bind {
                 addr: listen,
                 source,
             })?;
@@ -371,7 +361,7 @@ impl Dashboard {
         ));
         self.serve(listener, shutdown)
             .await
-            .map_err(DashboardError::Serve)
+            .map_err(ServerError::Serve)
     }
 }
 

@@ -22,7 +22,7 @@ use super::Dashboard;
 use super::auth::{
     self, FLASH_COOKIE, OAUTH_COOKIE, SESSION_COOKIE, SESSION_HOURS, SIGN_IN_SECS, Session,
 };
-use super::model::View;
+use super::model::{Reading, View};
 use super::page::{self, APP_CSS, APP_JS, EXTEND_BY, Flash, FlashKind, PageContext, Viewer};
 use crate::request::{Done, Intent, Work, carry_out};
 
@@ -125,6 +125,38 @@ impl Dashboard {
         )
     }
 
+    /// What a rendering of `view` shows, from `reading`.
+    fn context<'a>(
+        &'a self,
+        reading: &'a Reading,
+        view: &'a View,
+        viewer: Option<&'a Viewer>,
+        flash: Option<&'a Flash>,
+    ) -> PageContext<'a> {
+        let settings = &self.inner.settings;
+        PageContext {
+            repository: settings.repository.as_deref(),
+            pulls: self.pulls(),
+            rows: view.select(&reading.snapshot),
+            requesters: &reading.snapshot.requesters,
+            view,
+            viewer,
+            sign_in: settings.sign_in.is_some(),
+            problem: reading.problem.as_deref(),
+            flash,
+            now: self.now(),
+            refresh_secs: settings.refresh.as_secs(),
+        }
+    }
+
+    /// The current reading of the environments (see [`super::model::Cache`]).
+    async fn reading(&self) -> Reading {
+        self.inner
+            .cache
+            .get(&self.inner.engine, &self.inner.settings.costs)
+            .await
+    }
+
     fn flash(&self, headers: &HeaderMap) -> Option<Flash> {
         let sealed = auth::cookie(headers, FLASH_COOKIE)?;
         let text = self.inner.settings.session_key.open("flash", sealed)?;
@@ -151,27 +183,11 @@ async fn page(State(d): State<Dashboard>, Query(query): Params, headers: HeaderM
     if !d.inner.settings.public && session.is_none() {
         return d.sign_in_first();
     }
-    let reading = d
-        .inner
-        .cache
-        .get(&d.inner.engine, &d.inner.settings.costs)
-        .await;
+    let reading = d.reading().await;
     let view = View::from_query(&query);
     let viewer = session.as_ref().map(|s| d.viewer(s));
     let flash = d.flash(&headers);
-    let ctx = PageContext {
-        repository: d.inner.settings.repository.as_deref(),
-        pulls: d.pulls(),
-        rows: view.select(&reading.snapshot),
-        requesters: &reading.snapshot.requesters,
-        view: &view,
-        viewer: viewer.as_ref(),
-        sign_in: d.inner.settings.sign_in.is_some(),
-        problem: reading.problem.as_deref(),
-        flash: flash.as_ref(),
-        now: d.now(),
-        refresh_secs: d.inner.settings.refresh.as_secs(),
-    };
+    let ctx = d.context(&reading, &view, viewer.as_ref(), flash.as_ref());
     let mut response = html(StatusCode::OK, page::page(&ctx));
     if flash.is_some() {
         let gone = d.cookie(FLASH_COOKIE, "", 0);
@@ -189,25 +205,9 @@ async fn data(State(d): State<Dashboard>, Query(query): Params, headers: HeaderM
         )
             .into_response();
     }
-    let reading = d
-        .inner
-        .cache
-        .get(&d.inner.engine, &d.inner.settings.costs)
-        .await;
+    let reading = d.reading().await;
     let view = View::from_query(&query);
-    let ctx = PageContext {
-        repository: d.inner.settings.repository.as_deref(),
-        pulls: d.pulls(),
-        rows: view.select(&reading.snapshot),
-        requesters: &reading.snapshot.requesters,
-        view: &view,
-        viewer: None,
-        sign_in: false,
-        problem: reading.problem.as_deref(),
-        flash: None,
-        now: d.now(),
-        refresh_secs: d.inner.settings.refresh.as_secs(),
-    };
+    let ctx = d.context(&reading, &view, None, None);
     let body = page::data(&ctx).to_string();
     let tag = format!(
         "\"{}\"",

@@ -230,23 +230,18 @@ impl Browser {
     /// Runs `script` in the page (a function body; `arguments` holds
     /// `args`) and returns what it returns.
     pub async fn execute(&self, script: &str, args: Value) -> Result<Value, String> {
-        self.command(
-            "POST",
-            "/execute/sync",
-            Some(json!({ "script": script, "args": args })),
-        )
-        .await
+        self.run("/execute/sync", script, args).await
     }
 
     /// Runs `script` in the page; it calls the last of `arguments` with its
     /// result.
     pub async fn execute_async(&self, script: &str, args: Value) -> Result<Value, String> {
-        self.command(
-            "POST",
-            "/execute/async",
-            Some(json!({ "script": script, "args": args })),
-        )
-        .await
+        self.run("/execute/async", script, args).await
+    }
+
+    async fn run(&self, how: &str, script: &str, args: Value) -> Result<Value, String> {
+        let body = json!({ "script": script, "args": args });
+        self.command("POST", how, Some(body)).await
     }
 
     /// Resizes the window.
