@@ -4,7 +4,8 @@
 //! by [`Webhook::receive`] (size, then signature, then JSON), answered at
 //! once (`202 Accepted`), and its reconciles run later, in the background.
 //! It decides nothing about environments: each delivery becomes
-//! [`Engine::reconcile`] calls, exactly as [`Request`] describes them.
+//! [`Engine::reconcile`] calls, exactly as
+//! [`Request`](showtime_github::webhook::Request) describes them.
 //!
 //! # Routes
 //!

@@ -4,7 +4,7 @@
 //! request; and the filters and sort orders of a [`View`].
 //!
 //! It renders nothing and changes nothing: pages are [`super::page`]'s,
-//! actions go through the engine in [`super::routes`].
+//! actions go through the engine in the dashboard's routes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
