@@ -38,7 +38,9 @@ const SECOND_COMMIT: &str = "5eadbeefcafe0123456789abcdef0123456789ab";
 
 struct Demo {
     fake: FakeGitHub,
-    engine: Engine,
+    engine: Arc<Engine>,
+    /// Where the dashboard answers, and how to stop it.
+    dashboard: (String, tokio::sync::oneshot::Sender<()>),
     clock: Arc<SystemClock>,
     backend: Arc<LocalBackend>,
     state_dir: std::path::PathBuf,
@@ -96,10 +98,12 @@ impl Demo {
             clock: clock.clone(),
             notifier: None,
         };
-        let engine = Engine::new(ports, Policy::default());
+        let engine = Arc::new(Engine::new(ports, Policy::default()));
+        let dashboard = start_dashboard(&fake, engine.clone()).await?;
         Ok(Demo {
             fake,
             engine,
+            dashboard,
             clock,
             backend,
             state_dir,
@@ -114,6 +118,10 @@ impl Demo {
         out.line(&format!(
             "🎪 Showtime demo: fake GitHub at {}, repository showtime-demo/preview, PR #{PR}",
             self.fake.url()
+        ))?;
+        out.line(&format!(
+            "   Dashboard: {} (sign in as @{MAINTAINER} through the fake GitHub)",
+            self.dashboard.0
         ))?;
 
         self.step(out, "1. A maintainer adds `🎪 ⚡ showtime-trigger-start`")?;
@@ -299,9 +307,10 @@ impl Demo {
         let url = self.url().await?;
         out.line(&format!(
             "\nStill running (--keep-running):\n  fake GitHub:  {api}/repos/showtime-demo/preview/issues/{PR}/labels\n  \
-             environment:  {url}\n  try:          curl {url}  ·  curl {api}/repos/showtime-demo/preview/issues/{PR}/comments\n\
+             environment:  {url}\n  dashboard:    {dashboard}\n  try:          curl {url}  ·  curl {api}/repos/showtime-demo/preview/issues/{PR}/comments\n\
              Press Ctrl-C (or send SIGTERM) to stop and clean up.",
-            api = self.fake.url().trim_end_matches('/')
+            api = self.fake.url().trim_end_matches('/'),
+            dashboard = self.dashboard.0,
         ))?;
         showtime_runtime::signal::shutdown().await;
         Ok(())
@@ -315,8 +324,53 @@ impl Demo {
             }
         }
         let _ = std::fs::remove_dir_all(&self.state_dir);
+        let _ = self.dashboard.1.send(());
         self.fake.shutdown().await;
     }
+}
+
+/// Serves the dashboard on a free loopback port, with sign-in through the
+/// fake GitHub as the maintainer; returns its URL and its stop switch.
+async fn start_dashboard(
+    fake: &FakeGitHub,
+    engine: Arc<Engine>,
+) -> Result<(String, tokio::sync::oneshot::Sender<()>), CliError> {
+    use showtime_runtime::dashboard::auth::{GitHubSignIn, OAuthApp, SessionKey};
+    use showtime_runtime::dashboard::{DEFAULT_REFRESH_SECS, Dashboard, DashboardSettings};
+    fake.set_oauth_app("showtime-demo", "demo-secret");
+    fake.set_oauth_user(Some(MAINTAINER));
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .map_err(|e| failed("the dashboard")(e.to_string()))?;
+    let base = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .map_err(|e| failed("the dashboard")(e.to_string()))?
+    );
+    let github = fake.url().trim_end_matches('/').to_owned();
+    let settings = DashboardSettings {
+        public: true,
+        base_url: base.clone(),
+        repository: Some("showtime-demo/preview".to_owned()),
+        github_url: github.clone(),
+        sign_in: Some(GitHubSignIn {
+            web: github.clone(),
+            api: github,
+            app: OAuthApp::new("showtime-demo", "demo-secret"),
+        }),
+        session_key: SessionKey::random().map_err(|e| failed("the dashboard")(e.to_string()))?,
+        secure_cookies: false,
+        refresh: Duration::from_secs(DEFAULT_REFRESH_SECS),
+        costs: Default::default(),
+    };
+    let dashboard =
+        Dashboard::new(engine, settings).map_err(|e| failed("the dashboard")(e.to_string()))?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(dashboard.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    Ok((format!("{base}/dashboard"), stop))
 }
 
 /// The `<title>` of a page, or its first line.

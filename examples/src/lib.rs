@@ -196,6 +196,13 @@ pub enum Command {
         #[arg(long, value_name = "DURATION", value_parser = view::parse_duration)]
         since: Option<std::time::Duration>,
     },
+    /// Serve the dashboard: a web page of every environment, with sign-in
+    /// and actions ([dashboard] in showtime.toml)
+    Dashboard {
+        /// Address and port to listen on
+        #[arg(long, value_name = "ADDR", default_value_t = showtime_runtime::server::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+    },
     /// Run the whole system locally: fake GitHub, local environments
     Demo {
         /// Leave the fake GitHub and the environments running at the end
@@ -459,6 +466,10 @@ async fn repository_command(
     let progress = output::Progress::for_process(env);
     let engine = wiring::engine(&settings, env, Some(progress.reporter())).await?;
     out.audit = settings.file.audit.sink(env);
+    if let Command::Dashboard { listen } = command {
+        progress.finish();
+        return dashboard(engine, &settings, env, listen, out.audit.clone()).await;
+    }
     let e = &engine;
     // What this run's GitHub Actions event says about the PR, if anything.
     let context = |pr| {
@@ -497,12 +508,33 @@ async fn repository_command(
         Command::Labels { .. }
         | Command::Version
         | Command::Config { .. }
+        | Command::Dashboard { .. }
         | Command::Demo { .. }
         | Command::Audit { .. }
         | Command::App { .. } => Ok(()),
     };
     progress.finish();
     result
+}
+
+/// `showtime dashboard`: serves the dashboard until SIGINT or SIGTERM.
+async fn dashboard(
+    engine: showtime_core::engine::Engine,
+    settings: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+    listen: std::net::SocketAddr,
+    audit: Option<std::sync::Arc<dyn showtime_runtime::audit::Sink>>,
+) -> Result<(), CliError> {
+    use showtime_runtime::dashboard::{Dashboard, DashboardError, DashboardSettings};
+    let bad = |e: DashboardError| CliError::BadInput(e.to_string());
+    let dashboard_settings = DashboardSettings::resolve(settings, env, listen).map_err(bad)?;
+    let dashboard = Dashboard::new(std::sync::Arc::new(engine), dashboard_settings)
+        .map_err(bad)?
+        .with_audit(audit);
+    dashboard
+        .run(listen, showtime_runtime::signal::shutdown())
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))
 }
 
 /// Who a command acts for: `--actor`, else (for `sync` and `plan` in

@@ -453,6 +453,20 @@ async fn cleanup_older_than_spares_what_the_ttl_keeps() {
     site.clean_up().await;
 }
 
+/// Sends SIGTERM to a server and checks that it stops cleanly.
+async fn stop_cleanly(child: &mut tokio::process::Child) {
+    let pid = child.id().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
 /// A port that was free a moment ago.
 fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
@@ -519,6 +533,12 @@ async fn the_webhook_server_reconciles_signed_deliveries() {
         environments.body[0]["name"], "pr-42-abc123f",
         "{environments:?}"
     );
+    // The dashboard is served on the same port.
+    let page = http_text(addr, "/dashboard").await.unwrap_or_default();
+    assert!(
+        page.contains("#42</a>") && page.contains("class=st-running>"),
+        "{page}"
+    );
 
     // A ping: acknowledged.
     let ping = deliver(addr, "ping", "delivery-ping", &ping_event()).await;
@@ -545,16 +565,35 @@ async fn the_webhook_server_reconciles_signed_deliveries() {
     .await;
 
     // SIGTERM: a clean shutdown.
-    let pid = child.id().unwrap();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
+    stop_cleanly(&mut child).await;
+    site.clean_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn showtime_dashboard_serves_the_page_of_every_environment() {
+    let site = Site::start("dashboard").await;
+    site.fake.add_labels_as_person(42, &[TRIGGER]);
+    site.showtime(&["sync", "42", "--sha", HEAD]).await.ok();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut child = site
+        .command(
+            env!("CARGO_BIN_EXE_showtime"),
+            &["dashboard", "--listen", &listen],
+        )
+        .stderr(Stdio::null())
+        .spawn()
         .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "{status:?}");
+    let addr: SocketAddr = listen.parse().unwrap();
+    eventually("the dashboard to list PR #42", async || {
+        http_text(addr, "/dashboard")
+            .await
+            .is_some_and(|page| page.contains("#42</a>") && page.contains("abc123f"))
+    })
+    .await;
+    let data = http_text(addr, "/dashboard/data").await.unwrap_or_default();
+    assert!(data.contains("\"status\":\"running\""), "{data}");
+
+    stop_cleanly(&mut child).await;
     site.clean_up().await;
 }
 
@@ -585,5 +624,9 @@ async fn the_demo_runs_to_the_end() {
     assert!(stdout.contains("🎪 🚩 ALERTS=true"), "{stdout}");
     assert!(stdout.contains("TTL expired"), "{stdout}");
     assert!(stdout.contains("Done: 0 environment(s) left"), "{stdout}");
+    assert!(
+        stdout.contains("/dashboard (sign in as @maintainer"),
+        "{stdout}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

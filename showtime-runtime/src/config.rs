@@ -37,6 +37,14 @@
 //!
 //! [local]
 //! state_dir = "/tmp/showtime"
+//!
+//! [dashboard]                   # secrets only from variables
+//! public = false                # sign in with GitHub to see the page
+//! url = "https://showtime.example.com"
+//! client_id = "Iv1.0123456789abcdef"
+//! refresh_secs = 15
+//! price_vcpu_hour = 0.04048
+//! price_gb_hour = 0.004445
 //! ```
 
 use std::collections::BTreeMap;
@@ -145,6 +153,41 @@ pub struct FileConfig {
     /// The audit trail.
     #[serde(default)]
     pub audit: crate::audit::AuditSection,
+    /// The dashboard: the web page of every environment.
+    #[serde(default)]
+    pub dashboard: DashboardSection,
+}
+
+/// `[dashboard]`: the web page of every environment, served by
+/// `showtime-webhook` and `showtime dashboard` (feature `server`). The OAuth
+/// app's secret and the session key are secrets: they come only from the
+/// variables `SHOWTIME_OAUTH_CLIENT_SECRET` and `SHOWTIME_SESSION_KEY`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardSection {
+    /// Whether the read-only view (and `GET /environments`) is open to
+    /// anyone who can reach it (default `true`); `false` requires signing in
+    /// with GitHub.
+    pub public: Option<bool>,
+    /// Where people reach the server, `https://showtime.example.com` (the
+    /// OAuth callback is `{url}/dashboard/oauth/callback`); default
+    /// `http://` and the address it listens on.
+    pub url: Option<String>,
+    /// GitHub's web root, where OAuth and pull requests live (GitHub
+    /// Enterprise Server: `https://HOST`); default: from the API root,
+    /// `https://github.com` for `https://api.github.com`.
+    pub github_url: Option<String>,
+    /// The OAuth app's client id (`SHOWTIME_OAUTH_CLIENT_ID` overrides).
+    pub client_id: Option<String>,
+    /// Seconds the listed environments are reused before GitHub and the
+    /// backend are asked again; also how often the page polls (default 15).
+    pub refresh_secs: Option<u64>,
+    /// US dollars per vCPU-hour (default: AWS Fargate's published Linux/x86
+    /// price in us-east-1, on-demand or, with `[ecs] capacity =
+    /// "fargate-spot"`, an approximation of Spot).
+    pub price_vcpu_hour: Option<f64>,
+    /// US dollars per GB-hour of memory (default as `price_vcpu_hour`).
+    pub price_gb_hour: Option<f64>,
 }
 
 /// `[github]`.

@@ -13,6 +13,8 @@
 //! | [`request`] | carrying out what events ask: one function for every program |
 //! | [`queue`] | the per-PR coalescing work queue of one process |
 //! | [`server`] | the webhook server (feature `server`) |
+//! | [`dashboard`] | the web page of every environment, with sign-in and actions (feature `server`) |
+//! | [`http`] | the one HTTP client of notifications and sign-in |
 //! | [`actions`] | the GitHub Actions event of a run (`GITHUB_EVENT_PATH`) |
 //! | [`audit`] | the audit trail: durable JSON lines, rotated, read back |
 //! | [`notify`] | Slack and signed JSON webhook notifications |
@@ -37,7 +39,7 @@
 //! ```
 //!
 //! Features: `aws` (the ECS backend, on by default), `server` (the webhook
-//! server, on by default), `clap` (`clap::ValueEnum` on the configuration's
+//! server and the dashboard, on by default), `clap` (`clap::ValueEnum` on the configuration's
 //! enums, for programs that take them as flags). The local backend is always
 //! there: it is small, and it is how the demo and the tests run.
 
@@ -46,6 +48,9 @@ pub mod audit;
 pub mod builder;
 pub mod clock;
 pub mod config;
+#[cfg(feature = "server")]
+pub mod dashboard;
+pub mod http;
 pub mod notify;
 pub mod queue;
 pub mod request;

@@ -22,12 +22,11 @@ use async_trait::async_trait;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Request, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use serde_json::json;
 use showtime_core::ports::{Notice, Notifier, PortError};
+
+use crate::http::{HttpClient, HttpError};
 
 /// The header carrying the generic payload's signature.
 pub const SIGNATURE_HEADER: &str = "X-Showtime-Signature-256";
@@ -58,7 +57,8 @@ pub enum Format {
     },
 }
 
-type Https = hyper_rustls::HttpsConnector<HttpConnector>;
+/// The most of a receiver's answer that is read (it is not used).
+const MAX_ANSWER: usize = 64 * 1024;
 
 /// A notifier that POSTs each notice to one URL.
 #[derive(Clone)]
@@ -69,7 +69,7 @@ pub struct WebhookNotifier {
     timeout: Duration,
     attempts: u32,
     backoff: Duration,
-    client: Client<Https, Full<Bytes>>,
+    client: HttpClient,
 }
 
 /// Why a notifier could not be built.
@@ -99,12 +99,10 @@ impl WebhookNotifier {
         if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
             return Err(bad());
         }
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| NotifyError::Tls(e.to_string()))?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let client = HttpClient::new().map_err(|e| match e {
+            HttpError::Tls(message) => NotifyError::Tls(message),
+            other => NotifyError::Tls(other.to_string()),
+        })?;
         Ok(WebhookNotifier {
             url: uri,
             format,
@@ -112,7 +110,7 @@ impl WebhookNotifier {
             timeout: Duration::from_secs(5),
             attempts: 3,
             backoff: Duration::from_secs(1),
-            client: Client::builder(TokioExecutor::new()).build(https),
+            client,
         })
     }
 
@@ -174,12 +172,10 @@ impl WebhookNotifier {
         let request = request
             .body(Full::new(Bytes::copy_from_slice(body)))
             .map_err(|e| e.to_string())?;
-        let sent = tokio::time::timeout(self.timeout, self.client.request(request)).await;
-        match sent {
-            Err(_) => Err(format!("no answer within {:?}", self.timeout)),
-            Ok(Err(e)) => Err(e.to_string()),
-            Ok(Ok(answer)) if answer.status().is_success() => Ok(()),
-            Ok(Ok(answer)) => Err(format!("answered {}", answer.status())),
+        match self.client.send(request, self.timeout, MAX_ANSWER).await {
+            Err(e) => Err(e.to_string()),
+            Ok(answer) if answer.status.is_success() => Ok(()),
+            Ok(answer) => Err(format!("answered {}", answer.status)),
         }
     }
 }

@@ -4,7 +4,8 @@
 //! by [`Webhook::receive`] (size, then signature, then JSON), answered at
 //! once (`202 Accepted`), and its reconciles run later, in the background.
 //! It decides nothing about environments: each delivery becomes
-//! [`Engine::reconcile`] calls, exactly as [`Request`] describes them.
+//! [`Engine::reconcile`] calls, exactly as
+//! [`Request`](showtime_github::webhook::Request) describes them.
 //!
 //! # Routes
 //!
@@ -12,11 +13,12 @@
 //! |---|---|
 //! | `POST /webhook` | `202 {"queued": true, "pr": N}` for a delivery that names a PR; `200 {"queued": false, "reason": …}` for a ping, an event Showtime does not use, or another repository's delivery; `200 {"duplicate": true}` for a delivery id already seen; `401`, `400` or `413` `{"error": …}` for a refused one |
 //! | `GET /healthz` | `200 {"status": "ok", "pending": N}`, `N` deliveries queued or running |
-//! | `GET /environments` | `200`, a JSON array of every environment the backend manages (`502` when the backend cannot list them) |
+//! | `GET /environments` | `200`, a JSON array of every environment the backend manages (`502` when the backend cannot list them; `401` when the dashboard requires sign-in and the request has no session) |
+//! | `/dashboard…` | the [dashboard](crate::dashboard), when one is mounted ([`Server::with_dashboard`]) |
 //!
-//! `/environments` is not authenticated; it shows what the PRs' labels
-//! already show (addresses, requesters). Listen on a private address, or put
-//! the route behind a proxy, when that matters.
+//! `/environments` follows the dashboard's access rule: open to anyone who
+//! can reach the port when its view is public (the default, and always
+//! without a dashboard), else only with a signed-in session.
 //!
 //! # The queue
 //!
@@ -61,6 +63,7 @@ use showtime_github::webhook::{DELIVERY_HEADER, EVENT_HEADER, Outcome, Webhook, 
 use tokio::net::TcpListener;
 
 use crate::audit::Sink;
+use crate::dashboard::Dashboard;
 use crate::queue::{Queue, QueueSettings, Queued};
 use crate::request::{Done, Work};
 
@@ -118,6 +121,7 @@ pub enum ServerError {
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
+    dashboard: Option<Dashboard>,
 }
 
 struct Inner {
@@ -155,7 +159,15 @@ impl AppState {
                 repository: settings.repository.clone(),
                 queue: Queue::with_report(engine, settings.queue, report),
             }),
+            dashboard: None,
         }
+    }
+
+    /// The same state with `dashboard` mounted: [`router`] then serves its
+    /// routes, and `/environments` follows its access rule.
+    pub fn with_dashboard(mut self, dashboard: Dashboard) -> Self {
+        self.dashboard = Some(dashboard);
+        self
     }
 
     /// The engine deliveries are reconciled with.
@@ -175,7 +187,7 @@ impl AppState {
 }
 
 /// Logs a finished batch: an audit line per mutation, a line per reconcile.
-fn log_done(done: &Done, deliveries: &[String]) {
+pub(crate) fn log_done(done: &Done, deliveries: &[String]) {
     let pr = done.pr;
     let carried = match deliveries {
         [] => "-".to_owned(),
@@ -234,13 +246,19 @@ fn log_done(done: &Done, deliveries: &[String]) {
 }
 
 /// The router of the server over `state`: `POST /webhook`, `GET /healthz`
-/// and `GET /environments` (see the [module documentation](self)).
+/// and `GET /environments`, and the dashboard's routes when it has one (see
+/// the [module documentation](self)).
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let dashboard = state.dashboard.as_ref().map(Dashboard::router);
+    let router = Router::new()
         .route("/webhook", post(receive))
         .route("/healthz", get(healthz))
         .route("/environments", get(environments))
-        .with_state(state)
+        .with_state(state);
+    match dashboard {
+        Some(dashboard) => router.merge(dashboard),
+        None => router,
+    }
 }
 
 /// Serves [`router`] on `listener` until `shutdown` resolves, lets open
@@ -285,6 +303,13 @@ impl Server {
         }
     }
 
+    /// The same server with `dashboard` mounted (see
+    /// [`AppState::with_dashboard`]).
+    pub fn with_dashboard(mut self, dashboard: Dashboard) -> Self {
+        self.state = self.state.with_dashboard(dashboard);
+        self
+    }
+
     /// Its state (for [`router`] or [`serve`], or to watch the queue).
     pub fn state(&self) -> &AppState {
         &self.state
@@ -302,6 +327,11 @@ impl Server {
             .map_err(|source| ServerError::Bind { addr, source })?;
         let bound = listener.local_addr().unwrap_or(addr);
         log(&format!("listening on http://{bound}/webhook"));
+        if self.state.dashboard.is_some() {
+            log(&format!(
+                "serving the dashboard at http://{bound}/dashboard"
+            ));
+        }
         serve(listener, self.state, shutdown)
             .await
             .map_err(ServerError::Serve)
@@ -432,7 +462,15 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /environments`.
-async fn environments(State(state): State<AppState>) -> Response {
+async fn environments(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(dashboard) = &state.dashboard
+        && !dashboard.may_read(&headers)
+    {
+        return reply(
+            StatusCode::UNAUTHORIZED,
+            json!({ "error": "sign in with GitHub at /dashboard to see the environments" }),
+        );
+    }
     match state.engine().ports().backend.list(None).await {
         Ok(mut envs) => {
             envs.sort_by(|a, b| a.id.cmp(&b.id));
@@ -479,9 +517,15 @@ fn header_for_log(headers: &HeaderMap, name: &str) -> String {
 
 /// Writes one line to standard error, prefixed with the UTC time.
 pub fn log(message: &str) {
+    log_as("showtime-webhook", message);
+}
+
+/// Writes one line to standard error, prefixed with the UTC time and
+/// `program`.
+pub fn log_as(program: &str, message: &str) {
     let now = DateTime::<Utc>::from(SystemTime::now());
     eprintln!(
-        "{} showtime-webhook: {message}",
+        "{} {program}: {message}",
         now.to_rfc3339_opts(SecondsFormat::Millis, true)
     );
 }

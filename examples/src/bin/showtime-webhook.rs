@@ -10,6 +10,9 @@
 //! GitHub webhook; without it the server refuses to start), the GitHub
 //! credentials (`GITHUB_TOKEN`, or the App's `SHOWTIME_GITHUB_APP_*`), and
 //! the backend's settings. Deliveries from other repositories are ignored.
+//! The dashboard is served on the same port, at `/dashboard`, as
+//! `[dashboard]` and its variables say (`SHOWTIME_OAUTH_CLIENT_SECRET`,
+//! `SHOWTIME_SESSION_KEY`).
 //!
 //! Exit codes: 0 after a clean shutdown (SIGINT or SIGTERM, once queued work
 //! has finished), 1 when serving failed, 2 for a usage or configuration
@@ -24,6 +27,7 @@ use showtime_examples::GlobalArgs;
 use showtime_examples::exit_code::{BAD_INPUT, FAILURE};
 use showtime_github::webhook::Webhook;
 use showtime_runtime::config::Settings;
+use showtime_runtime::dashboard::{Dashboard, DashboardSettings};
 use showtime_runtime::queue::{DEFAULT_CONCURRENCY, QueueSettings};
 use showtime_runtime::server::{DEFAULT_LISTEN, Server, ServerSettings, log};
 use showtime_runtime::signal::shutdown;
@@ -83,7 +87,15 @@ fn main() -> ExitCode {
             Ok(webhook) => webhook.codec(engine.policy().codec.clone()),
             Err(e) => return fail(&e.to_string(), BAD_INPUT),
         };
+        let engine = Arc::new(engine);
         let audit = settings.file.audit.sink(&env);
+        // The dashboard, on the same port (`[dashboard]` in showtime.toml).
+        let dashboard = match DashboardSettings::resolve(&settings, &env, args.listen)
+            .and_then(|d| Dashboard::new(engine.clone(), d))
+        {
+            Ok(dashboard) => dashboard.with_audit(audit.clone()),
+            Err(e) => return fail(&e.to_string(), BAD_INPUT),
+        };
         let settings = ServerSettings {
             listen: args.listen,
             queue: QueueSettings {
@@ -92,7 +104,8 @@ fn main() -> ExitCode {
             },
             repository: settings.repository.clone(),
         };
-        match Server::new(Arc::new(engine), webhook, settings, audit)
+        match Server::new(engine, webhook, settings, audit)
+            .with_dashboard(dashboard)
             .run(async {
                 shutdown().await;
                 log("shutting down: no new deliveries; finishing queued work");

@@ -43,7 +43,10 @@
 //! `GET /collaborators/{login}/permission`, `GET|POST /labels`,
 //! `GET|PATCH|DELETE /labels/{name}`; `POST` also updates where octocrab
 //! uses it for a `PATCH`. Outside it: `POST /graphql` (below),
-//! `POST /app/installations/{id}/access_tokens` and `GET /rate_limit`.
+//! `POST /app/installations/{id}/access_tokens`, `GET /rate_limit`, and
+//! GitHub's OAuth web flow for one test user: `GET /login/oauth/authorize`,
+//! `POST /login/oauth/access_token` and `GET /user`
+//! ([`FakeGitHub::set_oauth_app`], [`FakeGitHub::set_oauth_user`]).
 //!
 //! # Conditional requests
 //!
@@ -198,6 +201,7 @@ mod graphql;
 mod json;
 mod log;
 mod model;
+mod oauth;
 mod rest;
 mod server;
 mod state;

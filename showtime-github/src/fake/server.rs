@@ -343,6 +343,10 @@ fn serve(state: &mut State, ctx: &Ctx<'_>, resource: Resource) -> Reply {
             not_found()
         };
     }
+    // GitHub's OAuth web flow and the signed-in user: their own credentials.
+    if let Some(reply) = super::oauth::route(state, ctx, &segments) {
+        return reply;
+    }
     if !state.authorized(ctx.authorization) {
         return error(401, "Bad credentials", DOCS);
     }

@@ -204,6 +204,8 @@ pub(super) struct State {
     /// GraphQL mutation fields answered as unknown (an older GitHub
     /// Enterprise Server); see [`State::refuses_mutation`].
     pub(super) refused_mutations: Refusal,
+    /// GitHub's OAuth web flow (see [`super::oauth`]).
+    pub(super) oauth: super::oauth::OAuth,
     next_label_id: u64,
     next_comment_id: u64,
 }
@@ -225,6 +227,7 @@ impl State {
             minted_tokens: Vec::new(),
             viewer: DEFAULT_VIEWER.to_owned(),
             refused_mutations: Refusal::None,
+            oauth: super::oauth::OAuth::default(),
             next_label_id: 4_000_001,
             next_comment_id: 9_000_001,
         }

@@ -7,6 +7,7 @@ mod faults;
 mod graphql;
 mod labels;
 mod mutations;
+mod oauth;
 mod pulls;
 mod server;
 
@@ -94,14 +95,9 @@ async fn send_with(
     }
 }
 
-/// Sends raw bytes over HTTP/1.1 and returns (status, body).
-async fn raw_http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Value) {
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: token t\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let response = tokio::task::spawn_blocking(move || {
+/// Writes `request` to the fake and reads the whole answer, as text.
+async fn exchange(addr: SocketAddr, request: String) -> String {
+    tokio::task::spawn_blocking(move || {
         let mut stream = std::net::TcpStream::connect(addr).expect("connect");
         stream.write_all(request.as_bytes()).expect("write");
         let mut response = String::new();
@@ -109,7 +105,17 @@ async fn raw_http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u1
         response
     })
     .await
-    .expect("client thread");
+    .expect("client thread")
+}
+
+/// Sends raw bytes over HTTP/1.1 and returns (status, body).
+async fn raw_http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: token t\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let response = exchange(addr, request).await;
     let status = response
         .split(' ')
         .nth(1)
