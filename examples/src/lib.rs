@@ -12,7 +12,8 @@
 //!   settings to an engine), shared by all three.
 //! * The local-process backend and its preview app live in
 //!   [`showtime_local`]; `showtime __app` serves that app.
-//! * [`demo`], the whole system on one machine with no account anywhere.
+//! * `showtime demo` runs [`showtime_runtime::demo`], the whole system on one
+//!   machine with no account anywhere.
 //!
 //! Nothing here decides anything about environments: every rule lives in
 //! `showtime-core`.
@@ -24,7 +25,6 @@ use showtime_core::labels::{Codec, DEFAULT_LEGACY_TRIGGER, Dialect, LabelState};
 use showtime_core::{SizeName, Sizes};
 
 pub mod commands;
-pub mod demo;
 pub mod output;
 pub mod sweeper;
 
@@ -455,7 +455,12 @@ async fn repository_command(
     out: &mut Output<'_>,
 ) -> Result<(), CliError> {
     match command {
-        Command::Demo { keep_running } => return demo::run(out, keep_running).await,
+        Command::Demo { keep_running } => {
+            let mut line = |text: &str| out.line(text).map_err(|e| io::Error::other(e.to_string()));
+            return showtime_runtime::demo::run(&mut line, keep_running)
+                .await
+                .map_err(|e| CliError::Failed(e.to_string()));
+        }
         Command::App { listen, pr, sha } => {
             let info = AppInfo::from_env(pr, sha).map_err(|e| CliError::BadInput(e.to_string()))?;
             return app::run(listen, info).await.map_err(CliError::from);

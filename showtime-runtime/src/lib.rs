@@ -17,6 +17,7 @@
 //! | [`http`] | the one HTTP client of notifications and sign-in |
 //! | [`actions`] | the GitHub Actions event of a run (`GITHUB_EVENT_PATH`) |
 //! | [`audit`] | the audit trail: durable JSON lines, rotated, read back |
+//! | [`demo`] | `showtime demo`: the whole system on one machine (feature `demo`) |
 //! | [`notify`] | Slack and signed JSON webhook notifications |
 //! | [`sweep`] | sweeping every N, and the `--older-than` age limit |
 //! | [`view`], [`text`] | the JSON every program prints, and text for people |
@@ -50,6 +51,8 @@ pub mod clock;
 pub mod config;
 #[cfg(feature = "server")]
 pub mod dashboard;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod http;
 pub mod notify;
 pub mod queue;

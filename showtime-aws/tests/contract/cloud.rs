@@ -1,13 +1,7 @@
-//! A stateful fake of the ECS and ECR calls `EcsBackend` makes, built from
-//! `aws-smithy-mocks` rules in `RuleMode::MatchAny` (each rule answers any
-//! number of calls) that share one [`FakeCloud`].
-//!
-//! It keeps services (status, tags, deployments), task definitions (families
-//! with revisions, ACTIVE or INACTIVE) and tasks. Time passes by polling: a
-//! rollout is IN_PROGRESS the first time DescribeServices shows it and
-//! COMPLETED (its task RUNNING, older deployments gone) from the next; a
-//! deleted service is DRAINING once, then INACTIVE. Every task reports the
-//! private IP `127.0.0.1`, where the test runs the application's stand-in.
+//! A stateful fake of the ECS and ECR calls `EcsBackend` makes: reusable
+//! `aws-smithy-mocks` rules sharing one [`FakeCloud`] of services, task
+//! definition revisions and tasks. A rollout completes on the second poll, a
+//! deleted service drains once, and every task answers on `127.0.0.1`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -25,12 +25,24 @@ use showtime_github::fake::{FakeGitHub, FakePr};
 use showtime_github::{Auth, GitHubConfig, GitHubHost};
 use showtime_local::{LocalBackend, LocalSettings, probe};
 
-use showtime_runtime::builder::NoBuild;
-use showtime_runtime::clock::SystemClock;
-use showtime_runtime::request::{Work, carry_out};
+use crate::builder::NoBuild;
+use crate::clock::SystemClock;
+use crate::request::{Work, carry_out};
 
-use crate::CliError;
-use crate::output::Output;
+/// Where the demo prints: one line at a time.
+pub type Lines<'a> = dyn FnMut(&str) -> std::io::Result<()> + 'a;
+
+/// Why the demo stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// A step of the script failed; the message says which and why.
+    #[error("demo: {0}")]
+    Failed(String),
+    /// Printing failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
 
 const PR: u64 = 42;
 const MAINTAINER: &str = "maintainer";
@@ -48,13 +60,13 @@ struct Demo {
     maintainer: Login,
 }
 
-fn failed(what: &str) -> impl FnOnce(String) -> CliError + '_ {
-    move |e| CliError::Failed(format!("demo: {what}: {e}"))
+fn failed(what: &str) -> impl FnOnce(String) -> DemoError + '_ {
+    move |e| DemoError::Failed(format!("{what}: {e}"))
 }
 
 /// Runs the demo script; with `keep_running`, stops before the sweep and
 /// leaves everything up until Ctrl-C.
-pub async fn run(out: &mut Output<'_>, keep_running: bool) -> Result<(), CliError> {
+pub async fn run(out: &mut Lines<'_>, keep_running: bool) -> Result<(), DemoError> {
     let demo = Demo::start().await?;
     let result = demo.script(out, keep_running).await;
     if result.is_ok() && keep_running {
@@ -65,7 +77,7 @@ pub async fn run(out: &mut Output<'_>, keep_running: bool) -> Result<(), CliErro
 }
 
 impl Demo {
-    async fn start() -> Result<Demo, CliError> {
+    async fn start() -> Result<Demo, DemoError> {
         let fake = FakeGitHub::start("showtime-demo", "preview")
             .await
             .map_err(|e| failed("starting the fake GitHub")(e.to_string()))?;
@@ -107,19 +119,19 @@ impl Demo {
             clock,
             backend,
             state_dir,
-            pr: PrNumber::new(PR).ok_or_else(|| CliError::Internal("PR 42".into()))?,
+            pr: PrNumber::new(PR).ok_or_else(|| DemoError::Failed("PR 42".into()))?,
             maintainer: MAINTAINER
                 .parse()
-                .map_err(|e: showtime_core::Error| CliError::Internal(e.to_string()))?,
+                .map_err(|e: showtime_core::Error| DemoError::Failed(e.to_string()))?,
         })
     }
 
-    async fn script(&self, out: &mut Output<'_>, keep_running: bool) -> Result<(), CliError> {
-        out.line(&format!(
+    async fn script(&self, out: &mut Lines<'_>, keep_running: bool) -> Result<(), DemoError> {
+        out(&format!(
             "🎪 Showtime demo: fake GitHub at {}, repository showtime-demo/preview, PR #{PR}",
             self.fake.url()
         ))?;
-        out.line(&format!(
+        out(&format!(
             "   Dashboard: {} (sign in as @{MAINTAINER} through the fake GitHub)",
             self.dashboard.0
         ))?;
@@ -128,15 +140,15 @@ impl Demo {
         self.fake
             .add_labels_as_person(PR, &["🎪 ⚡ showtime-trigger-start"]);
         let outcome = self.reconcile(Event::Look).await?;
-        out.line("   What the engine did, in order:")?;
+        out("   What the engine did, in order:")?;
         for event in &outcome.audit {
-            out.line(&format!("     {}", event.action))?;
+            out(&format!("     {}", event.action))?;
         }
         self.show(out)?;
         let first = self.url().await?;
-        out.line(&format!("   The environment answers at {first}:"))?;
+        out(&format!("   The environment answers at {first}:"))?;
         let page = fetch(&first).await.map_err(failed("fetching the page"))?;
-        out.line(&format!("   {}", title_of(&page)))?;
+        out(&format!("   {}", title_of(&page)))?;
 
         self.step(out, "2. A new commit is pushed: a rolling update")?;
         self.fake.set_head(PR, SECOND_COMMIT);
@@ -188,13 +200,13 @@ impl Demo {
                 "the old environment missed {downtime} request(s) before the new one was healthy"
             )));
         }
-        out.line(&format!(
+        out(&format!(
             "   During the update the old environment answered {answered} of {} probes and \
              stopped only once the new one was healthy. Now {second} serves the new commit:",
             probes.len()
         ))?;
         let page = fetch(&second).await.map_err(failed("fetching the page"))?;
-        out.line(&format!("   {}", title_of(&page)))?;
+        out(&format!("   {}", title_of(&page)))?;
 
         self.step(out, "3. The maintainer comments `/circus extend 48h`")?;
         self.comment("/circus extend 48h").await?;
@@ -215,14 +227,14 @@ impl Demo {
             .sweep(false)
             .await
             .map_err(|e| failed("the sweep")(e.to_string()))?;
-        out.line(&showtime_runtime::view::sweep_text(&report))?;
+        out(&crate::view::sweep_text(&report))?;
         self.show(out)?;
         let left = self
             .backend
             .list(None)
             .await
             .map_err(|e| failed("listing environments")(e.to_string()))?;
-        out.line(&format!(
+        out(&format!(
             "\nDone: {} environment(s) left, {} GitHub requests made.",
             left.len(),
             self.fake.requests().len()
@@ -230,11 +242,11 @@ impl Demo {
         Ok(())
     }
 
-    fn step(&self, out: &mut Output<'_>, title: &str) -> Result<(), CliError> {
-        out.line(&format!("\n{title}"))
+    fn step(&self, out: &mut Lines<'_>, title: &str) -> Result<(), DemoError> {
+        Ok(out(&format!("\n{title}"))?)
     }
 
-    async fn reconcile(&self, event: Event) -> Result<showtime_core::engine::Outcome, CliError> {
+    async fn reconcile(&self, event: Event) -> Result<showtime_core::engine::Outcome, DemoError> {
         let outcome = self
             .engine
             .reconcile(self.pr, event, Some(self.maintainer.clone()))
@@ -247,7 +259,7 @@ impl Demo {
     }
 
     /// A comment, carried out as every program carries one out.
-    async fn comment(&self, body: &str) -> Result<(), CliError> {
+    async fn comment(&self, body: &str) -> Result<(), DemoError> {
         self.fake.add_comment(PR, MAINTAINER, body);
         let work = Work::from_comment(
             self.pr,
@@ -263,11 +275,11 @@ impl Demo {
         }
     }
 
-    fn show(&self, out: &mut Output<'_>) -> Result<(), CliError> {
+    fn show(&self, out: &mut Lines<'_>) -> Result<(), DemoError> {
         let labels = self.fake.labels(PR);
-        out.line("   Labels:")?;
+        out("   Labels:")?;
         for label in labels.iter().filter(|l| l.starts_with('🎪')) {
-            out.line(&format!("     {label}"))?;
+            out(&format!("     {label}"))?;
         }
         let comments = self.fake.comments(PR);
         if let Some(sticky) = comments
@@ -275,17 +287,17 @@ impl Demo {
             .rev()
             .find(|c| c.body.contains(showtime_core::comment::MARKER))
         {
-            out.line("   Status comment:")?;
+            out("   Status comment:")?;
             for line in sticky.body.lines().filter(|l| !l.trim().is_empty()) {
                 if !line.contains("<!--") {
-                    out.line(&format!("     │ {line}"))?;
+                    out(&format!("     │ {line}"))?;
                 }
             }
         }
         Ok(())
     }
 
-    async fn url(&self) -> Result<String, CliError> {
+    async fn url(&self) -> Result<String, DemoError> {
         let envs = self
             .backend
             .list(Some(self.pr))
@@ -303,16 +315,16 @@ impl Demo {
             .ok_or_else(|| failed("the environment")("it has no address".to_owned()))
     }
 
-    async fn wait_for_ctrl_c(&self, out: &mut Output<'_>) -> Result<(), CliError> {
+    async fn wait_for_ctrl_c(&self, out: &mut Lines<'_>) -> Result<(), DemoError> {
         let url = self.url().await?;
-        out.line(&format!(
+        out(&format!(
             "\nStill running (--keep-running):\n  fake GitHub:  {api}/repos/showtime-demo/preview/issues/{PR}/labels\n  \
              environment:  {url}\n  dashboard:    {dashboard}\n  try:          curl {url}  ·  curl {api}/repos/showtime-demo/preview/issues/{PR}/comments\n\
              Press Ctrl-C (or send SIGTERM) to stop and clean up.",
             api = self.fake.url().trim_end_matches('/'),
             dashboard = self.dashboard.0,
         ))?;
-        showtime_runtime::signal::shutdown().await;
+        crate::signal::shutdown().await;
         Ok(())
     }
 
@@ -334,9 +346,9 @@ impl Demo {
 async fn start_dashboard(
     fake: &FakeGitHub,
     engine: Arc<Engine>,
-) -> Result<(String, tokio::sync::oneshot::Sender<()>), CliError> {
-    use showtime_runtime::dashboard::auth::{GitHubSignIn, OAuthApp, SessionKey};
-    use showtime_runtime::dashboard::{DEFAULT_REFRESH_SECS, Dashboard, DashboardSettings};
+) -> Result<(String, tokio::sync::oneshot::Sender<()>), DemoError> {
+    use crate::dashboard::auth::{GitHubSignIn, OAuthApp, SessionKey};
+    use crate::dashboard::{DEFAULT_REFRESH_SECS, Dashboard, DashboardSettings};
     fake.set_oauth_app("showtime-demo", "demo-secret");
     fake.set_oauth_user(Some(MAINTAINER));
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
