@@ -82,10 +82,17 @@ pub enum NotifyError {
         /// What was given (without its path, which may hold a secret).
         url: String,
     },
-    /// The system's TLS roots could not be loaded.
-    #[error("cannot load the system's TLS certificates: {0}")]
-    Tls(String),
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Http(#[from] HttpError),
 }
+
+/// Seconds one attempt may take unless configured.
+const DEFAULT_TIMEOUT_SECS: u64 = 5;
+/// Attempts in all unless configured.
+const DEFAULT_ATTEMPTS: u32 = 3;
+/// The wait before the second attempt; it doubles each time.
+const BACKOFF: Duration = Duration::from_secs(1);
 
 impl WebhookNotifier {
     /// A notifier posting `format` to `url`, for PRs of `repository`
@@ -99,18 +106,14 @@ impl WebhookNotifier {
         if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
             return Err(bad());
         }
-        let client = HttpClient::new().map_err(|e| match e {
-            HttpError::Tls(message) => NotifyError::Tls(message),
-            other => NotifyError::Tls(other.to_string()),
-        })?;
         Ok(WebhookNotifier {
             url: uri,
             format,
             repository,
-            timeout: Duration::from_secs(5),
-            attempts: 3,
-            backoff: Duration::from_secs(1),
-            client,
+            timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+            attempts: DEFAULT_ATTEMPTS,
+            backoff: BACKOFF,
+            client: HttpClient::new()?,
         })
     }
 
@@ -154,23 +157,19 @@ impl WebhookNotifier {
         value.to_string().into_bytes()
     }
 
-    async fn attempt(&self, body: &[u8]) -> Result<(), String> {
+    /// One POST of `body`, signed by `signature` when there is one.
+    async fn attempt(&self, body: &Bytes, signature: Option<&str>) -> Result<(), String> {
         let mut request = Request::post(self.url.clone())
             .header("content-type", "application/json")
             .header(
                 "user-agent",
                 concat!("showtime/", env!("CARGO_PKG_VERSION")),
             );
-        if let Format::Json {
-            secret: Some(secret),
-        } = &self.format
-        {
-            let signature =
-                showtime_github::webhook::sign(secret, body).map_err(|e| e.to_string())?;
+        if let Some(signature) = signature {
             request = request.header(SIGNATURE_HEADER, signature);
         }
         let request = request
-            .body(Full::new(Bytes::copy_from_slice(body)))
+            .body(Full::new(body.clone()))
             .map_err(|e| e.to_string())?;
         match self.client.send(request, self.timeout, MAX_ANSWER).await {
             Err(e) => Err(e.to_string()),
@@ -183,11 +182,21 @@ impl WebhookNotifier {
 #[async_trait]
 impl Notifier for WebhookNotifier {
     async fn notify(&self, notice: &Notice) -> Result<(), PortError> {
-        let body = self.body(notice);
+        // Built and signed once; each attempt sends the same bytes.
+        let body = Bytes::from(self.body(notice));
+        let signature = match &self.format {
+            Format::Json {
+                secret: Some(secret),
+            } => Some(
+                showtime_github::webhook::sign(secret, &body)
+                    .map_err(|e| PortError::permanent(e.to_string()))?,
+            ),
+            _ => None,
+        };
         let mut wait = self.backoff;
         let mut last = String::new();
         for attempt in 1..=self.attempts {
-            match self.attempt(&body).await {
+            match self.attempt(&body, signature.as_deref()).await {
                 Ok(()) => return Ok(()),
                 Err(e) => last = e,
             }
@@ -214,9 +223,9 @@ pub fn from_settings(
     env: &dyn Fn(&str) -> Option<String>,
     repository: Option<String>,
 ) -> Result<Vec<WebhookNotifier>, NotifyError> {
-    let timeout = Duration::from_secs(section.timeout_secs.unwrap_or(5));
-    let attempts = section.attempts.unwrap_or(3);
-    let limits = |n: WebhookNotifier| n.with_limits(timeout, attempts, Duration::from_secs(1));
+    let timeout = Duration::from_secs(section.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS));
+    let attempts = section.attempts.unwrap_or(DEFAULT_ATTEMPTS);
+    let limits = |n: WebhookNotifier| n.with_limits(timeout, attempts, BACKOFF);
     let mut notifiers = Vec::new();
     if let Some(url) = env("SHOWTIME_SLACK_WEBHOOK_URL").filter(|v| !v.trim().is_empty()) {
         notifiers.push(limits(WebhookNotifier::new(

@@ -203,12 +203,20 @@ pub async fn carry_out(engine: &Engine, work: Work, read: Option<PullRequest>) -
         None if work.intents.len() > 1 => engine.read_pr(pr).await.ok(),
         None => None,
     };
-    let mut outcomes = Vec::with_capacity(work.intents.len());
+    let mut outcomes: Vec<(Intent, Result<Outcome, EngineError>)> =
+        Vec::with_capacity(work.intents.len());
     for intent in work.intents {
         let current = read.take();
         let before = current.clone();
+        // The same actor's permission, read by the previous reconcile, is
+        // not asked for again.
+        let known = match outcomes.last() {
+            Some((last, Ok(done))) if last.actor == intent.actor => done.permission,
+            _ => None,
+        };
         let options = ReconcileOptions::new()
             .actor(intent.actor.clone())
+            .permission(known)
             .read(current);
         let outcome = engine
             .reconcile_with(pr, intent.event.clone(), options)

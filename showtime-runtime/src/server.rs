@@ -146,12 +146,13 @@ impl AppState {
     ) -> Self {
         let clock = engine.ports().clock.clone();
         let report = move |done: &Done, deliveries: &[String]| {
-            log_done(done, deliveries);
-            if let Some(sink) = &audit
-                && let Err(e) = done.record(sink.as_ref(), "showtime-webhook", clock.now())
-            {
-                log(&format!("cannot write the audit trail: {e}"));
-            }
+            report_done(
+                done,
+                deliveries,
+                audit.as_deref(),
+                "showtime-webhook",
+                clock.now(),
+            );
         };
         AppState {
             inner: Arc::new(Inner {
@@ -183,6 +184,23 @@ impl AppState {
     /// Resolves once no delivery is queued or running.
     pub async fn idle(&self) {
         self.inner.queue.idle().await;
+    }
+}
+
+/// Logs a finished piece of work and records it in the audit trail, as
+/// `program`; a trail that cannot be written is logged, the work stays done.
+pub(crate) fn report_done(
+    done: &Done,
+    deliveries: &[String],
+    audit: Option<&dyn Sink>,
+    program: &str,
+    now: DateTime<Utc>,
+) {
+    log_done(done, deliveries);
+    if let Some(sink) = audit
+        && let Err(e) = done.record(sink, program, now)
+    {
+        log(&format!("cannot write the audit trail: {e}"));
     }
 }
 

@@ -25,6 +25,7 @@ const UP: &str = "testenv-up";
 struct Counting {
     host: Arc<MemoryHost>,
     reads: Mutex<HashMap<PrNumber, usize>>,
+    permissions: Mutex<usize>,
 }
 
 impl Counting {
@@ -50,6 +51,7 @@ impl PrHost for Counting {
         self.host.remove_label(pr, label).await
     }
     async fn permission(&self, user: &Login) -> Result<Permission, PortError> {
+        *self.permissions.lock().unwrap() += 1;
         self.host.permission(user).await
     }
     async fn upsert_comment(
@@ -80,6 +82,7 @@ fn world_and_engine(prs: u64) -> (World, Arc<Counting>, Arc<Engine>) {
     let counting = Arc::new(Counting {
         host: world.host.clone(),
         reads: Mutex::new(HashMap::new()),
+        permissions: Mutex::new(0),
     });
     let mut policy = world.policy.clone();
     // The queue is the one limit; the engine must not be a second, smaller one.
@@ -159,6 +162,9 @@ async fn fifty_deliveries_of_one_pr_cost_at_most_two_reads_and_every_pr_runs() {
     let busy_state = codec.parse(world.host.labels(PrNumber::new(1).unwrap()));
     assert_eq!(busy_state.ttl.unwrap().to_string(), "48h");
     assert_eq!(queue.pending(), 0);
+    // One permission look-up per PR: the busy PR's six intents, all the
+    // maintainer's, share one.
+    assert_eq!(*counting.permissions.lock().unwrap(), 50);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -216,16 +216,13 @@ pub async fn fetch(url: &str) -> Option<String> {
     http_text(addr, "/").await
 }
 
+/// GET `path` on `addr` with the project's HTTP probe: the body when it
+/// answers 200.
 pub async fn http_text(addr: SocketAddr, path: &str) -> Option<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.ok()?;
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+    let answer = showtime_local::probe::get(addr, path, Duration::from_secs(10))
+        .await
+        .ok()?;
+    (answer.status.as_u16() == 200).then_some(answer.body)
 }
 
 pub fn url_of(json: &Value) -> String {

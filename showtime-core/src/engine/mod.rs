@@ -138,6 +138,10 @@ pub struct Outcome {
     /// it stopped, and the next reconcile goes on from there), but a caller
     /// should say so: the CLI exits non-zero.
     pub out_of_rounds: bool,
+    /// The actor's permission, when this run read it (or was given it): a
+    /// caller running more work for the same actor hands it on
+    /// ([`ReconcileOptions::permission`]) instead of asking GitHub again.
+    pub permission: Option<Permission>,
 }
 
 impl Outcome {
@@ -297,7 +301,7 @@ impl Engine {
                 event = Event::Look;
             }
         }
-        Ok(run.finish(!converged))
+        Ok(run.finish(!converged, permission))
     }
 
     /// Reads one PR, with the engine's retries: for a caller that hands the

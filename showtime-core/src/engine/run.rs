@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::comment;
 use crate::labels::{LabelState, diff};
 use crate::plan::{Actor, Decision, Event, Observation, Plan, Step, StepFailure, plan};
-use crate::ports::{EnvId, EnvSpec, Notice, PortError, PullRequest};
+use crate::ports::{EnvId, EnvSpec, Notice, Permission, PortError, PullRequest};
 use crate::{Address, Login, PrNumber};
 
 use super::{AuditEvent, Engine, EngineError, Outcome};
@@ -56,6 +56,7 @@ impl<'a> Run<'a> {
                 labels: Vec::new(),
                 failure: None,
                 out_of_rounds: false,
+                permission: None,
             },
         }
     }
@@ -82,9 +83,10 @@ impl<'a> Run<'a> {
 
     /// The outcome, with the labels at the end of the run as far as it
     /// knows.
-    pub(super) fn finish(mut self, out_of_rounds: bool) -> Outcome {
+    pub(super) fn finish(mut self, out_of_rounds: bool, permission: Option<Permission>) -> Outcome {
         self.outcome.labels = self.current;
         self.outcome.out_of_rounds = out_of_rounds;
+        self.outcome.permission = permission;
         self.outcome
     }
 

@@ -99,7 +99,7 @@ impl SessionKey {
     /// A key from the system's random source: sessions then last as long
     /// as the process.
     pub fn random() -> Result<Self, getrandom::Error> {
-        let mut bytes = vec![0; 32];
+        let mut bytes = vec![0; MIN_KEY_LEN];
         getrandom::getrandom(&mut bytes)?;
         Ok(SessionKey(bytes))
     }
@@ -147,11 +147,9 @@ impl SessionKey {
         login: Login,
         now: DateTime<Utc>,
     ) -> Result<(Session, String), getrandom::Error> {
-        let mut nonce = [0u8; 16];
-        getrandom::getrandom(&mut nonce)?;
         let session = Session {
             login,
-            nonce: hex::encode(nonce),
+            nonce: new_state()?,
             expires: now.timestamp() + SESSION_HOURS * 3600,
         };
         let expires = session.expires.to_string();

@@ -314,8 +314,12 @@ impl Dashboard {
 
     /// The signed-in user of a request, if any.
     pub fn session(&self, headers: &HeaderMap) -> Option<Session> {
-        let now = self.inner.engine.ports().clock.now();
-        self.inner.settings.session_key.session(headers, now)
+        self.inner.settings.session_key.session(headers, self.now())
+    }
+
+    /// Now, by the engine's clock.
+    pub(super) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.engine.ports().clock.now()
     }
 
     /// Whether a request may see the environments: always when the view is

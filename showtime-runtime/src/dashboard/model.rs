@@ -304,7 +304,9 @@ impl View {
             .filter(|row| self.requester.is_none() || row.requester == self.requester)
             .filter(|row| self.status.is_none_or(|word| row.status_word() == word))
             .collect();
-        let key = |row: &&Row| (row.pr, row.sha.clone());
+        fn key<'r>(row: &&'r Row) -> (PrNumber, &'r ShortSha) {
+            (row.pr, &row.sha)
+        }
         match self.sort {
             Sort::Newest => rows.sort_by(|a, b| {
                 b.created_at

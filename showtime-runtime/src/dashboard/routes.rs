@@ -92,10 +92,6 @@ fn page_url(view: &View) -> String {
 }
 
 impl Dashboard {
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.inner.engine.ports().clock.now()
-    }
-
     fn viewer(&self, session: &Session) -> Viewer {
         Viewer {
             login: session.login.clone(),
@@ -375,12 +371,13 @@ async fn action(State(d): State<Dashboard>, headers: HeaderMap, body: Bytes) -> 
     );
     let running = tokio::spawn(async move {
         let done = carry_out(&engine, work, None).await;
-        crate::server::log_done(&done, &["dashboard".to_owned()]);
-        if let Some(sink) = &audit
-            && let Err(e) = done.record(sink.as_ref(), "showtime-dashboard", clock.now())
-        {
-            super::log(&format!("cannot write the audit trail: {e}"));
-        }
+        crate::server::report_done(
+            &done,
+            &["dashboard".to_owned()],
+            audit.as_deref(),
+            "showtime-dashboard",
+            clock.now(),
+        );
         done
     });
     let (kind, text) = match tokio::time::timeout(ACTION_WAIT, running).await {
