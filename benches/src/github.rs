@@ -4,7 +4,7 @@
 //! [`FakeGitHub`] over real HTTP and counts the requests the server saw.
 
 use showtime_core::PrNumber;
-use showtime_core::ports::PrHost;
+use showtime_core::ports::{CommentAt, PrHost};
 use showtime_github::fake::{FakeGitHub, FakePr};
 use showtime_github::{Auth, GitHubConfig, GitHubHost};
 
@@ -82,14 +82,31 @@ pub async fn measure() -> Result<Vec<OperationCount>, String> {
     host.permission(&maxime).await.map_err(e)?;
     record("a user's permission", 1);
     let marker = "<!-- showtime:status -->";
-    host.upsert_comment(pr(1), marker, &format!("{marker} one"))
+    let id = host
+        .upsert_comment(pr(1), CommentAt::Unknown, marker, &format!("{marker} one"))
         .await
         .map_err(e)?;
-    record("status comment, first time, PR with 150 comments", 3);
-    host.upsert_comment(pr(1), marker, &format!("{marker} two"))
+    record(
+        "status comment, place unknown, PR with 150 comments (search, post)",
+        3,
+    );
+    host.upsert_comment(pr(1), CommentAt::Unknown, marker, &format!("{marker} two"))
         .await
         .map_err(e)?;
     record("status comment, afterwards (id remembered)", 1);
+    self::host(&fake)?
+        .upsert_comment(pr(1), CommentAt::Id(id), marker, &format!("{marker} 3"))
+        .await
+        .map_err(e)?;
+    record(
+        "status comment, another process (id from the `💬` label)",
+        1,
+    );
+    self::host(&fake)?
+        .upsert_comment(pr(4), CommentAt::Nowhere, marker, &format!("{marker} 4"))
+        .await
+        .map_err(e)?;
+    record("status comment, PR without comments", 1);
     host.ensure_label("🎪 🚦 running", "28a745", "Status: healthy and serving")
         .await
         .map_err(e)?;
@@ -107,6 +124,11 @@ pub async fn measure() -> Result<Vec<OperationCount>, String> {
     let names: Vec<String> = (0..120).map(|i| format!("label {i}")).collect();
     host.labels_in_use(&names).await.map_err(e)?;
     record("which of 120 label definitions are in use", 3);
+    host.delete_labels(&names[20..40]).await.map_err(e)?;
+    record(
+        "delete 20 definitions whose ids are known (one `deleteLabel` document)",
+        1,
+    );
 
     // Label transitions on PR 2, read first as the engine does.
     let old: Vec<String> = ["🎪 🚦 building", "🎪 🏗️ abc1234", "🎪 ⌛ 48h"]
@@ -175,7 +197,7 @@ mod tests {
             .build()
             .expect("a runtime");
         let counts = runtime.block_on(super::measure()).expect("measured");
-        assert_eq!(counts.len(), 21);
+        assert_eq!(counts.len(), 24);
         for count in counts {
             assert!(count.requests <= count.budget, "{count:?}");
         }

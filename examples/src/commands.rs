@@ -11,7 +11,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use showtime_core::commands::SlashCommand;
 use showtime_core::engine::{Engine, EngineError, Outcome};
-use showtime_core::labels::{Dialect, LabelState, Trigger};
 use showtime_core::plan::Event;
 use showtime_core::ports::{EnvId, EnvInfo, Permission, PortError, PullRequest};
 use showtime_core::{Login, PrNumber, Sha};
@@ -159,9 +158,21 @@ async fn reconcile_and_report(
     event: Event,
     actor: Option<Login>,
 ) -> Result<(), CliError> {
-    out.group(&format!("showtime {command} #{pr}"));
     let mut work = Work::new(pr);
     work.intents.push(Intent { event, actor });
+    carry_out_and_report(engine, out, command, work, read).await
+}
+
+/// Carries out `work` (one intent) and reports its outcome.
+async fn carry_out_and_report(
+    engine: &Engine,
+    out: &mut Output<'_>,
+    command: &str,
+    work: Work,
+    read: Option<PullRequest>,
+) -> Result<(), CliError> {
+    let pr = work.pr;
+    out.group(&format!("showtime {command} #{pr}"));
     let done = carry_out(engine, work, read).await;
     out.end_group();
     out.record(engine, &done);
@@ -253,7 +264,8 @@ async fn check(
     out.key_values(&lines)
 }
 
-/// `start PR`: adds the start trigger, as a person would, and reconciles.
+/// `start PR`: what `/circus refresh` does, for an actor whose permission is
+/// checked here first (a refusal touches nothing on the PR) and handed on.
 pub async fn start(
     engine: &Engine,
     out: &mut Output<'_>,
@@ -264,34 +276,19 @@ pub async fn start(
     let read = read_pr(engine, pr).await?;
     check_sha(&read, sha)?;
     let actor = require_actor(actor, "start")?;
-    refuse_unless_allowed(engine, &actor, pr).await?;
-    let wanted = LabelState {
-        triggers: [Trigger::Start].into(),
-        ..LabelState::default()
-    };
-    let trigger = engine.policy().codec.encode(&wanted, Dialect::Seed);
-    engine
-        .ports()
-        .host
-        .add_labels(pr, &trigger)
-        .await
-        .map_err(|e| host_error(pr, e))?;
-    // The PR as it now is: the read above plus the labels just added.
-    let mut read = read;
-    read.labels.extend(trigger);
-    reconcile_and_report(
-        engine,
-        out,
-        "start",
-        Some(read),
-        pr,
-        Event::Look,
-        Some(actor),
-    )
-    .await
+    let permission = refuse_unless_allowed(engine, &actor, pr).await?;
+    let refresh = Event::Command(SlashCommand::Refresh);
+    let mut work = Work::new(pr);
+    work.known = Some((actor.clone(), permission));
+    work.intents.push(Intent {
+        event: refresh,
+        actor: Some(actor),
+    });
+    carry_out_and_report(engine, out, "start", work, Some(read)).await
 }
 
-/// `stop PR`: what `/circus destroy` does.
+/// `stop PR`: what `/circus destroy` does. The engine checks the actor's
+/// permission, and only when the environment is not theirs.
 pub async fn stop(
     engine: &Engine,
     out: &mut Output<'_>,
@@ -299,7 +296,6 @@ pub async fn stop(
     actor: Option<Login>,
 ) -> Result<(), CliError> {
     let actor = require_actor(actor, "stop")?;
-    refuse_unless_allowed(engine, &actor, pr).await?;
     let destroy = Event::Command(SlashCommand::Destroy);
     reconcile_and_report(engine, out, "stop", None, pr, destroy, Some(actor)).await
 }
@@ -316,14 +312,15 @@ async fn refuse_unless_allowed(
     engine: &Engine,
     actor: &Login,
     pr: PrNumber,
-) -> Result<(), CliError> {
+) -> Result<Permission, CliError> {
     match authorization(engine, Some(actor)).await? {
         Some((permission, false)) => Err(CliError::Refused(format!(
             "{actor} has `{}` permission; PR #{pr} needs `{}` or more (nothing done)",
             permission.as_str(),
             engine.policy().required_permission.as_str()
         ))),
-        _ => Ok(()),
+        Some((permission, true)) => Ok(permission),
+        None => Err(CliError::Internal("an actor without a permission".into())),
     }
 }
 

@@ -22,9 +22,40 @@ use showtime_github::fake::{FakePr, FakeState};
 use support::site::*;
 use support::*;
 
+/// The budgets: GitHub requests per flow, in both dialects, each
+/// command a fresh process (nothing remembered between them but the labels).
+const BUDGETS: &[(&str, usize)] = &[
+    ("sync --check-only", 2),
+    ("plan", 2),
+    ("status", 1),
+    ("list", 0),
+    ("sync (nothing to do)", 1),
+    ("sync (create)", 8),
+    ("sync (rolling update)", 8),
+    ("sync (up-label removed)", 4),
+    ("sync --comment /circus destroy", 4),
+    ("stop", 4),
+    ("sync --comment /circus refresh, unauthorized", 4),
+    ("start", 8),
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_lifecycle_through_showtime_sync() {
-    let site = Site::start("lifecycle").await;
+    lifecycle("seed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_lifecycle_in_the_per_sha_dialect() {
+    lifecycle("per-sha").await;
+}
+
+async fn lifecycle(dialect: &str) {
+    let site = Site::start(&format!("lifecycle-{dialect}")).await;
+    std::fs::write(
+        site.dir.join("showtime.toml"),
+        format!("dialect = \"{dialect}\"\n"),
+    )
+    .unwrap();
     let mut counts = Vec::new();
 
     // Check-only before anything: the GitHub Actions outputs, raw.
@@ -102,8 +133,23 @@ async fn the_whole_lifecycle_through_showtime_sync() {
     let page = fetch(&first).await.expect("the environment answers");
     assert!(page.contains("42") && page.contains(HEAD), "{page}");
     let labels = site.showtime_labels(42);
-    assert!(labels.contains(&"🎪 🚦 running".to_owned()), "{labels:?}");
+    assert!(
+        labels.iter().any(|l| l.ends_with("🚦 running")),
+        "{labels:?}"
+    );
     assert!(labels.contains(&"🎪 🎯 abc123f".to_owned()), "{labels:?}");
+    let comments = site.fake.comments(42);
+    assert_eq!(comments.len(), 1, "one status comment");
+    assert!(
+        comments[0].body.contains("is running at"),
+        "{}",
+        comments[0].body
+    );
+    assert!(
+        !comments[0].body.contains("Building"),
+        "{}",
+        comments[0].body
+    );
     assert_eq!(site.live().await, ["pr-42-abc123f"]);
 
     // Environments outlive the command: status and list see it.
@@ -155,11 +201,46 @@ async fn the_whole_lifecycle_through_showtime_sync() {
     assert!(site.live().await.is_empty());
     assert!(!site.showtime_labels(42).iter().any(|l| l.contains("🚦")));
 
-    // start: adds the trigger as a person would, and creates it again.
+    // start: what `/circus refresh` does, and it runs again.
     let (start, n) = site.counted(&["start", "42", "--json"]).await;
     counts.push(("start", n));
     start.ok();
     assert_eq!(site.live().await, ["pr-42-5eadbee"]);
+
+    // The ways a stop arrives in GitHub Actions: the up-label removed (the
+    // event the runner saved), and a `/circus destroy` comment.
+    let (up, n) = site
+        .counted(&["sync", "42", "--event", "up-label-removed", "--json"])
+        .await;
+    counts.push(("sync (up-label removed)", n));
+    up.ok();
+    assert!(site.live().await.is_empty());
+    site.showtime(&["start", "42"]).await.ok();
+    let (destroy, n) = site
+        .counted_with_input(
+            &["sync", "42", "--comment", "-", "--json"],
+            "/circus destroy\n",
+        )
+        .await;
+    counts.push(("sync --comment /circus destroy", n));
+    destroy.ok();
+    assert!(site.live().await.is_empty());
+    assert!(!site.showtime_labels(42).iter().any(|l| l.contains("🚦")));
+
+    // Someone without write permission asks: refused with a reply.
+    let (refused, n) = site
+        .counted_as(
+            "visitor",
+            &["sync", "42", "--comment", "-"],
+            "/circus refresh\n",
+        )
+        .await;
+    counts.push(("sync --comment /circus refresh, unauthorized", n));
+    assert_eq!(refused.code, 3, "{refused:?}");
+    assert!(site.live().await.is_empty());
+    let sticky = site.fake.comments(42).pop().unwrap().body;
+    assert!(sticky.contains("@visitor: refused"), "{sticky}");
+    site.showtime(&["start", "42"]).await.ok();
 
     // Inside GitHub Actions: folded groups, and a step summary.
     let summary = site.dir.join("step_summary.md");
@@ -204,21 +285,21 @@ async fn the_whole_lifecycle_through_showtime_sync() {
     let sticky = site.fake.comments(42).pop().unwrap().body;
     assert!(sticky.contains("launch"), "{sticky}");
 
+    assert_eq!(
+        site.fake.comments(42).len(),
+        1,
+        "one status comment, always"
+    );
     for (command, n) in &counts {
-        eprintln!("GitHub requests: showtime {command}: {n}");
+        eprintln!("GitHub requests ({dialect}): showtime {command}: {n}");
     }
-    let budget = |name: &str| counts.iter().find(|(c, _)| *c == name).unwrap().1;
-    assert!(budget("sync --check-only") <= 2, "{counts:?}");
-    assert!(budget("plan") <= 2, "{counts:?}");
-    assert!(budget("status") <= 1, "{counts:?}");
-    assert_eq!(budget("list"), 0, "{counts:?}");
-    assert!(budget("sync (nothing to do)") <= 1, "{counts:?}");
-    // One request per label transition (a GraphQL document; a REST POST
-    // first when a per-value label has never been defined).
-    assert!(budget("sync (create)") <= 12, "{counts:?}");
-    assert!(budget("sync (rolling update)") <= 13, "{counts:?}");
-    assert!(budget("start") <= 14, "{counts:?}");
-    assert!(budget("stop") <= 8, "{counts:?}");
+    for (flow, budget) in BUDGETS {
+        let n = counts.iter().find(|(c, _)| c == flow).unwrap().1;
+        assert!(
+            n <= *budget,
+            "{dialect}: {flow}: {n} > {budget}: {counts:?}"
+        );
+    }
     site.clean_up().await;
 }
 
@@ -387,7 +468,7 @@ async fn a_sweep_destroys_expired_closed_and_orphaned_environments() {
         site.fake.requests().len()
     );
     assert!(
-        site.fake.requests().len() <= 20,
+        site.fake.requests().len() <= 12,
         "{:?}",
         site.fake.requests()
     );
@@ -403,6 +484,85 @@ async fn a_sweep_destroys_expired_closed_and_orphaned_environments() {
     let live = site.live().await;
     assert_eq!(live.len(), 1, "{live:?}");
     assert!(live[0].starts_with("pr-3-"), "{live:?}");
+    site.clean_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cleanup_of_50_prs_stays_within_its_github_budget() {
+    let site = Site::start("cleanup50").await;
+    std::fs::write(
+        site.dir.join("showtime.toml"),
+        "quota_per_requester = 20\nquota_total = 20\n",
+    )
+    .unwrap();
+    // #42 is the site's own, as the 50th.
+    for pr in (1u64..=51).filter(|pr| *pr != 42) {
+        let mut seeded = FakePr::new(pr);
+        if pr <= 15 {
+            seeded.labels = vec![TRIGGER.to_owned()];
+        }
+        site.fake.add_pull_request(seeded);
+    }
+    for pr in 1u64..=15 {
+        site.showtime(&["sync", &pr.to_string()]).await.ok();
+    }
+    // 10 expired (created three days ago, TTL 24h), 5 fresh.
+    for pr in 1u64..=10 {
+        backdate(&site, pr, 72);
+    }
+    assert_eq!(site.live().await.len(), 15);
+
+    let (cleanup, n) = site.counted(&["cleanup", "--json"]).await;
+    let report = cleanup.ok().json();
+    eprintln!("GitHub requests: showtime cleanup, 50 open PRs, 10 expired, 5 fresh: {n}");
+    assert!(n <= 40, "{n}: {:?}", site.fake.requests());
+    assert_eq!(
+        report["destroyed"].as_array().unwrap().len(),
+        10,
+        "{report}"
+    );
+    let live = site.live().await;
+    assert_eq!(live.len(), 5, "{live:?}");
+    for pr in 1u64..=15 {
+        assert_eq!(
+            site.fake.comments(pr).len(),
+            1,
+            "one status comment on #{pr}"
+        );
+    }
+    for pr in 1u64..=10 {
+        let labels = site.showtime_labels(pr);
+        assert!(
+            labels.iter().all(|l| l.starts_with("🎪 💬 ")),
+            "#{pr}: {labels:?}"
+        );
+    }
+
+    // Nothing left to do: the open PRs' one page, and the definitions'.
+    let (again, n) = site.counted(&["cleanup", "--json"]).await;
+    again.ok();
+    eprintln!("GitHub requests: showtime cleanup, 50 open PRs, nothing to do: {n}");
+    assert!(n <= 50usize.div_ceil(100) + 1, "{:?}", site.fake.requests());
+    site.clean_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_with_nothing_to_do_costs_a_page_per_100_prs_and_one_more() {
+    let site = Site::start("sweep-idle").await;
+    for pr in 100u64..250 {
+        site.fake.add_pull_request(FakePr::new(pr));
+    }
+    let open: usize = 151; // with #42
+    let (sweep, n) = {
+        site.fake.clear_requests();
+        let run = site
+            .run_with(env!("CARGO_BIN_EXE_showtime-sweep"), &["--json"], &[])
+            .await;
+        (run, site.fake.requests().len())
+    };
+    sweep.ok();
+    eprintln!("GitHub requests: showtime-sweep over {open} open PRs, nothing to do: {n}");
+    assert_eq!(n, open.div_ceil(100) + 1, "{:?}", site.fake.requests());
     site.clean_up().await;
 }
 

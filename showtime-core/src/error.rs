@@ -103,6 +103,8 @@ pub enum ValueKind {
     Dialect,
     /// The name of the legacy up-label.
     LegacyTrigger,
+    /// [`crate::pr::CommentId`].
+    CommentId,
 }
 
 impl fmt::Display for ValueKind {
@@ -124,6 +126,7 @@ impl fmt::Display for ValueKind {
             ValueKind::FeatureFlagLine => "feature flag line",
             ValueKind::Dialect => "label dialect",
             ValueKind::LegacyTrigger => "legacy trigger label",
+            ValueKind::CommentId => "comment id",
         })
     }
 }

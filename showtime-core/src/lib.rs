@@ -56,7 +56,7 @@ pub use config::{ConfCommand, Config, FeatureName, SizeName, Sizes};
 pub use error::{Error, ValueKind};
 pub use login::Login;
 pub use ports::{DateTime, Utc, async_trait};
-pub use pr::PrNumber;
+pub use pr::{CommentId, PrNumber};
 pub use sha::{Sha, ShortSha};
 pub use status::Status;
 pub use timestamp::Timestamp;

@@ -57,7 +57,7 @@ use std::time::Duration;
 pub use async_trait::async_trait;
 pub use chrono::{DateTime, Utc};
 
-use crate::{Address, Config, Login, PrNumber, Sha, ShortSha};
+use crate::{Address, CommentId, Config, Login, PrNumber, Sha, ShortSha};
 
 /// An error from a port call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -156,6 +156,33 @@ pub struct PullRequest {
     pub body: String,
     /// Every label name on it, as GitHub spells them.
     pub labels: Vec<String>,
+    /// How many comments it has, when the read says (GitHub's PR read
+    /// does, its listing does not): a PR with none has no status comment
+    /// to look for.
+    pub comments: Option<u32>,
+}
+
+/// Where a PR's status comment is, as far as the caller knows: what
+/// [`PrHost::upsert_comment`] needs in order to write it with one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommentAt {
+    /// At this id (remembered in a `🎪 💬 <id>` label): edit it in place.
+    Id(CommentId),
+    /// Nowhere: the PR has no comment at all, so post a new one.
+    Nowhere,
+    /// Not known: find the comment carrying the marker, or post one.
+    Unknown,
+}
+
+impl CommentAt {
+    /// What a read of `pr` and the id its labels remember tell.
+    pub fn of(pr: &PullRequest, remembered: Option<CommentId>) -> Self {
+        match (remembered, pr.comments) {
+            (Some(id), _) => CommentAt::Id(id),
+            (None, Some(0)) => CommentAt::Nowhere,
+            (None, _) => CommentAt::Unknown,
+        }
+    }
 }
 
 /// A user's permission on the repository, lowest first.
@@ -249,9 +276,17 @@ pub trait PrHost: Send + Sync {
 
     /// Creates or edits in place the one comment of this PR whose body
     /// contains `marker` (an HTML comment), so a PR never collects more than
-    /// one status comment.
-    async fn upsert_comment(&self, pr: PrNumber, marker: &str, body: &str)
-    -> Result<(), PortError>;
+    /// one status comment, and returns its id. `at` says where the comment
+    /// is known to be: [`CommentAt::Id`] is edited with one request (and
+    /// looked for by marker if it was deleted), [`CommentAt::Nowhere`]
+    /// posted with one, and only [`CommentAt::Unknown`] needs a search.
+    async fn upsert_comment(
+        &self,
+        pr: PrNumber,
+        at: CommentAt,
+        marker: &str,
+        body: &str,
+    ) -> Result<CommentId, PortError>;
 
     /// Creates a repository label definition, or updates its colour and
     /// description; one that already exists with these values is success.
@@ -331,6 +366,20 @@ pub trait PrHost: Send + Sync {
     /// that does not override it a definition still attached stays.
     async fn delete_label(&self, name: &str) -> Result<(), PortError> {
         self.delete_label_if_unused(name).await.map(|_| ())
+    }
+
+    /// [`delete_label`](Self::delete_label) for every name of `names`, in as
+    /// few requests as the host can (GitHub: one GraphQL document of
+    /// `deleteLabel` mutations for the definitions whose ids it knows).
+    /// Ask [`labels_in_use`](Self::labels_in_use) first. Repeating the call
+    /// is safe; one attempt, for the engine retries.
+    ///
+    /// The default deletes them one by one.
+    async fn delete_labels(&self, names: &[String]) -> Result<(), PortError> {
+        for name in names {
+            self.delete_label(name).await?;
+        }
+        Ok(())
     }
 }
 

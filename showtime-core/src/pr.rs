@@ -1,4 +1,4 @@
-//! Pull request numbers.
+//! Pull request numbers, and the ids of their comments.
 
 use std::fmt;
 use std::num::NonZeroU64;
@@ -56,6 +56,54 @@ impl fmt::Display for PrNumber {
 }
 
 serde_via_str!(PrNumber);
+
+/// The id of an issue comment on the PR host (GitHub's numeric comment id):
+/// where the status comment is, remembered in a `🎪 💬 <id>` label so that
+/// no run has to search the PR's comments for it.
+///
+/// ```
+/// use showtime_core::pr::CommentId;
+/// let id: CommentId = "1234567890".parse().unwrap();
+/// assert_eq!(id.get(), 1_234_567_890);
+/// assert!("12ab".parse::<CommentId>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CommentId(NonZeroU64);
+
+impl CommentId {
+    /// A comment id from an integer; `None` for zero.
+    pub fn new(n: u64) -> Option<Self> {
+        NonZeroU64::new(n).map(Self)
+    }
+
+    /// The id as an integer.
+    pub fn get(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl FromStr for CommentId {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        // 20 digits hold every u64; a label value longer than that is no id.
+        let bad = || Error::invalid(ValueKind::CommentId, s, COMMENT_EXPECTED);
+        if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        s.parse::<u64>().ok().and_then(Self::new).ok_or_else(bad)
+    }
+}
+
+const COMMENT_EXPECTED: &str = "the positive numeric id of a comment, such as `1234567890`";
+
+impl fmt::Display for CommentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+serde_via_str!(CommentId);
 
 #[cfg(test)]
 mod tests {

@@ -43,6 +43,14 @@ pub struct SweepReport {
     pub out_of_rounds: Vec<PrNumber>,
 }
 
+/// What one PR's sweep did.
+struct Swept {
+    plans: Vec<Plan>,
+    out_of_rounds: bool,
+    /// Its labels afterwards, as far as the run knows.
+    labels: Vec<String>,
+}
+
 impl Engine {
     /// Runs one sweep pass.
     pub async fn sweep(&self, dry_run: bool) -> Result<SweepReport, EngineError> {
@@ -55,7 +63,6 @@ impl Engine {
             .retry(|| self.ports().backend.list(None))
             .await
             .map_err(EngineError::listing("environments"))?;
-        let label_definitions = self.repository_labels().await?;
         let reads =
             futures_util::future::join_all(sweep_reads(&open, &environments).into_iter().map(
                 |pr| async move { (pr, self.retry(|| self.ports().host.pull_request(pr)).await) },
@@ -79,9 +86,10 @@ impl Engine {
             open,
             environments,
             read,
-            label_definitions,
         };
-        let plan = sweep(&obs, self.policy(), self.ports().clock.now());
+        let mut plan = sweep(&obs, self.policy(), self.ports().clock.now());
+        // The open PRs as this pass leaves them, for the label clean-up.
+        let mut open_now = obs.open.clone();
 
         let mut known: HashMap<PrNumber, PullRequest> = obs
             .open
@@ -105,11 +113,14 @@ impl Engine {
             .await;
         for (pr, result) in plan.reconcile.iter().zip(results) {
             match result {
-                Ok((plans, out_of_rounds)) => {
-                    if out_of_rounds {
+                Ok(swept) => {
+                    if swept.out_of_rounds {
                         report.out_of_rounds.push(*pr);
                     }
-                    report.prs.insert(*pr, plans);
+                    if let Some(open) = open_now.iter_mut().find(|o| o.number == *pr) {
+                        open.labels = swept.labels;
+                    }
+                    report.prs.insert(*pr, swept.plans);
                 }
                 Err(e) => report.errors.push((*pr, e.to_string())),
             }
@@ -124,6 +135,10 @@ impl Engine {
             report.orphans.push(id.clone());
         }
         report.young_orphans = plan.spare.clone();
+        // After the teardowns, so that the definitions they freed go in
+        // this pass rather than the next.
+        let definitions = self.repository_labels().await?;
+        plan.delete_labels = unused_label_definitions(&open_now, &definitions);
         report.deleted_labels = self.delete_labels(&plan.delete_labels, dry_run).await?;
         report.plan = plan;
         Ok(report)
@@ -151,29 +166,37 @@ impl Engine {
             .map_err(EngineError::listing("repository labels"))
     }
 
-    /// The plans of one PR's sweep, carried out or in dry-run only planned,
-    /// and whether it ran out of rounds.
+    /// One PR's sweep, carried out or in dry-run only planned.
     async fn sweep_pr(
         &self,
         pr: PrNumber,
         read: Option<PullRequest>,
         environments: Vec<EnvInfo>,
         dry_run: bool,
-    ) -> Result<(Vec<Plan>, bool), EngineError> {
+    ) -> Result<Swept, EngineError> {
         let read = read.ok_or_else(|| EngineError::Plan {
             pr,
             message: "the sweep plan names a PR that was not read".to_owned(),
         })?;
         if dry_run {
+            let labels = read.labels.clone();
             return self
                 .plan_for(read, Event::Sweep, None, Some(environments))
                 .await
-                .map(|plan| (vec![plan], false));
+                .map(|plan| Swept {
+                    plans: vec![plan],
+                    out_of_rounds: false,
+                    labels,
+                });
         }
         let options = ReconcileOptions::new().read(read).backend(environments);
         self.reconcile_with(pr, Event::Sweep, options)
             .await
-            .map(|outcome| (outcome.plans, outcome.out_of_rounds))
+            .map(|outcome| Swept {
+                plans: outcome.plans,
+                out_of_rounds: outcome.out_of_rounds,
+                labels: outcome.labels,
+            })
     }
 
     /// Deletes the label definitions `names` that nothing carries (the PR
@@ -189,18 +212,21 @@ impl Engine {
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        // Which are still attached anywhere, asked in bulk, then one delete
-        // per unused definition.
+        // Which are still attached anywhere, asked in bulk, then the unused
+        // ones deleted in bulk.
         let in_use = self
             .retry(|| self.ports().host.labels_in_use(names))
             .await
             .map_err(EngineError::listing("repository labels"))?;
-        let mut deleted = Vec::new();
-        for name in names.iter().filter(|n| !in_use.contains(*n)) {
-            self.retry(|| self.ports().host.delete_label(name))
+        let deleted: Vec<String> = names
+            .iter()
+            .filter(|n| !in_use.contains(*n))
+            .cloned()
+            .collect();
+        if !deleted.is_empty() {
+            self.retry(|| self.ports().host.delete_labels(&deleted))
                 .await
                 .map_err(EngineError::listing("repository labels"))?;
-            deleted.push(name.clone());
         }
         Ok(deleted)
     }

@@ -473,6 +473,7 @@ fn json_form_is_stable_and_round_trips() {
         "triggers": ["conf-enable-ALERTS"],
         "frozen": false,
         "blocked": false,
+        "comment_id": null,
         "anomalies": [{"label": "🎪 🦄 junk", "kind": "unrecognized",
                        "message": state.anomalies[0].message}],
         "other_labels": ["bug"]
@@ -540,4 +541,53 @@ fn readme_label_reference_matches_the_code() {
             assert!(line.contains(&format!("`{per_sha}`")), "{line}");
         }
     }
+}
+
+#[test]
+fn destroying_reads_over_the_status_it_sits_beside() {
+    let codec = Codec::default();
+    for labels in [
+        vec!["🎪 🎯 abc123f", "🎪 🚦 running", "🎪 🚦 destroying"],
+        vec!["🎪 abc123f 🚦 destroying", "🎪 abc123f 🚦 building"],
+    ] {
+        let state = codec.parse(&labels);
+        let sha: showtime_core::ShortSha = "abc123f".parse().unwrap();
+        assert_eq!(
+            state.environments[&sha].status,
+            Some(Status::Destroying),
+            "{labels:?}"
+        );
+        // The stale status is reported, so a repair would take it off.
+        assert_eq!(state.anomalies.len(), 1, "{:?}", state.anomalies);
+        assert!(
+            state.anomalies[0].label.ends_with("g")
+                && !state.anomalies[0].label.contains("destroying")
+        );
+    }
+    // Two statuses without `destroying` stay a conflict with no winner.
+    let state = codec.parse(["🎪 🎯 abc123f", "🎪 🚦 running", "🎪 🚦 building"]);
+    assert_eq!(state.environments.values().next().unwrap().status, None);
+}
+
+#[test]
+fn the_status_comment_label_round_trips_in_both_dialects() {
+    let codec = Codec::default();
+    let state = codec.parse(["🎪 🎯 abc123f", "🎪 🚦 running", "🎪 💬 4200000001"]);
+    assert_eq!(state.comment.map(|c| c.get()), Some(4_200_000_001));
+    assert!(state.anomalies.is_empty(), "{:?}", state.anomalies);
+    for dialect in [Dialect::Seed, Dialect::PerSha] {
+        let labels = codec.encode(&state, dialect);
+        assert!(
+            labels.contains(&"🎪 💬 4200000001".to_owned()),
+            "{labels:?}"
+        );
+        assert_eq!(codec.parse(&labels).comment, state.comment);
+    }
+    let bad = codec.parse(["🎪 💬 twelve"]);
+    assert_eq!(bad.comment, None);
+    assert!(
+        bad.anomalies[0].message.contains("comment"),
+        "{:?}",
+        bad.anomalies
+    );
 }

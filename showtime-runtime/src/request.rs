@@ -12,7 +12,7 @@
 use showtime_core::engine::{Engine, EngineError, Outcome, ReconcileOptions};
 use showtime_core::labels::Codec;
 use showtime_core::plan::Event;
-use showtime_core::ports::PullRequest;
+use showtime_core::ports::{Permission, PullRequest};
 use showtime_core::{Login, PrNumber};
 use showtime_github::webhook::Request;
 
@@ -43,6 +43,9 @@ pub struct Work {
     pub intents: Vec<Intent>,
     /// Comments whose command lines could not be read.
     pub malformed: Vec<Malformed>,
+    /// An actor's permission the caller has already read (the CLI checks
+    /// it before touching the PR): not asked of GitHub again.
+    pub known: Option<(Login, Permission)>,
 }
 
 impl Work {
@@ -52,6 +55,7 @@ impl Work {
             pr,
             intents: Vec::new(),
             malformed: Vec::new(),
+            known: None,
         }
     }
 
@@ -131,6 +135,7 @@ impl Work {
             self.push(intent);
         }
         self.malformed.extend(later.malformed);
+        self.known = self.known.take().or(later.known);
     }
 }
 
@@ -195,7 +200,7 @@ impl Done {
 /// previous one left, so coalesced work costs one read, not one per intent.
 /// A reconcile that cannot finish does not stop the next: reconciling is
 /// level-triggered, and the next event or sweep finishes the work.
-pub async fn carry_out(engine: &Engine, work: Work, read: Option<PullRequest>) -> Done {
+pub async fn carry_out(engine: &Engine, mut work: Work, read: Option<PullRequest>) -> Done {
     let pr = work.pr;
     let mut read = match read {
         Some(read) => Some(read),
@@ -205,7 +210,8 @@ pub async fn carry_out(engine: &Engine, work: Work, read: Option<PullRequest>) -
     };
     let mut outcomes: Vec<(Intent, Result<Outcome, EngineError>)> =
         Vec::with_capacity(work.intents.len());
-    for intent in work.intents {
+    let intents = std::mem::take(&mut work.intents);
+    for intent in intents {
         let current = read.take();
         let before = current.clone();
         // The same actor's permission, read by the previous reconcile, is
@@ -213,7 +219,11 @@ pub async fn carry_out(engine: &Engine, work: Work, read: Option<PullRequest>) -
         let known = match outcomes.last() {
             Some((last, Ok(done))) if last.actor == intent.actor => done.permission,
             _ => None,
-        };
+        }
+        .or_else(|| {
+            let (login, permission) = work.known.as_ref()?;
+            (intent.actor.as_ref() == Some(login)).then_some(*permission)
+        });
         let options = ReconcileOptions::new()
             .actor(intent.actor.clone())
             .permission(known)

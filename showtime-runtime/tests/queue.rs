@@ -12,9 +12,9 @@ use showtime_core::commands::SlashCommand;
 use showtime_core::engine::{Engine, Ports};
 use showtime_core::labels::Codec;
 use showtime_core::plan::Event;
-use showtime_core::ports::{Permission, PortError, PrHost, PullRequest};
+use showtime_core::ports::{CommentAt, Permission, PortError, PrHost, PullRequest};
 use showtime_core::testing::{MemoryHost, World};
-use showtime_core::{Login, PrNumber};
+use showtime_core::{CommentId, Login, PrNumber};
 use showtime_runtime::queue::{Queue, QueueSettings, Queued};
 use showtime_runtime::request::{Intent, Work};
 
@@ -57,10 +57,11 @@ impl PrHost for Counting {
     async fn upsert_comment(
         &self,
         pr: PrNumber,
+        at: CommentAt,
         marker: &str,
         body: &str,
-    ) -> Result<(), PortError> {
-        self.host.upsert_comment(pr, marker, body).await
+    ) -> Result<CommentId, PortError> {
+        self.host.upsert_comment(pr, at, marker, body).await
     }
     async fn ensure_label(&self, name: &str, color: &str, desc: &str) -> Result<(), PortError> {
         self.host.ensure_label(name, color, desc).await

@@ -139,12 +139,48 @@ impl Site {
         (run, self.fake.requests().len())
     }
 
+    /// [`Site::counted`] with `input` on standard input.
+    pub async fn counted_with_input(&self, args: &[&str], input: &str) -> (Run, usize) {
+        self.fake.clear_requests();
+        let run = self.showtime_with_input(args, input).await;
+        (run, self.fake.requests().len())
+    }
+
+    /// [`Site::counted_with_input`] as `actor`.
+    pub async fn counted_as(&self, actor: &str, args: &[&str], input: &str) -> (Run, usize) {
+        use tokio::io::AsyncWriteExt;
+        self.fake.clear_requests();
+        let mut child = self
+            .command(env!("CARGO_BIN_EXE_showtime"), args)
+            .env("GITHUB_ACTOR", actor)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).await.unwrap();
+        drop(stdin);
+        let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        let run = Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        (run, self.fake.requests().len())
+    }
+
+    /// The PR's 🎪 labels but `🎪 💬 <id>`, which says where the status
+    /// comment is and stays for the PR's whole life.
     pub fn showtime_labels(&self, pr: u64) -> Vec<String> {
         let mut labels: Vec<String> = self
             .fake
             .labels(pr)
             .into_iter()
-            .filter(|l| l.starts_with('🎪'))
+            .filter(|l| l.starts_with('🎪') && !l.starts_with("🎪 💬 "))
             .collect();
         labels.sort();
         labels

@@ -23,7 +23,6 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Mutex as AsyncMutex;
 
-use crate::comment;
 use crate::plan::{Actor, Decision, Event, Need, Next, Observation, Plan, Refusal, plan};
 use crate::policy::Policy;
 use crate::ports::{
@@ -296,11 +295,14 @@ impl Engine {
                 converged = true;
                 break;
             }
-            // Later rounds look again; a sweep stays a sweep.
+            // Later rounds look again (a fresh read: another process may
+            // have acted meanwhile, and a stop must win); a sweep stays a
+            // sweep.
             if event != Event::Sweep {
                 event = Event::Look;
             }
         }
+        run.write_comment().await?;
         Ok(run.finish(!converged, permission))
     }
 
@@ -392,19 +394,12 @@ impl Engine {
         actor: Option<&Login>,
         errors: &[crate::Error],
     ) -> Result<(), EngineError> {
-        let host = &self.ports.host;
         let read = self.read_pr(pr).await?;
         let labels = self.policy.codec.parse(&read.labels);
-        let body = comment::render(
-            &read,
-            &labels,
-            &malformed_message(actor, errors),
-            self.policy.default_ttl,
-            self.ports.clock.now(),
-        );
-        self.retry(|| host.upsert_comment(pr, comment::MARKER, &body))
-            .await
-            .map_err(|source| EngineError::Host { pr, source })
+        let mut run = Run::new(self, pr, actor.cloned());
+        run.start_round(read, labels);
+        run.reply(malformed_message(actor, errors));
+        run.write_comment().await
     }
 
     /// Creates or updates every reusable label definition

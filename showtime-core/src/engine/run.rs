@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::comment;
-use crate::labels::{LabelState, diff};
-use crate::plan::{Actor, Decision, Event, Observation, Plan, Step, StepFailure, plan};
-use crate::ports::{EnvId, EnvSpec, Notice, Permission, PortError, PullRequest};
+use crate::labels::{LabelState, Trigger, diff};
+use crate::plan::{Actor, Decision, Event, LabelOp, Observation, Plan, Step, StepFailure, plan};
+use crate::ports::{CommentAt, EnvId, EnvSpec, Notice, Permission, PortError, PullRequest};
 use crate::{Address, Login, PrNumber};
 
 use super::{AuditEvent, Engine, EngineError, Outcome};
@@ -35,6 +35,10 @@ pub(super) struct Run<'a> {
     /// Environments whose `wait_ready` succeeded in this run, with the
     /// address it returned.
     ready: BTreeMap<EnvId, Address>,
+    /// The status comment's messages of this run, in order: the comment is
+    /// written once, when the run ends and its outcome is known
+    /// ([`Run::write_comment`]); `None` while no plan asked for it.
+    comment: Option<Vec<String>>,
     pub(super) outcome: Outcome,
 }
 
@@ -49,6 +53,7 @@ impl<'a> Run<'a> {
             state: LabelState::default(),
             images: HashMap::new(),
             ready: BTreeMap::new(),
+            comment: None,
             outcome: Outcome {
                 pr,
                 plans: Vec::new(),
@@ -150,21 +155,21 @@ impl<'a> Run<'a> {
         for step in &plan.steps {
             let action = step.to_string();
             let result = match step {
-                Step::Labels(ops) => {
+                Step::Labels(ops) | Step::Intent(ops) => {
                     for op in ops {
                         op.apply(&mut self.state);
                     }
-                    let result = self.write_labels().await;
+                    let removing = matches!(step, Step::Labels(_));
+                    let result = self.write_labels(removing).await;
                     self.audit(action, result.clone().map_err(|e| e.to_string()));
                     result.map_err(|e| self.host_error(e))?;
                     continue;
                 }
-                Step::RemoveLabel(label) => {
-                    self.remove_label(action, label).await?;
-                    continue;
-                }
                 Step::Comment(message) => {
-                    self.comment(action, message).await?;
+                    let messages = self.comment.get_or_insert_with(Vec::new);
+                    if !message.is_empty() && !messages.contains(message) {
+                        messages.push(message.clone());
+                    }
                     continue;
                 }
                 Step::Notify(text) => {
@@ -225,43 +230,60 @@ impl<'a> Run<'a> {
                     .await
             }
             Step::Destroy(env) => engine.retry(|| ports.backend.destroy(env)).await,
-            Step::Labels(_) | Step::RemoveLabel(_) | Step::Comment(_) | Step::Notify(_) => Ok(()),
+            Step::Labels(_) | Step::Intent(_) | Step::Comment(_) | Step::Notify(_) => Ok(()),
         }
     }
 
-    async fn remove_label(&mut self, action: String, label: &str) -> Result<(), EngineError> {
-        let engine = self.engine;
-        let result = engine
-            .retry(|| engine.ports.host.remove_label(self.pr, label))
-            .await;
-        self.audit(action, result.clone().map_err(|e| e.to_string()));
-        result.map_err(|e| self.host_error(e))?;
-        self.current
-            .retain(|l| l.to_lowercase() != label.to_lowercase());
-        Ok(())
+    /// Asks for the status comment to be written with `message` when the
+    /// run ends (a reply outside any plan).
+    pub(super) fn reply(&mut self, message: String) {
+        self.comment.get_or_insert_with(Vec::new).push(message);
     }
 
-    async fn comment(&mut self, action: String, message: &str) -> Result<(), EngineError> {
+    /// Writes the status comment once, if any plan of the run asked for it:
+    /// the state as the run leaves it, under its messages. The comment is
+    /// found with one request where its place is known (a `🎪 💬` label, or
+    /// a PR without comments), and a new comment's id is remembered in that
+    /// label so that no later run has to search for it.
+    pub(super) async fn write_comment(&mut self) -> Result<(), EngineError> {
+        let Some(messages) = self.comment.take() else {
+            return Ok(());
+        };
         let engine = self.engine;
         let read = self.read.as_ref().ok_or_else(|| EngineError::Plan {
             pr: self.pr,
             message: "comment before the PR was read".to_owned(),
         })?;
+        let message = messages.join("\n\n");
         let body = comment::render(
             read,
             &self.state,
-            message,
+            &message,
             engine.policy.default_ttl,
             engine.ports.clock.now(),
         );
+        let at = CommentAt::of(read, self.state.comment);
         let result = engine
             .retry(|| {
                 engine
                     .ports
                     .host
-                    .upsert_comment(self.pr, comment::MARKER, &body)
+                    .upsert_comment(self.pr, at, comment::MARKER, &body)
             })
             .await;
+        let action = Step::Comment(message).to_string();
+        self.audit(
+            action,
+            result.clone().map(|_| ()).map_err(|e| e.to_string()),
+        );
+        let id = result.map_err(|e| self.host_error(e))?;
+        if self.state.comment == Some(id) {
+            return Ok(());
+        }
+        let remember = LabelOp::Comment(id);
+        let action = Step::Labels(vec![remember.clone()]).to_string();
+        remember.apply(&mut self.state);
+        let result = self.write_labels(true).await;
         self.audit(action, result.clone().map_err(|e| e.to_string()));
         result.map_err(|e| self.host_error(e))
     }
@@ -280,17 +302,42 @@ impl<'a> Run<'a> {
 
     /// Writes the difference between the labels on the PR and the state as
     /// one transition ([`PrHost::change_labels`](crate::ports::PrHost::change_labels)).
-    async fn write_labels(&mut self) -> Result<(), PortError> {
+    /// Without `removing` (an intent, [`Step::Intent`]) only the additions
+    /// are written, so the transition is one request; what they replace is
+    /// removed by the next transition.
+    async fn write_labels(&mut self, removing: bool) -> Result<(), PortError> {
         let engine = self.engine;
         let host = &engine.ports.host;
         let desired = engine
             .policy
             .codec
             .encode(&self.state, engine.policy.dialect);
-        let change = diff(&self.current, &desired);
+        let legacy = engine.policy.codec.legacy_trigger().to_lowercase();
+        let mut change = diff(&self.current, &desired);
+        if !removing {
+            change.remove.clear();
+        } else if !self.state.triggers.contains(&Trigger::Up) {
+            // The up-label is outside the 🎪 namespace, which a diff never
+            // touches: it goes only when a plan consumed it (a stop).
+            change.remove.extend(
+                self.current
+                    .iter()
+                    .filter(|l| l.to_lowercase() == legacy)
+                    .cloned(),
+            );
+        }
         if change.add.is_empty() && change.remove.is_empty() {
             return Ok(());
         }
+        // A host that removes one label per request (GitHub's REST) may be
+        // cut short between two: the up-label and triggers go first and the
+        // statuses (a `destroying` intent) last, so what is left still says
+        // to finish, never to start again.
+        change.remove.sort_by_key(|label| match label {
+            l if l.to_lowercase() == legacy => 0,
+            l if l.contains('🚦') => 2,
+            _ => 1,
+        });
         for label in &change.add {
             self.define(label).await?;
         }

@@ -207,6 +207,12 @@ const REFERENCE: &[ReferenceEntry] = &[
         PURPLE,
     ),
     row(
+        "🎪 💬 <comment id>",
+        None,
+        "Where the PR's status comment is, so no run searches for it",
+        PALE,
+    ),
+    row(
         "🎪 🚩 <FLAG>=true|false",
         None,
         "Feature flag set on or off",
@@ -317,6 +323,7 @@ impl Codec {
                 "Freeze: new commits do not update the environment".to_owned(),
             ),
             Fact::Blocked => (RED, "Block all Showtime operations on this PR".to_owned()),
+            Fact::Comment(id) => (PALE, format!("Showtime's status comment is {id}")),
         };
         debug_assert!(description.chars().count() <= MAX_DESCRIPTION_LEN);
         Some(LabelDefinition { color, description })

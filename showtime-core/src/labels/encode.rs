@@ -2,7 +2,7 @@
 //!
 //! Every value a state can hold fits GitHub's limit, so encoding cannot fail;
 //! the order of the output is fixed (triggers, flags, pointers, environments,
-//! TTL, configuration) so that the same state always gives the same list.
+//! TTL, status comment, configuration) so that the same state always gives the same list.
 
 use super::{Codec, Dialect, Environment, LabelState, TENT, Trigger};
 use crate::ShortSha;
@@ -24,6 +24,7 @@ pub(super) mod emoji {
     pub const SYNC: &str = "🔄";
     pub const FREEZE: &str = "🧊";
     pub const BLOCKED: &str = "🔒";
+    pub const COMMENT: &str = "💬";
 }
 
 impl Codec {
@@ -76,6 +77,9 @@ impl Codec {
         }
         if let Some(ttl) = state.ttl {
             out.push(format!("{TENT} {} {ttl}", emoji::TTL));
+        }
+        if let Some(id) = state.comment {
+            out.push(format!("{TENT} {} {id}", emoji::COMMENT));
         }
         let config = &state.config;
         let items = [

@@ -8,6 +8,7 @@
 //!   "config": {"features": {"ALERTS": true}, "debug": false, "size": null,
 //!              "no_examples": false, "cache_redis": false},
 //!   "triggers": ["start", "conf-enable-ALERTS"], "frozen": false, "blocked": false,
+//!   "comment_id": "1234567890",
 //!   "anomalies": [{"label": "🎪 🎯 def456a", "kind": "conflict", "detail": "active",
 //!                  "message": "…"}],
 //!   "other_labels": ["bug"]
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Anomaly, Environment, LabelState, Requester, Trigger};
 use crate::config::Config;
-use crate::{Address, ShortSha, Status, Timestamp, Ttl};
+use crate::{Address, CommentId, ShortSha, Status, Timestamp, Ttl};
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +44,8 @@ pub(super) struct Wire {
     frozen: bool,
     #[serde(default)]
     blocked: bool,
+    #[serde(default)]
+    comment_id: Option<CommentId>,
     #[serde(default)]
     anomalies: Vec<Anomaly>,
     #[serde(default)]
@@ -88,6 +91,7 @@ impl TryFrom<Wire> for LabelState {
             triggers: wire.triggers,
             frozen: wire.frozen,
             blocked: wire.blocked,
+            comment: wire.comment_id,
             anomalies: wire.anomalies,
             other_labels: wire.other_labels,
         })
@@ -115,6 +119,7 @@ impl From<LabelState> for Wire {
             triggers: state.triggers,
             frozen: state.frozen,
             blocked: state.blocked,
+            comment_id: state.comment,
             anomalies: state.anomalies,
             other_labels: state.other_labels,
         }

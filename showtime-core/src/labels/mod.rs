@@ -125,6 +125,9 @@ pub struct LabelState {
     pub frozen: bool,
     /// Showtime does nothing on this PR (`🎪 🔒 showtime-blocked`).
     pub blocked: bool,
+    /// Where the PR's status comment is (`🎪 💬 <id>`); kept through
+    /// teardowns, so the PR keeps one status comment for its whole life.
+    pub comment: Option<crate::CommentId>,
     /// 🎪 labels that are malformed, unknown or contradict each other.
     pub anomalies: Vec<Anomaly>,
     /// Labels outside Showtime's namespace, sorted; never changed by Showtime.
@@ -301,6 +304,8 @@ pub enum Detail {
     Address,
     /// An environment's requester.
     Requester,
+    /// The status comment's id, `💬`.
+    Comment,
 }
 
 /// The kinds of [`Anomaly`].

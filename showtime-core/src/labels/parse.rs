@@ -11,7 +11,7 @@ use super::{
     Trigger,
 };
 use crate::config::{FeatureName, SizeName};
-use crate::{Address, ShortSha, Status, Timestamp, Ttl};
+use crate::{Address, CommentId, ShortSha, Status, Timestamp, Ttl};
 
 /// The emoji keys, written without U+FE0F (labels are matched after it is
 /// stripped). The table is the grammar: adding a key means adding a row.
@@ -31,6 +31,7 @@ pub(super) const KEYS: &[(&str, Key)] = &[
     ("🔄", Key::Sync),
     ("🧊", Key::Freeze),
     ("🔒", Key::Blocked),
+    ("💬", Key::Comment),
 ];
 
 /// The fixed words of the trigger and flag labels.
@@ -61,6 +62,7 @@ pub(super) enum Key {
     Sync,
     Freeze,
     Blocked,
+    Comment,
 }
 
 fn key_of(token: &str) -> Option<Key> {
@@ -87,6 +89,7 @@ pub(super) enum Fact {
     Trigger(Trigger),
     Frozen,
     Blocked,
+    Comment(CommentId),
 }
 
 /// One configuration item of a `⚙️` or `🚩` label.
@@ -197,6 +200,7 @@ impl Codec {
                 .collect::<Result<_, _>>()
                 .map(Fact::Items),
             Key::Flag => flag(value).map(|item| Fact::Items(vec![item])),
+            Key::Comment => Ok(Fact::Comment(lower.parse().map_err(invalid)?)),
             Key::Start | Key::Stop | Key::Sync | Key::Freeze | Key::Blocked => {
                 let word = FLAG_WORDS
                     .iter()
@@ -324,7 +328,7 @@ fn excerpt(s: &str) -> String {
     crate::error::excerpt(s)
 }
 
-const GRAMMAR_HINT: &str = "expected `🎪 <emoji> <value>` (🚦 🎯 🏗️ 📅 🌐 ⌛ 👤 ⚙️ 🚩), \
+const GRAMMAR_HINT: &str = "expected `🎪 <emoji> <value>` (🚦 🎯 🏗️ 📅 🌐 ⌛ 👤 ⚙️ 🚩 💬), \
                             `🎪 <sha7> <emoji> <value>` (🚦 📅 🌐 🤡 ⌛), a trigger such as \
                             `🎪 ⚡ showtime-trigger-start`, or `🎪 conf-<command>`";
 
@@ -361,6 +365,7 @@ struct Assembly {
     triggers: BTreeSet<Trigger>,
     frozen: bool,
     blocked: bool,
+    comments: Votes<CommentId>,
     anomalies: Anomalies,
     other_labels: Vec<String>,
 }
@@ -400,6 +405,7 @@ impl Assembly {
             }
             Fact::Frozen => self.frozen = true,
             Fact::Blocked => self.blocked = true,
+            Fact::Comment(id) => push(&mut self.comments, id, label),
         }
     }
 
@@ -424,6 +430,7 @@ impl Assembly {
             triggers,
             frozen,
             blocked,
+            comments,
             mut anomalies,
             mut other_labels,
         } = self;
@@ -431,11 +438,12 @@ impl Assembly {
         let building = anomalies.decide(Detail::Building, "building pointers (🏗️)", building);
         let ttl = anomalies.decide(Detail::Ttl, "TTLs (⌛)", ttl);
         let size = anomalies.decide(Detail::Size, "sizes", sizes);
+        let comment = anomalies.decide(Detail::Comment, "status comments (💬)", comments);
         let primary = active.clone().or_else(|| building.clone());
 
         let mut environments: BTreeMap<ShortSha, Environment> = BTreeMap::new();
         for (sha, votes) in anomalies.attach(statuses, primary.as_ref()) {
-            let status = anomalies.decide(Detail::Status, &format!("statuses for {sha}"), votes);
+            let status = anomalies.status(&sha, votes);
             environments.entry(sha).or_default().status = status;
         }
         for (sha, votes) in anomalies.attach(created, primary.as_ref()) {
@@ -486,6 +494,7 @@ impl Assembly {
             triggers,
             frozen,
             blocked,
+            comment,
             anomalies,
             other_labels,
         }
@@ -525,6 +534,24 @@ impl Anomalies {
             self.push(&label, AnomalyKind::Conflict, Some(detail), message.clone());
         }
         None
+    }
+
+    /// An environment's status. `destroying` is only ever added beside the
+    /// status it replaces, as the intent of a teardown (one request, no
+    /// removal), and only the teardown's last write removes the pair: so
+    /// when it conflicts, it wins, and the others are reported for removal.
+    fn status(&mut self, sha: &ShortSha, mut votes: Votes<Status>) -> Option<Status> {
+        if votes.len() > 1 && votes.contains_key(&Status::Destroying) {
+            let message = format!("{sha} is being destroyed; its other statuses are stale");
+            for (_, labels) in votes.iter().filter(|(s, _)| **s != Status::Destroying) {
+                for label in labels {
+                    let kind = AnomalyKind::Conflict;
+                    self.push(label, kind, Some(Detail::Status), message.clone());
+                }
+            }
+            votes.retain(|s, _| *s == Status::Destroying);
+        }
+        self.decide(Detail::Status, &format!("statuses for {sha}"), votes)
     }
 
     /// Moves PR-level votes onto the primary environment, or reports them as

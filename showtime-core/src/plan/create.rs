@@ -66,14 +66,11 @@ impl Planner<'_> {
     pub(super) fn start(&self, requests: &Requests) -> Decision {
         let head = self.head();
         let l = self.labels();
-        if l.building.as_ref() == Some(&head)
-            && matches!(
-                self.status_of(&head),
-                Some(Status::Requested | Status::Building | Status::Deploying)
-            )
-        {
+        if l.building.as_ref() == Some(&head) && self.status_of(&head) != Some(Status::Failed) {
             // Nothing new to start; finish the build in progress (or resume
-            // it after a crash) as any reconcile would.
+            // it after a crash, when its trigger is still there and its
+            // labels may be half-switched to `running`) as any reconcile
+            // would.
             let mut ops = consume(requests);
             ops.extend(self.conf_ops(requests));
             return self.repair_from(ops, false);
@@ -138,7 +135,10 @@ impl Planner<'_> {
         for command in &requests.conf {
             config.apply(command);
         }
-        let mut intent = consume(requests);
+        // The triggers stay until the environment runs: the intent below is
+        // then additions only (one request), and a run cut short finds the
+        // trigger and finishes what it asked. The activation consumes them.
+        let mut intent = Vec::new();
         if config != l.config {
             intent.push(LabelOp::Config(config.clone()));
         }
@@ -155,10 +155,10 @@ impl Planner<'_> {
             Timestamp::from_datetime(self.now),
             requester.clone(),
         ));
+        // The serving environment stays `running` while the new one builds
+        // beside it: the labels say so with `🏗️`, and rewriting its status
+        // would make the intent a removal too (two requests, not one).
         intent.push(LabelOp::Status(head.clone(), Status::Building));
-        if let Some(serving) = serving.as_ref().filter(|s| *s != &head) {
-            intent.push(LabelOp::Status(serving.clone(), Status::Updating));
-        }
         if l.ttl.is_none() {
             intent.push(LabelOp::Ttl(Some(self.policy.default_ttl)));
         }
@@ -170,14 +170,17 @@ impl Planner<'_> {
             .filter(|sha| sha != &head || rebuild_in_place)
             .collect();
         let mut steps = vec![Step::Labels(intent)];
-        let mut building = format!("Building `{head}`…");
+        // The comment is written once the run ends, with the state it left
+        // (running, or what failed): only what that state cannot say goes
+        // here.
+        let mut note = String::new();
         if serving.is_none() && !description.errors.is_empty() {
-            building.push_str("\n\nThese lines of the PR description were not applied:");
+            note.push_str("These lines of the PR description were not applied:");
             for error in &description.errors {
-                building.push_str(&format!("\n- {error}"));
+                note.push_str(&format!("\n- {error}"));
             }
         }
-        steps.push(Step::Comment(building));
+        steps.push(Step::Comment(note));
         for sha in &stale {
             steps.push(Step::Destroy(self.id(sha)));
         }
@@ -212,14 +215,14 @@ impl Planner<'_> {
     ) {
         let env = self.id(sha);
         let full = self.obs.pr.head_sha.clone();
+        // No `deploying` transition between build and deploy: the building
+        // intent already covers the deploy after a crash (the next round
+        // finds the environment in the backend and awaits it), and the
+        // transition would cost two requests per environment.
         steps.push(Step::Build {
             env: env.clone(),
             sha: full.clone(),
         });
-        steps.push(Step::Labels(vec![LabelOp::Status(
-            sha.clone(),
-            Status::Deploying,
-        )]));
         steps.push(Step::Deploy(Deployment {
             env: env.clone(),
             sha: full,

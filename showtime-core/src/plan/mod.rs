@@ -41,8 +41,7 @@ use crate::ports::{EnvId, EnvInfo, Health};
 use crate::{Login, ShortSha, Status};
 
 pub use ops::LabelOp;
-pub(crate) use sweep::unused_label_definitions;
-pub use sweep::{SweepObservation, SweepPlan, sweep, sweep_reads};
+pub use sweep::{SweepObservation, SweepPlan, sweep, sweep_reads, unused_label_definitions};
 pub use types::{
     Actor, Decision, Deployment, Event, Need, Next, Observation, Plan, Refusal, Step, StepFailure,
 };
@@ -210,6 +209,9 @@ impl Planner<'_> {
             if self.obs.event == Event::Sweep || self.obs.actor.is_none() {
                 // Nobody to act for: requests wait for an event with an actor.
                 return self.repair_from(Vec::new(), false);
+            }
+            if (requests.stop && self.stop_needs_no_permission()) || requests.only_looks() {
+                return self.handle(&requests);
             }
             match self.authorized() {
                 Err(need) => return Decision::Observe(need),

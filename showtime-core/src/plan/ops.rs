@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::config::Config;
 use crate::labels::{LabelState, Requester, Trigger};
-use crate::{Address, ShortSha, Status, Timestamp, Ttl};
+use crate::{Address, CommentId, ShortSha, Status, Timestamp, Ttl};
 
 /// One change to the label state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,9 +32,11 @@ pub enum LabelOp {
     Consume(Trigger),
     /// Set or clear the freeze flag.
     Frozen(bool),
-    /// Remove all Showtime state, keeping triggers not yet acted on and the
-    /// freeze and blocked flags.
+    /// Remove all Showtime state, keeping triggers not yet acted on, the
+    /// freeze and blocked flags and where the status comment is.
     Reset,
+    /// Remember where the status comment is (`🎪 💬 <id>`).
+    Comment(CommentId),
 }
 
 impl fmt::Display for LabelOp {
@@ -56,6 +58,7 @@ impl fmt::Display for LabelOp {
             LabelOp::Consume(trigger) => write!(f, "consume {trigger}"),
             LabelOp::Frozen(on) => write!(f, "frozen {on}"),
             LabelOp::Reset => write!(f, "reset"),
+            LabelOp::Comment(id) => write!(f, "status comment {id}"),
         }
     }
 }
@@ -102,10 +105,12 @@ impl LabelOp {
                 state.triggers.remove(trigger);
             }
             LabelOp::Frozen(on) => state.frozen = *on,
+            LabelOp::Comment(id) => state.comment = Some(*id),
             LabelOp::Reset => {
                 *state = LabelState {
                     frozen: state.frozen,
                     blocked: state.blocked,
+                    comment: state.comment,
                     triggers: std::mem::take(&mut state.triggers),
                     other_labels: std::mem::take(&mut state.other_labels),
                     ..LabelState::default()

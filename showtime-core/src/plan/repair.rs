@@ -20,7 +20,11 @@ impl Planner<'_> {
     /// and repairs anomalies.
     pub(super) fn repair_from(&self, mut ops: Vec<LabelOp>, may_create: bool) -> Decision {
         let l = self.labels();
-        let has_state = !l.environments.is_empty() || l.primary().is_some();
+        // An environment this run started counts as state even when the
+        // labels no longer claim it (someone stopped the PR meanwhile): it
+        // must be found in the backend and destroyed.
+        let has_state =
+            !l.environments.is_empty() || l.primary().is_some() || !self.obs.ready.is_empty();
         if !has_state && !may_create && l.anomalies.is_empty() && self.obs.backend.is_none() {
             return Decision::Act(Plan::nothing("no environment"));
         }
@@ -215,19 +219,28 @@ impl Planner<'_> {
             }
             destroy.push(sha.clone());
         }
+        // The comment is written last in a run: one cut short just before
+        // leaves a serving environment whose PR was never told (no `💬`).
+        let serving = active
+            .as_ref()
+            .and_then(|a| self.backend_env(a))
+            .is_some_and(|e| e.health == Health::Healthy);
+        if serving && l.comment.is_none() && steps.is_empty() {
+            steps.push(Step::Comment(String::new()));
+            reasons.push("status comment missing");
+        }
         if !destroy.is_empty() {
             reasons.push("unclaimed environments");
-            let mut intent = ops;
-            intent.extend(
-                destroy
-                    .iter()
-                    .map(|s| LabelOp::Status(s.clone(), Status::Destroying)),
-            );
-            let mut plan_steps = vec![Step::Labels(intent)];
+            let intent = destroy
+                .iter()
+                .map(|s| LabelOp::Status(s.clone(), Status::Destroying))
+                .collect();
+            // The other changes go with the last transition, which removes
+            // labels anyway: the intent stays one request.
+            let mut plan_steps = vec![Step::Intent(intent)];
             plan_steps.extend(destroy.iter().map(|s| Step::Destroy(self.id(s))));
-            plan_steps.push(Step::Labels(
-                destroy.iter().map(|s| LabelOp::Forget(s.clone())).collect(),
-            ));
+            ops.extend(destroy.iter().map(|s| LabelOp::Forget(s.clone())));
+            plan_steps.push(Step::Labels(ops));
             plan_steps.extend(steps);
             return act(&reasons.join(", "), plan_steps, Next::Done);
         }

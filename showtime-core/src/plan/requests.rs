@@ -31,6 +31,17 @@ pub(super) enum TtlRequest {
 }
 
 impl Requests {
+    /// Whether only `/circus status` or `/circus help` is asked: a look that
+    /// changes nothing but the status comment, which a refusal would write
+    /// too, so it needs no permission look-up.
+    pub(super) fn only_looks(&self) -> bool {
+        (self.status || self.help)
+            && !(self.start || self.stop || self.sync)
+            && self.conf.is_empty()
+            && self.ttl.is_none()
+            && self.consumed.is_empty()
+    }
+
     pub(super) fn any(&self) -> bool {
         self.start
             || self.stop
@@ -107,6 +118,26 @@ impl Planner<'_> {
                 ..
             }) => Ok(*p >= self.policy.required_permission),
         }
+    }
+
+    /// Whether a stop may go ahead without asking for the actor's
+    /// permission (a request GitHub counts): when the up-label was removed
+    /// (GitHub let that person change labels, and the trigger is gone
+    /// whatever Showtime answers), or when the actor requested the
+    /// environment (their permission was checked then, and dismissing one's
+    /// own environment costs nobody anything).
+    pub(super) fn stop_needs_no_permission(&self) -> bool {
+        if self.obs.event == Event::UpLabelRemoved {
+            return true;
+        }
+        let Some(login) = self.actor_login() else {
+            return false;
+        };
+        let environments = &self.labels().environments;
+        !environments.is_empty()
+            && environments
+                .values()
+                .all(|e| e.requested_by.as_ref().is_some_and(|r| r.login() == login))
     }
 
     pub(super) fn refuse(&self, requests: &Requests, pushed: bool) -> Decision {

@@ -24,8 +24,6 @@ pub struct SweepObservation {
     /// when the PR host has no such PR. A PR whose read failed is left out,
     /// and the sweep leaves it alone.
     pub read: BTreeMap<PrNumber, Option<PullRequest>>,
-    /// Every label defined in the repository.
-    pub label_definitions: Vec<String>,
 }
 
 /// What one sweep does.
@@ -43,7 +41,9 @@ pub struct SweepPlan {
     pub spare: Vec<EnvId>,
     /// Repository definitions of per-value 🎪 labels (SHAs, times,
     /// addresses) that no open PR carries: deleted, unless an issue or a
-    /// closed PR still carries them.
+    /// closed PR still carries them. Decided once the PRs are reconciled
+    /// ([`unused_label_definitions`] over the labels they are left with),
+    /// so a pass deletes the definitions its own teardowns freed.
     pub delete_labels: Vec<String>,
 }
 
@@ -124,17 +124,13 @@ pub fn sweep(obs: &SweepObservation, policy: &Policy, now: DateTime<Utc>) -> Swe
         }
     }
     plan.reconcile = reconcile.into_iter().collect();
-    plan.delete_labels = unused_label_definitions(&obs.open, &obs.label_definitions);
     plan
 }
 
 /// The label definitions a cleanup deletes: per-value 🎪 labels (SHAs,
 /// times, addresses) that no open PR carries. The PR host deletes only what
 /// no issue or PR (closed ones included) carries.
-pub(crate) fn unused_label_definitions(
-    open: &[PullRequest],
-    definitions: &[String],
-) -> Vec<String> {
+pub fn unused_label_definitions(open: &[PullRequest], definitions: &[String]) -> Vec<String> {
     let in_use: BTreeSet<String> = open
         .iter()
         .flat_map(|pr| pr.labels.iter().map(|l| l.to_lowercase()))

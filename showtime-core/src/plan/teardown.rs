@@ -73,19 +73,25 @@ impl Planner<'_> {
         requests: &Requests,
     ) -> Decision {
         let shas = self.all_shas();
-        let mut intent: Vec<LabelOp> = consume(requests);
-        intent.extend(
-            shas.iter()
-                .map(|sha| LabelOp::Status(sha.clone(), Status::Destroying)),
-        );
-        let mut steps = vec![Step::Labels(intent)];
-        if remove_up_label && self.labels().triggers.contains(&Trigger::Up) {
-            steps.push(Step::RemoveLabel(
-                self.policy.codec.legacy_trigger().to_owned(),
-            ));
+        // The intent adds `destroying` beside each status (one request);
+        // the last transition takes everything off at once, triggers and
+        // the up-label included, so a run cut short in between still finds
+        // a stop to finish (`destroying` reads over the other status).
+        let intent: Vec<LabelOp> = shas
+            .iter()
+            .map(|sha| LabelOp::Status(sha.clone(), Status::Destroying))
+            .collect();
+        let mut steps = Vec::new();
+        if !intent.is_empty() {
+            steps.push(Step::Intent(intent));
         }
         steps.extend(shas.iter().map(|sha| Step::Destroy(self.id(sha))));
-        steps.push(Step::Labels(vec![LabelOp::Reset]));
+        let mut reset = vec![LabelOp::Reset];
+        reset.extend(consume(requests));
+        if remove_up_label && self.labels().triggers.contains(&Trigger::Up) {
+            reset.push(LabelOp::Consume(Trigger::Up));
+        }
+        steps.push(Step::Labels(reset));
         steps.push(Step::Comment(message.clone()));
         steps.push(Step::Notify(format!(
             "PR #{}: environment destroyed ({reason})",

@@ -226,10 +226,14 @@ impl fmt::Display for Plan {
 /// One idempotent step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    /// Change the 🎪 labels (one add call, one remove call per label).
+    /// Change the 🎪 labels: one transition (one request on GitHub where
+    /// every label's id is known, else an add and a removal).
     Labels(Vec<LabelOp>),
-    /// Remove a label outside the 🎪 namespace (the legacy up-label, on stop).
-    RemoveLabel(String),
+    /// Record an intent before a cloud step by adding labels only, which is
+    /// one request whatever is known: the labels these changes replace stay
+    /// until the next [`Step::Labels`]. Used for `destroying`, which the
+    /// parser reads over the status it sits beside.
+    Intent(Vec<LabelOp>),
     /// Build (or find) the image of a commit.
     Build {
         /// The environment the image is for.
@@ -262,7 +266,7 @@ impl Step {
             | Step::ApplyConfig(env, _)
             | Step::Destroy(env) => Some(env),
             Step::Deploy(d) => Some(&d.env),
-            Step::Labels(_) | Step::RemoveLabel(_) | Step::Comment(_) | Step::Notify(_) => None,
+            Step::Labels(_) | Step::Intent(_) | Step::Comment(_) | Step::Notify(_) => None,
         }
     }
 }
@@ -274,7 +278,10 @@ impl fmt::Display for Step {
                 let ops: Vec<String> = ops.iter().map(ToString::to_string).collect();
                 write!(f, "labels: {}", ops.join("; "))
             }
-            Step::RemoveLabel(label) => write!(f, "remove label `{label}`"),
+            Step::Intent(ops) => {
+                let ops: Vec<String> = ops.iter().map(ToString::to_string).collect();
+                write!(f, "intent: {}", ops.join("; "))
+            }
             Step::Build { env, .. } => write!(f, "build image {}", env.image_tag()),
             Step::Deploy(d) => write!(f, "deploy {}", d.env),
             Step::AwaitReady(env) => write!(f, "await {env} ready"),

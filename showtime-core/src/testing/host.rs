@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use crate::labels::is_showtime_label;
-use crate::ports::{Permission, PortError, PrHost, PullRequest};
-use crate::{Login, PrNumber};
+use crate::ports::{CommentAt, Permission, PortError, PrHost, PullRequest};
+use crate::{CommentId, Login, PrNumber};
 
 use super::faults::{Counter, Faults};
 use super::lock;
@@ -66,11 +66,13 @@ impl MemoryHost {
         labels
     }
 
-    /// The PR's 🎪 labels, sorted.
+    /// The PR's 🎪 labels, sorted, without `🎪 💬 <id>`: that one only says
+    /// where the status comment is, outlives every environment, and is
+    /// missing after a run cut short before its comment.
     pub fn showtime_labels(&self, pr: PrNumber) -> Vec<String> {
         self.labels(pr)
             .into_iter()
-            .filter(|l| is_showtime_label(l))
+            .filter(|l| is_showtime_label(l) && !l.contains('💬'))
             .collect()
     }
 
@@ -151,9 +153,18 @@ impl MemoryHost {
 impl PrHost for MemoryHost {
     async fn pull_request(&self, pr: PrNumber) -> Result<PullRequest, PortError> {
         self.enter("pull_request").await?;
-        self.pr(pr).ok_or_else(|| PortError::NotFound {
-            what: format!("PR #{pr}"),
-        })
+        let state = lock(&self.state);
+        let mut read = state
+            .prs
+            .get(&pr)
+            .cloned()
+            .ok_or_else(|| PortError::NotFound {
+                what: format!("PR #{pr}"),
+            })?;
+        // Like GitHub's PR read (its listing does not say).
+        let count = state.comments.get(&pr).map_or(0, Vec::len);
+        read.comments = Some(u32::try_from(count).unwrap_or(u32::MAX));
+        Ok(read)
     }
 
     async fn open_pull_requests(&self) -> Result<Vec<PullRequest>, PortError> {
@@ -218,22 +229,37 @@ impl PrHost for MemoryHost {
     async fn upsert_comment(
         &self,
         pr: PrNumber,
+        at: CommentAt,
         marker: &str,
         body: &str,
-    ) -> Result<(), PortError> {
+    ) -> Result<CommentId, PortError> {
         self.enter("upsert_comment").await?;
         let mut state = lock(&self.state);
-        state.next_comment += 1;
-        let id = state.next_comment;
         let comments = state.comments.entry(pr).or_default();
-        match comments.iter_mut().find(|c| c.body.contains(marker)) {
-            Some(existing) => existing.body = body.to_owned(),
-            None => comments.push(MemoryComment {
-                id,
-                body: body.to_owned(),
-            }),
-        }
-        Ok(())
+        let found = match at {
+            CommentAt::Id(id) => comments
+                .iter()
+                .position(|c| c.id == id.get())
+                .or_else(|| comments.iter().position(|c| c.body.contains(marker))),
+            CommentAt::Nowhere => None,
+            CommentAt::Unknown => comments.iter().position(|c| c.body.contains(marker)),
+        };
+        let id = match found {
+            Some(i) => {
+                comments[i].body = body.to_owned();
+                comments[i].id
+            }
+            None => {
+                state.next_comment += 1;
+                let id = state.next_comment;
+                state.comments.entry(pr).or_default().push(MemoryComment {
+                    id,
+                    body: body.to_owned(),
+                });
+                id
+            }
+        };
+        CommentId::new(id).ok_or_else(|| PortError::permanent("comment id 0"))
     }
 
     async fn ensure_label(

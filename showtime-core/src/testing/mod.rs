@@ -161,6 +161,7 @@ impl<B: Backend + 'static> World<B> {
             author: author.parse().expect("a valid login"),
             body: String::new(),
             labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+            comments: None,
         };
         let number = pr.number;
         self.host.put_pr(pr);

@@ -262,7 +262,7 @@ async fn closing_the_pr_destroys_the_environment() {
     assert!(world.host.showtime_labels(pr).is_empty());
     assert_eq!(
         world.host.labels(pr),
-        ["testenv-up"],
-        "the up-label is people's"
+        ["testenv-up", "🎪 💬 1"],
+        "the up-label is people's (and the status comment stays where it is)"
     );
 }

@@ -75,9 +75,22 @@ fn status_command_only_refreshes_the_comment() {
     );
     let r = decide(o, Some(Permission::Write), &[]);
 
-    assert_eq!(r.asked, [Need::Permission]);
+    // A look: no permission asked, whoever asks (a refusal would write
+    // the comment too).
+    assert!(r.asked.is_empty(), "{:?}", r.asked);
     assert_eq!(steps(&r.plan), ["comment"]);
     assert_eq!(r.plan.next, Next::Done);
+
+    let outsider = obs(
+        running(OLD, "48h"),
+        pr(OLD),
+        Event::Command(SlashCommand::Status),
+        actor("mallory", None),
+        None,
+    );
+    let r = decide(outsider, Some(Permission::None), &[]);
+    assert!(r.asked.is_empty() && r.plan.refusal.is_none(), "{r:?}");
+    assert_eq!(steps(&r.plan), ["comment"]);
 }
 
 // ---------------------------------------------------------------------------

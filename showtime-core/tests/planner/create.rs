@@ -23,14 +23,15 @@ fn start_trigger_on_a_new_sha_builds_and_deploys_the_head() {
         steps(&r.plan),
         expect(
             &[
-                "labels: consume start; frozen false; building ccccccc; \
+                "labels: frozen false; building ccccccc; \
                  ccccccc created 2025-06-01T12-00; ccccccc building; ttl 24h",
                 "comment",
             ],
             &pipeline(HEAD)
         )
     );
-    assert!(label_ops(&r.plan).contains(&&LabelOp::Consume(Trigger::Start)));
+    // The trigger stays until the environment runs: the intent only adds.
+    assert!(!label_ops(&r.plan).contains(&&LabelOp::Consume(Trigger::Start)));
     assert!(label_ops(&r.plan).contains(&&LabelOp::Building(Some(short(HEAD)))));
     let d = deployment(&r.plan);
     assert_eq!(d.env, id(PR, HEAD));
@@ -104,7 +105,7 @@ fn start_trigger_on_a_failed_sha_retries_the_build() {
         steps(&r.plan),
         expect(
             &[
-                "labels: consume start; frozen false; building ccccccc; \
+                "labels: frozen false; building ccccccc; \
                  ccccccc created 2025-06-01T12-00; ccccccc building; ttl 24h",
                 "comment",
             ],
@@ -135,7 +136,7 @@ fn start_trigger_on_a_running_sha_destroys_and_rebuilds_it() {
         steps(&r.plan),
         expect(
             &[
-                "labels: consume start; frozen false; no active; building ccccccc; \
+                "labels: frozen false; no active; building ccccccc; \
                  ccccccc created 2025-06-01T12-00; ccccccc building",
                 "comment",
                 "destroy pr-42-ccccccc",
@@ -197,7 +198,7 @@ fn new_commit_with_an_environment_starts_a_rolling_update() {
         expect(
             &[
                 "labels: frozen false; building ccccccc; \
-                 ccccccc created 2025-06-01T12-00; ccccccc building; aaaaaaa updating",
+                 ccccccc created 2025-06-01T12-00; ccccccc building",
                 "comment",
             ],
             &pipeline(HEAD)

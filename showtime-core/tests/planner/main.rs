@@ -64,6 +64,7 @@ fn pr(head: &str) -> PullRequest {
         author: "author".parse().unwrap(),
         body: String::new(),
         labels: Vec::new(),
+        comments: None,
     }
 }
 
@@ -119,6 +120,7 @@ fn running(sha: &str, ttl: &str) -> Vec<String> {
         format!("🎪 {sha} 📅 2025-06-01T10-00"),
         format!("🎪 {sha} 🤡 alice"),
         format!("🎪 ⌛ {ttl}"),
+        "🎪 💬 7".to_owned(),
     ]
 }
 
@@ -263,10 +265,9 @@ fn has_cloud_steps(plan: &Plan) -> bool {
 }
 
 /// The build-deploy-await tail of a plan that builds `sha` of the PR.
-fn pipeline(sha: &str) -> [String; 4] {
+fn pipeline(sha: &str) -> [String; 3] {
     [
         format!("build image pr-{PR}-{sha}-ci"),
-        format!("labels: {sha} deploying"),
         format!("deploy pr-{PR}-{sha}"),
         format!("await pr-{PR}-{sha} ready"),
     ]

@@ -18,6 +18,7 @@ fn two_active_pointers_keep_the_newest_and_destroy_the_other() {
             "🎪 bbbbbbb 🚦 running",
             "🎪 bbbbbbb 🌐 10.0.0.7:8080",
             "🎪 ⌛ 48h",
+            "🎪 💬 7",
         ]),
         pr(OLD),
         Event::Look,
@@ -35,9 +36,9 @@ fn two_active_pointers_keep_the_newest_and_destroy_the_other() {
     assert_eq!(
         steps(&r.plan),
         [
-            "labels: active aaaaaaa; bbbbbbb destroying",
+            "intent: bbbbbbb destroying",
             "destroy pr-42-bbbbbbb",
-            "labels: forget bbbbbbb",
+            "labels: active aaaaaaa; forget bbbbbbb",
         ]
     );
     assert!(label_ops(&r.plan).contains(&&LabelOp::Active(Some(short("aaaaaaa")))));
@@ -93,7 +94,7 @@ fn unlabelled_backend_environment_is_destroyed_by_default() {
     assert_eq!(
         steps(&r.plan),
         [
-            "labels: aaaaaaa destroying",
+            "intent: aaaaaaa destroying",
             "destroy pr-42-aaaaaaa",
             "labels: forget aaaaaaa",
         ]
@@ -138,7 +139,7 @@ fn unlabelled_environment_of_an_older_commit_is_destroyed_even_under_adopt() {
     assert_eq!(
         steps(&r.plan),
         [
-            "labels: aaaaaaa destroying",
+            "intent: aaaaaaa destroying",
             "destroy pr-42-aaaaaaa",
             "labels: forget aaaaaaa",
         ]
@@ -238,4 +239,23 @@ fn sweep_never_builds_a_head_pushed_after_an_interrupted_build() {
     assert!(!has_cloud_steps(&r.plan), "{}", r.plan);
     assert!(label_ops(&r.plan).contains(&&LabelOp::Forget(short("aaaaaaa"))));
     assert!(comment(&r.plan).contains("interrupted"));
+}
+
+#[test]
+fn a_running_environment_whose_pr_was_never_told_gets_its_status_comment() {
+    // A run cut short between its last transition and its comment (or an
+    // environment superset-showtime started) has no `🎪 💬` label.
+    let labels: Vec<String> = running(HEAD, "48h")
+        .into_iter()
+        .filter(|l| !l.contains('💬'))
+        .collect();
+    let o = obs(labels, pr(HEAD), Event::Look, None, None);
+    let backend = [env(PR, HEAD, Health::Healthy, hours_ago(2))];
+    let r = decide(o, None, &backend);
+    assert_eq!(r.plan.reason, "status comment missing");
+    assert_eq!(steps(&r.plan), ["labels: ", "comment"]);
+
+    // With it, nothing to do.
+    let o = obs(running(HEAD, "48h"), pr(HEAD), Event::Look, None, None);
+    assert!(decide(o, None, &backend).plan.is_empty());
 }

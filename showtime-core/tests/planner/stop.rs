@@ -33,10 +33,10 @@ fn stop_trigger_destroys_every_environment_and_resets_the_labels() {
     assert_eq!(
         steps(&r.plan),
         [
-            "labels: consume stop; aaaaaaa destroying; ccccccc destroying",
+            "intent: aaaaaaa destroying; ccccccc destroying",
             "destroy pr-42-aaaaaaa",
             "destroy pr-42-ccccccc",
-            "labels: reset",
+            "labels: reset; consume stop",
             "comment",
             "notify",
         ]
@@ -60,7 +60,7 @@ fn up_label_removed_destroys_the_environment() {
     assert_eq!(
         steps(&r.plan),
         [
-            "labels: aaaaaaa destroying",
+            "intent: aaaaaaa destroying",
             "destroy pr-42-aaaaaaa",
             "labels: reset",
             "comment",
@@ -82,11 +82,12 @@ fn destroy_command_tears_down() {
     let backend = [env(PR, OLD, Health::Healthy, hours_ago(2))];
     let r = decide(o, Some(Permission::Write), &backend);
 
-    assert_eq!(r.asked, [Need::Permission, Need::Backend]);
+    // Alice asked for it: dismissing her own environment needs no look-up.
+    assert_eq!(r.asked, [Need::Backend]);
     assert_eq!(
         steps(&r.plan),
         [
-            "labels: aaaaaaa destroying",
+            "intent: aaaaaaa destroying",
             "destroy pr-42-aaaaaaa",
             "labels: reset",
             "comment",
@@ -94,6 +95,27 @@ fn destroy_command_tears_down() {
         ]
     );
     assert!(comment(&r.plan).contains("@alice destroyed the environment"));
+}
+
+#[test]
+fn destroying_someone_elses_environment_needs_the_permission() {
+    let o = |who: &str| {
+        obs(
+            running(OLD, "48h"),
+            pr(OLD),
+            Event::Command(SlashCommand::Destroy),
+            actor(who, None),
+            None,
+        )
+    };
+    let backend = [env(PR, OLD, Health::Healthy, hours_ago(2))];
+    let r = decide(o("bob"), Some(Permission::Write), &backend);
+    assert_eq!(r.asked, [Need::Permission, Need::Backend]);
+    assert!(steps(&r.plan).contains(&"destroy pr-42-aaaaaaa".to_owned()));
+
+    let r = decide(o("mallory"), Some(Permission::Read), &backend);
+    assert_eq!(r.plan.refusal, Some(Refusal::Permission));
+    assert!(!has_cloud_steps(&r.plan), "{}", r.plan);
 }
 
 #[test]
@@ -111,9 +133,9 @@ fn stop_and_start_triggers_together_stop_wins() {
     assert_eq!(
         steps(&r.plan),
         [
-            "labels: consume start; consume stop; aaaaaaa destroying",
+            "intent: aaaaaaa destroying",
             "destroy pr-42-aaaaaaa",
-            "labels: reset",
+            "labels: reset; consume start; consume stop",
             "comment",
             "notify",
         ]
@@ -141,7 +163,7 @@ fn pr_closed_destroys_even_without_an_actor() {
     assert_eq!(
         steps(&r.plan),
         [
-            "labels: aaaaaaa destroying",
+            "intent: aaaaaaa destroying",
             "destroy pr-42-aaaaaaa",
             "labels: reset",
             "comment",
@@ -194,19 +216,17 @@ fn ttl_expired_destroys_on_a_sweep_and_removes_the_up_label() {
     assert_eq!(
         steps(&r.plan),
         [
-            "labels: aaaaaaa destroying",
-            "remove label `testenv-up`",
+            "intent: aaaaaaa destroying",
             "destroy pr-42-aaaaaaa",
-            "labels: reset",
+            "labels: reset; consume up",
             "comment",
             "notify",
         ]
     );
-    assert!(
-        r.plan
-            .steps
-            .contains(&Step::RemoveLabel("testenv-up".to_owned()))
-    );
+    assert!(r.plan.steps.contains(&Step::Labels(vec![
+        LabelOp::Reset,
+        LabelOp::Consume(Trigger::Up)
+    ])));
     let text = comment(&r.plan);
     assert!(text.contains("expired at 2025-05-31 10:00 UTC"), "{text}");
     assert!(text.contains("`24h`"), "{text}");

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use showtime_core::plan::{SweepObservation, SweepPlan, sweep, sweep_reads};
+use showtime_core::plan::{
+    SweepObservation, SweepPlan, sweep, sweep_reads, unused_label_definitions,
+};
 
 use super::*;
 
@@ -106,19 +108,17 @@ fn a_pr_whose_read_failed_is_left_alone() {
 
 #[test]
 fn sweep_deletes_only_unused_per_value_label_definitions() {
-    let obs = SweepObservation {
-        open: vec![open(1, &["🎪 aaaaaaa 📅 2025-06-01T10-00"])],
-        label_definitions: labels(&[
-            "🎪 bbbbbbb 📅 2025-05-01T10-00",
-            "🎪 aaaaaaa 📅 2025-06-01T10-00",
-            "🎪 🚦 running",
-            "🎪 ⚡ showtime-trigger-start",
-            "🎪 ⌛ 48h",
-            "bug",
-        ]),
-        ..SweepObservation::default()
-    };
-    let plan = sweep(&obs, &Policy::default(), now());
-
-    assert_eq!(plan.delete_labels, ["🎪 bbbbbbb 📅 2025-05-01T10-00"]);
+    let open = vec![open(1, &["🎪 aaaaaaa 📅 2025-06-01T10-00"])];
+    let definitions = labels(&[
+        "🎪 bbbbbbb 📅 2025-05-01T10-00",
+        "🎪 aaaaaaa 📅 2025-06-01T10-00",
+        "🎪 🚦 running",
+        "🎪 ⚡ showtime-trigger-start",
+        "🎪 ⌛ 48h",
+        "bug",
+    ]);
+    assert_eq!(
+        unused_label_definitions(&open, &definitions),
+        ["🎪 bbbbbbb 📅 2025-05-01T10-00"]
+    );
 }

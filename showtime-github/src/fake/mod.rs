@@ -507,6 +507,14 @@ impl FakeGitHub {
             .unwrap_or_default()
     }
 
+    /// Deletes comment `id`, as a person would; returns whether it existed.
+    pub fn delete_comment(&self, id: u64) -> bool {
+        let mut state = self.state();
+        let before = state.comments.len();
+        state.comments.retain(|comment| comment.id != id);
+        state.comments.len() != before
+    }
+
     /// Sets the login API clients act as (the author of comments they
     /// post); default `showtime[bot]`.
     pub fn set_viewer(&self, login: &str) {

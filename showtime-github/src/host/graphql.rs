@@ -43,6 +43,24 @@ pub(super) fn transition(pr: &str, remove: &[String], add: &[String]) -> Value {
     })
 }
 
+/// Deletes the label definitions `ids` (node ids) in one document, one
+/// aliased `deleteLabel` each (`d0`, `d1`, …).
+pub(super) fn deletions(ids: &[String]) -> Value {
+    let declared: Vec<String> = (0..ids.len()).map(|i| format!("$d{i}: ID!")).collect();
+    let fields: Vec<String> = (0..ids.len())
+        .map(|i| format!("d{i}: deleteLabel(input: {{id: $d{i}}}) {{ clientMutationId }}"))
+        .collect();
+    let variables: Map<String, Value> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (format!("d{i}"), json!(id)))
+        .collect();
+    json!({
+        "query": format!("mutation Delete({}) {{ {} }}", declared.join(", "), fields.join(" ")),
+        "variables": variables,
+    })
+}
+
 /// What a label look-up asks of each definition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Ask {

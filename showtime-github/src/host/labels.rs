@@ -363,6 +363,58 @@ impl GitHubHost {
         }
     }
 
+    /// Deletes the definitions `names`: those whose ids are known (a
+    /// [`labels_in_use`](showtime_core::ports::PrHost::labels_in_use) look-up
+    /// just learnt them) in one GraphQL document per
+    /// [`LABELS_PER_QUERY`], the rest, or all on a server that refuses the
+    /// mutation, by one REST `DELETE` each.
+    pub(super) async fn delete_definitions(&self, names: &[String]) -> Result<(), PortError> {
+        let (known, unknown): (Vec<&String>, Vec<&String>) = names
+            .iter()
+            .partition(|name| self.ids.label(name).is_some());
+        let mut by_rest: Vec<&String> = unknown;
+        if self.mutations_refused.load(Ordering::Relaxed) {
+            by_rest.extend(known);
+        } else {
+            for chunk in known.chunks(LABELS_PER_QUERY) {
+                let ids: Vec<String> = chunk.iter().filter_map(|n| self.ids.label(n)).collect();
+                let reply = match self.transport.graphql(&graphql::deletions(&ids)).await {
+                    Err(PortError::NotFound { .. }) => None,
+                    other => Some(Answer::read(&other?)?),
+                };
+                match reply {
+                    Some(answer) if answer.errors.is_empty() => {
+                        for name in chunk {
+                            self.ids.forget_label(name);
+                        }
+                    }
+                    Some(answer) if !answer.errors.iter().any(|e| e.is_unknown_mutation()) => {
+                        // An id that no longer resolves (deleted meanwhile):
+                        // the rest of the chunk by name.
+                        for error in &answer.errors {
+                            if error.unresolved_id().is_none() {
+                                return Err(PortError::permanent(format!(
+                                    "GraphQL label deletion failed: {}",
+                                    answer.describe()
+                                )));
+                            }
+                        }
+                        by_rest.extend(chunk);
+                    }
+                    // No GraphQL, or no such mutation: REST from now on.
+                    _ => {
+                        self.mutations_refused.store(true, Ordering::Relaxed);
+                        by_rest.extend(chunk);
+                    }
+                }
+            }
+        }
+        for name in by_rest {
+            self.delete_definition(name).await?;
+        }
+        Ok(())
+    }
+
     /// `DELETE …/labels/{name}`; a missing definition is `Ok(false)`.
     pub(super) async fn delete_definition(&self, name: &str) -> Result<bool, PortError> {
         let uri = self.path(&format!("labels/{}", segment(name)));

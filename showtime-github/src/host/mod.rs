@@ -45,8 +45,8 @@ use std::sync::atomic::AtomicBool;
 
 use async_trait::async_trait;
 use serde_json::json;
-use showtime_core::ports::{Permission, PortError, PrHost, PullRequest};
-use showtime_core::{Login, PrNumber};
+use showtime_core::ports::{CommentAt, Permission, PortError, PrHost, PullRequest};
+use showtime_core::{CommentId, Login, PrNumber};
 
 pub use config::{Auth, DEFAULT_API_URL, GitHubConfig, GitHubError};
 use ids::NodeIds;
@@ -112,6 +112,11 @@ impl GitHubHost {
 
     fn remembered_comment(&self) -> std::sync::MutexGuard<'_, HashMap<PrNumber, u64>> {
         self.comment_ids.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn remember_comment(&self, pr: PrNumber, id: u64) -> Result<CommentId, PortError> {
+        self.remembered_comment().insert(pr, id);
+        CommentId::new(id).ok_or_else(|| PortError::permanent("GitHub returned comment id 0"))
     }
 }
 
@@ -196,27 +201,38 @@ impl PrHost for GitHubHost {
     async fn upsert_comment(
         &self,
         pr: PrNumber,
+        at: CommentAt,
         marker: &str,
         body: &str,
-    ) -> Result<(), PortError> {
+    ) -> Result<CommentId, PortError> {
         let payload = json!({ "body": body });
         let remembered = self.remembered_comment().get(&pr).copied();
-        if let Some(id) = remembered {
+        let known = match at {
+            CommentAt::Id(id) => Some(id.get()),
+            CommentAt::Nowhere | CommentAt::Unknown => remembered,
+        };
+        let mut search = at == CommentAt::Unknown;
+        if let Some(id) = known {
             let uri = self.path(&format!("issues/comments/{id}"));
             match self
                 .transport
                 .send(Method::Patch, &uri, Some(&payload))
                 .await
             {
-                Ok(_) => return Ok(()),
+                Ok(_) => return self.remember_comment(pr, id),
                 // Deleted by someone: find or create it again.
                 Err(PortError::NotFound { .. }) => {
                     self.remembered_comment().remove(&pr);
+                    search = true;
                 }
                 Err(e) => return Err(e),
             }
         }
-        let id = match self.find_comment(pr, marker).await? {
+        let found = match search {
+            true => self.find_comment(pr, marker).await?,
+            false => None,
+        };
+        let id = match found {
             Some(id) => {
                 let uri = self.path(&format!("issues/comments/{id}"));
                 self.transport
@@ -233,8 +249,7 @@ impl PrHost for GitHubHost {
                 created.id
             }
         };
-        self.remembered_comment().insert(pr, id);
-        Ok(())
+        self.remember_comment(pr, id)
     }
 
     async fn ensure_label(
@@ -296,6 +311,10 @@ impl PrHost for GitHubHost {
 
     async fn delete_label(&self, name: &str) -> Result<(), PortError> {
         self.delete_definition(name).await.map(|_| ())
+    }
+
+    async fn delete_labels(&self, names: &[String]) -> Result<(), PortError> {
+        self.delete_definitions(names).await
     }
 }
 

@@ -45,6 +45,9 @@ pub(super) struct WirePull {
     body: Option<String>,
     #[serde(default)]
     pub(super) labels: Vec<WireLabel>,
+    /// How many comments the PR has: in a read of one PR, not in listings.
+    #[serde(default)]
+    comments: Option<u32>,
 }
 
 /// An issue comment.
@@ -97,6 +100,7 @@ pub(super) fn to_pull_request(wire: WirePull) -> Result<PullRequest, PortError> 
         author,
         body: wire.body.unwrap_or_default(),
         labels: wire.labels.into_iter().map(|l| l.name).collect(),
+        comments: wire.comments,
     })
 }
 

@@ -13,7 +13,7 @@ mod reads;
 mod transitions;
 
 use showtime_core::plan::Event;
-use showtime_core::ports::{Permission, PortError, PrHost, PrState};
+use showtime_core::ports::{CommentAt, Permission, PortError, PrHost, PrState};
 use showtime_core::{Login, PrNumber};
 use showtime_github::fake::{FakeGitHub, FakePr, FakeState, Fault};
 use showtime_github::{Auth, GitHubConfig, GitHubHost};
@@ -185,7 +185,13 @@ async fn the_sticky_comment_is_found_once_then_edited_in_place() {
     let marker = "<!-- showtime:status -->";
     let host = host(&fake);
     fake.clear_requests();
-    host.upsert_comment(pr(1), marker, &format!("{marker}\nfirst"))
+    let id = host
+        .upsert_comment(
+            pr(1),
+            CommentAt::Unknown,
+            marker,
+            &format!("{marker}\nfirst"),
+        )
         .await
         .unwrap();
     // Two pages searched, then the comment created.
@@ -199,9 +205,14 @@ async fn the_sticky_comment_is_found_once_then_edited_in_place() {
     );
 
     fake.clear_requests();
-    host.upsert_comment(pr(1), marker, &format!("{marker}\nsecond"))
-        .await
-        .unwrap();
+    host.upsert_comment(
+        pr(1),
+        CommentAt::Unknown,
+        marker,
+        &format!("{marker}\nsecond"),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         log(&fake).len(),
         1,
@@ -216,11 +227,62 @@ async fn the_sticky_comment_is_found_once_then_edited_in_place() {
     fake.clear_requests();
     let other = self::host(&fake);
     other
-        .upsert_comment(pr(1), marker, &format!("{marker}\nthird"))
+        .upsert_comment(
+            pr(1),
+            CommentAt::Unknown,
+            marker,
+            &format!("{marker}\nthird"),
+        )
         .await
         .unwrap();
     assert!(fake.requests().len() <= 1 + 2, "{:?}", log(&fake));
     assert_eq!(fake.comments(1).len(), 151);
+
+    // Told where it is (the `💬` label), another process edits it at once.
+    fake.clear_requests();
+    let at = self::host(&fake)
+        .upsert_comment(
+            pr(1),
+            CommentAt::Id(id),
+            marker,
+            &format!("{marker}\nfourth"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(at, id);
+    assert_eq!(log(&fake).len(), 1, "{:?}", log(&fake));
+    assert!(fake.comments(1).last().unwrap().body.ends_with("fourth"));
+
+    // Deleted by someone: found by its marker no more, so posted again.
+    fake.delete_comment(id.get());
+    fake.clear_requests();
+    let again = self::host(&fake)
+        .upsert_comment(
+            pr(1),
+            CommentAt::Id(id),
+            marker,
+            &format!("{marker}\nfifth"),
+        )
+        .await
+        .unwrap();
+    assert_ne!(again, id);
+    assert_eq!(fake.comments(1).len(), 151);
+}
+
+#[tokio::test]
+async fn a_pr_without_comments_gets_its_status_comment_with_one_request() {
+    let fake = fake().await;
+    seed_pr(&fake, 1, &[]);
+    let read = host(&fake).pull_request(pr(1)).await.unwrap();
+    assert_eq!(read.comments, Some(0));
+    assert_eq!(CommentAt::of(&read, None), CommentAt::Nowhere);
+    fake.clear_requests();
+    self::host(&fake)
+        .upsert_comment(pr(1), CommentAt::Nowhere, "<!-- m -->", "<!-- m -->\nhello")
+        .await
+        .unwrap();
+    assert_eq!(log(&fake).len(), 1, "{:?}", log(&fake));
+    assert_eq!(fake.comments(1).len(), 1);
 }
 
 #[tokio::test]
@@ -447,7 +509,11 @@ async fn the_engine_runs_a_whole_lifecycle_against_github() {
         )
         .await
         .unwrap();
-    assert_eq!(fake.labels(1), ["bug"]);
+    let comment = fake.comments(1)[0].id;
+    assert_eq!(
+        fake.labels(1),
+        ["bug".to_owned(), format!("🎪 💬 {comment}")]
+    );
     assert_eq!(fake.comments(1).len(), 1, "one sticky comment all along");
     assert!(world.backend.environments().is_empty());
 }

@@ -187,12 +187,13 @@ impl Stage {
             .expect("the reconcile finishes");
     }
 
-    /// The 🎪 labels of PR `n` on the fake.
+    /// The 🎪 labels of PR `n` on the fake, but `🎪 💬 <id>` (where the
+    /// status comment is, kept for the PR's whole life).
     pub fn showtime_labels(&self, n: u64) -> Vec<String> {
         self.fake
             .labels(n)
             .into_iter()
-            .filter(|l| l.starts_with('🎪'))
+            .filter(|l| l.starts_with('🎪') && !l.starts_with("🎪 💬 "))
             .collect()
     }
 

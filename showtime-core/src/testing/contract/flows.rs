@@ -275,7 +275,7 @@ async fn expect<B: Backend + 'static>(
                 .host
                 .labels(pr)
                 .into_iter()
-                .filter(|l| is_showtime_label(l))
+                .filter(|l| describes_environments(l))
                 .collect();
             if !left.is_empty() {
                 return Err(format!("🎪 labels left after the stop: {left:?}"));
@@ -325,8 +325,15 @@ fn labels_without_addresses<B>(world: &World<B>, pr: PrNumber) -> Vec<String> {
         .host
         .labels(pr)
         .into_iter()
-        .filter(|l| is_showtime_label(l) && !l.contains('🌐'))
+        .filter(|l| describes_environments(l) && !l.contains('🌐'))
         .collect();
     labels.sort();
     labels
+}
+
+/// Whether `label` is a 🎪 label about environments: not `🎪 💬 <id>`, which
+/// only says where the status comment is, outlives every environment, and
+/// is missing after a run cut short before its comment was written.
+fn describes_environments(label: &str) -> bool {
+    is_showtime_label(label) && !label.contains('💬')
 }

@@ -307,6 +307,7 @@ impl Exec<'_> {
             (Obj::Mutation, "addLabelsToLabelable") => self.change_labels(field, true),
             (Obj::Mutation, "removeLabelsFromLabelable") => self.change_labels(field, false),
             (Obj::Mutation, "createLabel") => self.create_label(field),
+            (Obj::Mutation, "deleteLabel") => self.delete_label(field),
             (_, name) => Err(FieldError::new(format!(
                 "The fake GitHub cannot resolve '{name}' here"
             ))),
@@ -390,6 +391,26 @@ impl Exec<'_> {
             },
             client: input["clientMutationId"].clone(),
             labelable: Some(number),
+            label: None,
+        }))
+    }
+
+    /// `deleteLabel`: the definition goes, and with it every issue's and
+    /// PR's use of it; an id that does not resolve changes nothing.
+    fn delete_label(&mut self, field: &Planned) -> Result<Out, FieldError> {
+        let input = field.args.get("input").cloned().unwrap_or(Value::Null);
+        let id = input["id"].as_str().unwrap_or_default();
+        let Some(Node::Label(label)) = self.state.node(id) else {
+            return Err(unresolvable(id));
+        };
+        let name = self.state.label_by_id(label).map(|def| def.name.clone());
+        if let Some(name) = name {
+            self.state.delete_label(&name);
+        }
+        Ok(Out::One(Obj::Payload {
+            ty: "DeleteLabelPayload",
+            client: input["clientMutationId"].clone(),
+            labelable: None,
             label: None,
         }))
     }

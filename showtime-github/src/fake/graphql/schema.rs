@@ -150,6 +150,11 @@ static TYPES: &[TypeDef] = &[
                 "CreateLabelPayload",
                 &[arg("input", "CreateLabelInput!")],
             ),
+            with_args(
+                "deleteLabel",
+                "DeleteLabelPayload",
+                &[arg("input", "DeleteLabelInput!")],
+            ),
         ],
     ),
     object(
@@ -240,6 +245,7 @@ static TYPES: &[TypeDef] = &[
         &[],
         &[CLIENT_ID, field("label", "Label")],
     ),
+    object("DeleteLabelPayload", &[], &[CLIENT_ID]),
     leaf("ID"),
     leaf("String"),
     leaf("Int"),
@@ -262,6 +268,8 @@ const CREATE_LABEL_INPUT: &[ArgDef] = &[
     arg("clientMutationId", "String"),
 ];
 
+const DELETE_LABEL_INPUT: &[ArgDef] = &[arg("id", "ID!"), arg("clientMutationId", "String")];
+
 /// The output type named `name`.
 pub(crate) fn type_def(name: &str) -> Option<&'static TypeDef> {
     TYPES.iter().find(|ty| ty.name == name)
@@ -281,6 +289,7 @@ pub(crate) fn input_def(name: &str) -> Option<InputDef> {
             InputDef::Object(LABELS_INPUT)
         }
         "CreateLabelInput" => InputDef::Object(CREATE_LABEL_INPUT),
+        "DeleteLabelInput" => InputDef::Object(DELETE_LABEL_INPUT),
         _ => return None,
     })
 }
