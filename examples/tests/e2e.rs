@@ -536,7 +536,7 @@ async fn the_webhook_server_reconciles_signed_deliveries() {
     // The dashboard is served on the same port.
     let page = http_text(addr, "/dashboard").await.unwrap_or_default();
     assert!(
-        page.contains("#42</a>") && page.contains("class=st-running>"),
+        page.contains("#42 Add a &lt;circus&gt; tent</a>") && page.contains("class=st-running>"),
         "{page}"
     );
 
@@ -585,13 +585,15 @@ async fn showtime_dashboard_serves_the_page_of_every_environment() {
         .unwrap();
     let addr: SocketAddr = listen.parse().unwrap();
     eventually("the dashboard to list PR #42", async || {
-        http_text(addr, "/dashboard")
-            .await
-            .is_some_and(|page| page.contains("#42</a>") && page.contains("abc123f"))
+        http_text(addr, "/dashboard").await.is_some_and(|page| {
+            page.contains("#42 Add a &lt;circus&gt; tent</a>") && page.contains("abc123f")
+        })
     })
     .await;
     let data = http_text(addr, "/dashboard/data").await.unwrap_or_default();
     assert!(data.contains("\"status\":\"running\""), "{data}");
+    let data: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(data["environments"][0]["title"], TITLE, "{data}");
 
     stop_cleanly(&mut child).await;
     site.clean_up().await;

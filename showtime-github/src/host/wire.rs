@@ -42,6 +42,8 @@ pub(super) struct WirePull {
     head: WireHead,
     user: WireUser,
     #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
     body: Option<String>,
     #[serde(default)]
     pub(super) labels: Vec<WireLabel>,
@@ -95,6 +97,7 @@ pub(super) fn to_pull_request(wire: WirePull) -> Result<PullRequest, PortError> 
         state,
         head_sha,
         author,
+        title: wire.title.unwrap_or_default(),
         body: wire.body.unwrap_or_default(),
         labels: wire.labels.into_iter().map(|l| l.name).collect(),
     })
