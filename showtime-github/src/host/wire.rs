@@ -49,6 +49,15 @@ pub(super) struct WirePull {
     pub(super) labels: Vec<WireLabel>,
 }
 
+/// A deployment (`POST …/deployments`, each item of `GET …/deployments`).
+#[derive(Deserialize)]
+pub(super) struct WireDeployment {
+    pub(super) id: u64,
+    pub(super) sha: String,
+    #[serde(default)]
+    pub(super) environment: Option<String>,
+}
+
 /// An issue comment.
 #[derive(Deserialize)]
 pub(super) struct WireComment {
