@@ -21,6 +21,7 @@
 //! [github]
 //! repository = "apache/superset"
 //! api_url = "https://api.github.com"
+//! deployments = true            # each environment a GitHub deployment
 //!
 //! [sizes]                       # CPU units and MiB, for ECS
 //! small = { cpu = 512, memory = 1024 }
@@ -198,6 +199,10 @@ pub struct GitHubSection {
     pub repository: Option<String>,
     /// REST API root (GitHub Enterprise Server: `https://host/api/v3`).
     pub api_url: Option<String>,
+    /// Record each environment as a GitHub deployment, so the PR shows
+    /// **View deployment** (default `false`; see [`crate::deployments`]).
+    /// The token needs the `deployments: write` permission.
+    pub deployments: Option<bool>,
 }
 
 /// One size of `[sizes]`.
