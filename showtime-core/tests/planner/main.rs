@@ -9,6 +9,7 @@
 
 mod configure;
 mod create;
+mod expiry;
 mod failure;
 mod refusals;
 mod repair;
