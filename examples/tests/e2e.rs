@@ -625,6 +625,11 @@ async fn the_demo_runs_to_the_end() {
     assert!(stdout.contains("PR #42 preview"), "{stdout}");
     assert!(stdout.contains("🎪 🚩 ALERTS=true"), "{stdout}");
     assert!(stdout.contains("TTL expired"), "{stdout}");
+    assert!(
+        stdout.contains("Notification received at http://127.0.0.1:")
+            && stdout.contains("\"text\":\"PR #42: environment "),
+        "{stdout}"
+    );
     assert!(stdout.contains("Done: 0 environment(s) left"), "{stdout}");
     assert!(
         stdout.contains("/dashboard (sign in as @maintainer"),
