@@ -129,19 +129,23 @@ fn state() -> impl Strategy<Value = LabelState> {
         proptest::collection::btree_set(trigger(), 0..4),
         any::<bool>(),
         any::<bool>(),
+        proptest::option::of(timestamp()),
     )
         .prop_map(
-            |(environments, active, building, ttl, config, triggers, frozen, blocked)| LabelState {
-                environments,
-                active,
-                building,
-                ttl,
-                config,
-                triggers,
-                frozen,
-                blocked,
-                anomalies: Vec::new(),
-                other_labels: Vec::new(),
+            |(environments, active, building, ttl, config, triggers, frozen, blocked, warned)| {
+                LabelState {
+                    environments,
+                    active,
+                    building,
+                    ttl,
+                    expiry_warned: warned,
+                    config,
+                    triggers,
+                    frozen,
+                    blocked,
+                    anomalies: Vec::new(),
+                    other_labels: Vec::new(),
+                }
             },
         )
 }
@@ -158,6 +162,7 @@ fn hostile_label() -> impl Strategy<Value = String> {
         "📅",
         "🌐",
         "⌛",
+        "⏰",
         "👤",
         "🤡",
         "⚙",

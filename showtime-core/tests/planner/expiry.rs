@@ -113,8 +113,10 @@ fn an_environment_not_serving_is_not_announced() {
 
 #[test]
 fn the_warning_period_is_the_policys() {
-    let mut policy = Policy::default();
-    policy.expiry_warning = Some(Duration::minutes(30));
+    let mut policy = Policy {
+        expiry_warning: Some(Duration::minutes(30)),
+        ..Policy::default()
+    };
     let r = resolve(sweep(running(OLD, "3h")), &policy, None, &healthy());
     assert!(
         r.plan.is_empty(),
