@@ -696,7 +696,7 @@ async fn the_webhook_server_reconciles_signed_deliveries() {
     // The dashboard is served on the same port.
     let page = http_text(addr, "/dashboard").await.unwrap_or_default();
     assert!(
-        page.contains("#42</a>") && page.contains("class=st-running>"),
+        page.contains("#42 Add a &lt;circus&gt; tent</a>") && page.contains("class=st-running>"),
         "{page}"
     );
 
@@ -745,13 +745,15 @@ async fn showtime_dashboard_serves_the_page_of_every_environment() {
         .unwrap();
     let addr: SocketAddr = listen.parse().unwrap();
     eventually("the dashboard to list PR #42", async || {
-        http_text(addr, "/dashboard")
-            .await
-            .is_some_and(|page| page.contains("#42</a>") && page.contains("abc123f"))
+        http_text(addr, "/dashboard").await.is_some_and(|page| {
+            page.contains("#42 Add a &lt;circus&gt; tent</a>") && page.contains("abc123f")
+        })
     })
     .await;
     let data = http_text(addr, "/dashboard/data").await.unwrap_or_default();
     assert!(data.contains("\"status\":\"running\""), "{data}");
+    let data: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(data["environments"][0]["title"], TITLE, "{data}");
 
     stop_cleanly(&mut child).await;
     site.clean_up().await;
@@ -783,6 +785,11 @@ async fn the_demo_runs_to_the_end() {
     assert!(stdout.contains("PR #42 preview"), "{stdout}");
     assert!(stdout.contains("🎪 🚩 ALERTS=true"), "{stdout}");
     assert!(stdout.contains("TTL expired"), "{stdout}");
+    assert!(
+        stdout.contains("Notification received at http://127.0.0.1:")
+            && stdout.contains("\"text\":\"PR #42: environment "),
+        "{stdout}"
+    );
     assert!(stdout.contains("Done: 0 environment(s) left"), "{stdout}");
     assert!(
         stdout.contains("/dashboard (sign in as @maintainer"),

@@ -21,7 +21,7 @@ pub const MARKER: &str = "<!-- showtime:status -->";
 /// # use showtime_core::ports::{PullRequest, PrState};
 /// # let pr = PullRequest { number: "1".parse().unwrap(), state: PrState::Open,
 /// #     head_sha: "abc123f".parse().unwrap(), author: "maxime".parse().unwrap(),
-/// #     body: String::new(), labels: vec![], comments: None };
+/// #     title: "Add a chart".into(), body: String::new(), labels: vec![], comments: None };
 /// let labels = showtime_core::labels::Codec::default().parse(["🎪 🎯 abc123f", "🎪 🚦 running"]);
 /// let now = chrono::DateTime::from_timestamp(1_705_320_000, 0).unwrap();
 /// let body = render(&pr, &labels, "Ready.", showtime_core::Ttl::CLOSE, now);

@@ -88,6 +88,10 @@ pub struct Policy {
     /// Off by default: `showtime setup-labels` defines every reusable label
     /// once, and per-value labels (SHAs, times) are short-lived.
     pub define_labels: bool,
+    /// How long before its TTL runs out a sweep warns, once, that an
+    /// environment is about to expire (on the PR's comment and to the
+    /// notifier); `None` never warns. Default 2 hours.
+    pub expiry_warning: Option<chrono::Duration>,
 }
 
 impl Default for Policy {
@@ -107,6 +111,7 @@ impl Default for Policy {
             max_concurrent: 4,
             max_rounds: 6,
             define_labels: false,
+            expiry_warning: Some(chrono::Duration::hours(2)),
         }
     }
 }

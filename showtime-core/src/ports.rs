@@ -152,6 +152,9 @@ pub struct PullRequest {
     pub head_sha: Sha,
     /// Who opened it.
     pub author: Login,
+    /// Its title, as its author wrote it (for people: the dashboard, chat
+    /// messages; no decision reads it).
+    pub title: String,
     /// Its description (may be empty).
     pub body: String,
     /// Every label name on it, as GitHub spells them.

@@ -591,3 +591,34 @@ fn the_status_comment_label_round_trips_in_both_dialects() {
         bad.anomalies
     );
 }
+
+#[test]
+fn the_expiry_warning_reads_and_writes_in_both_dialects() {
+    let codec = Codec::default();
+    let state = codec.parse(["🎪 🎯 abc123f", "🎪 🚦 running", "🎪 ⏰ 2025-06-01T13-00"]);
+    let warned = state.expiry_warned.expect("the ⏰ label is read");
+    assert_eq!(warned.label(), "2025-06-01T13-00");
+    assert!(state.anomalies.is_empty(), "{:?}", state.anomalies);
+    for dialect in [Dialect::Seed, Dialect::PerSha] {
+        let labels = codec.encode(&state, dialect);
+        assert!(
+            labels.contains(&"🎪 ⏰ 2025-06-01T13-00".to_owned()),
+            "{labels:?}"
+        );
+        assert_eq!(codec.parse(&labels), state);
+    }
+    let two = codec.parse(["🎪 ⏰ 2025-06-01T13-00", "🎪 ⏰ 2025-06-01T14-00"]);
+    assert_eq!(two.expiry_warned, None, "two records contradict each other");
+    assert_eq!(two.anomalies.len(), 2);
+    let bad = codec.parse(["🎪 ⏰ soon"]);
+    assert_eq!(bad.anomalies[0].kind, AnomalyKind::InvalidValue);
+    // In the JSON form only when set.
+    let json = serde_json::to_value(&state).unwrap();
+    assert_eq!(json["expiry_warned"], "2025-06-01T13:00:00Z");
+    assert!(
+        serde_json::to_value(LabelState::default())
+            .unwrap()
+            .get("expiry_warned")
+            .is_none()
+    );
+}

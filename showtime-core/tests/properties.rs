@@ -121,23 +121,32 @@ fn state() -> impl Strategy<Value = LabelState> {
             },
         );
     (
-        proptest::collection::btree_map(short_sha(), environment(), 0..4),
-        proptest::option::of(short_sha()),
-        proptest::option::of(short_sha()),
-        proptest::option::of(ttl()),
-        config,
-        proptest::collection::btree_set(trigger(), 0..4),
-        any::<bool>(),
-        any::<bool>(),
-        proptest::option::of(1u64..=u64::MAX),
+        (
+            proptest::collection::btree_map(short_sha(), environment(), 0..4),
+            proptest::option::of(short_sha()),
+            proptest::option::of(short_sha()),
+            proptest::option::of(ttl()),
+            config,
+            proptest::collection::btree_set(trigger(), 0..4),
+            any::<bool>(),
+            any::<bool>(),
+        ),
+        (
+            proptest::option::of(1u64..=u64::MAX),
+            proptest::option::of(timestamp()),
+        ),
     )
         .prop_map(
-            |(environments, active, building, ttl, config, triggers, frozen, blocked, comment)| {
+            |(
+                (environments, active, building, ttl, config, triggers, frozen, blocked),
+                (comment, warned),
+            )| {
                 LabelState {
                     environments,
                     active,
                     building,
                     ttl,
+                    expiry_warned: warned,
                     config,
                     triggers,
                     frozen,
@@ -163,6 +172,7 @@ fn hostile_label() -> impl Strategy<Value = String> {
         "🌐",
         "⌛",
         "💬",
+        "⏰",
         "👤",
         "🤡",
         "⚙",

@@ -7,12 +7,15 @@
 //!   when read again unchanged, one GraphQL request per label transition,
 //!   one query per 50 label definitions checked, paging at 100), one attempt
 //!   per request and rate limits that say when to try again;
+//! * [`deployments`]: environments recorded as GitHub Deployments (a PR's
+//!   **View deployment**), a record beside the labels, never read back;
 //! * [`webhook`]: `X-Hub-Signature-256` verification and parsing of
 //!   deliveries into "reconcile PR N";
 //! * [`fake`] (feature `fake`): a stateful fake GitHub server (REST and
 //!   GraphQL) on 127.0.0.1 that tests, the demo and third parties run the
 //!   real client against.
 
+pub mod deployments;
 pub mod host;
 pub mod webhook;
 

@@ -21,6 +21,7 @@
 //! [github]
 //! repository = "apache/superset"
 //! api_url = "https://api.github.com"
+//! deployments = true            # each environment a GitHub deployment
 //!
 //! [sizes]                       # CPU units and MiB, for ECS
 //! small = { cpu = 512, memory = 1024 }
@@ -37,6 +38,9 @@
 //!
 //! [local]
 //! state_dir = "/tmp/showtime"
+//!
+//! [notify]
+//! expiring_warning = "2h"       # a sweep warns once this long before the TTL ends
 //!
 //! [dashboard]                   # secrets only from variables
 //! public = false                # sign in with GitHub to see the page
@@ -198,6 +202,10 @@ pub struct GitHubSection {
     pub repository: Option<String>,
     /// REST API root (GitHub Enterprise Server: `https://host/api/v3`).
     pub api_url: Option<String>,
+    /// Record each environment as a GitHub deployment, so the PR shows
+    /// **View deployment** (default `false`; see [`crate::deployments`]).
+    /// The token needs the `deployments: write` permission.
+    pub deployments: Option<bool>,
 }
 
 /// One size of `[sizes]`.
@@ -470,6 +478,16 @@ pub fn policy(file: &FileConfig) -> Result<Policy, ConfigError> {
     if let Some(p) = file.permission {
         policy.required_permission = p;
     }
+    if let Some(text) = &file.notify.expiring_warning {
+        let bad = |message: String| ConfigError::Value {
+            name: "[notify] expiring_warning".into(),
+            message,
+        };
+        let warning = crate::view::parse_duration(text).map_err(bad)?;
+        let warning = chrono::Duration::from_std(warning)
+            .map_err(|_| bad(format!("`{text}` is too long")))?;
+        policy.expiry_warning = (!warning.is_zero()).then_some(warning);
+    }
     Ok(policy)
 }
 
@@ -515,6 +533,24 @@ mod tests {
         assert_eq!(file.ecs.cluster.as_deref(), Some("superset-ci"));
         assert_eq!(file.local.ready_timeout_secs, Some(30));
         policy(&file).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn the_expiry_warning_is_read_and_checked() {
+        let policy_of = |text: &str| policy(&parse(text).unwrap_or_else(|e| panic!("{e}")));
+        let default = policy_of("").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(default.expiry_warning, Some(chrono::Duration::hours(2)));
+        let set =
+            policy_of("[notify]\nexpiring_warning = \"30m\"\n").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(set.expiry_warning, Some(chrono::Duration::minutes(30)));
+        let off =
+            policy_of("[notify]\nexpiring_warning = \"0s\"\n").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(off.expiry_warning, None);
+        let bad = policy_of("[notify]\nexpiring_warning = \"soon\"\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(bad.contains("[notify] expiring_warning"), "{bad}");
     }
 
     #[test]

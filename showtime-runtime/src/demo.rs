@@ -9,7 +9,9 @@
 //! pushed and rolled out while the old environment keeps answering;
 //! `/circus extend 48h`; `/circus enable ALERTS`; the clock jumps past the
 //! TTL and a sweep destroys everything. After each step it prints the PR's
-//! labels and the sticky comment.
+//! labels and the sticky comment. Notifications go to the generic JSON
+//! webhook, pointed at a receiver the demo runs on loopback, which prints
+//! the first one it gets (the environment is ready).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use showtime_local::{LocalBackend, LocalSettings, probe};
 
 use crate::builder::NoBuild;
 use crate::clock::SystemClock;
+use crate::notify::{Format, WebhookNotifier};
 use crate::request::{Work, carry_out};
 
 /// Where the demo prints: one line at a time.
@@ -48,8 +51,13 @@ const PR: u64 = 42;
 const MAINTAINER: &str = "maintainer";
 const SECOND_COMMIT: &str = "5eadbeefcafe0123456789abcdef0123456789ab";
 
+/// The notifications the demo's receiver got, as JSON, in order.
+type Received = Arc<std::sync::Mutex<Vec<serde_json::Value>>>;
+
 struct Demo {
     fake: FakeGitHub,
+    /// Where the JSON-webhook notifier posts, and what arrived there.
+    receiver: (String, Received),
     engine: Arc<Engine>,
     /// Where the dashboard answers, and how to stop it.
     dashboard: (String, tokio::sync::oneshot::Sender<()>),
@@ -103,17 +111,25 @@ impl Demo {
         let host =
             GitHubHost::new(config).map_err(|e| failed("the GitHub client")(e.to_string()))?;
         let clock = Arc::new(SystemClock::default());
+        let receiver = start_receiver().await?;
+        let notifier = WebhookNotifier::new(
+            &receiver.0,
+            Format::Json { secret: None },
+            Some("showtime-demo/preview".to_owned()),
+        )
+        .map_err(|e| failed("the notifier")(e.to_string()))?;
         let ports = Ports {
             host: Arc::new(host),
             backend: backend.clone(),
             builder: Arc::new(NoBuild),
             clock: clock.clone(),
-            notifier: None,
+            notifier: Some(Arc::new(notifier)),
         };
         let engine = Arc::new(Engine::new(ports, Policy::default()));
         let dashboard = start_dashboard(&fake, engine.clone()).await?;
         Ok(Demo {
             fake,
+            receiver,
             engine,
             dashboard,
             clock,
@@ -135,6 +151,10 @@ impl Demo {
             "   Dashboard: {} (sign in as @{MAINTAINER} through the fake GitHub)",
             self.dashboard.0
         ))?;
+        out(&format!(
+            "   Notifications: the JSON webhook posts to a local receiver at {}",
+            self.receiver.0
+        ))?;
 
         self.step(out, "1. A maintainer adds `🎪 ⚡ showtime-trigger-start`")?;
         self.fake
@@ -149,6 +169,7 @@ impl Demo {
         out(&format!("   The environment answers at {first}:"))?;
         let page = fetch(&first).await.map_err(failed("fetching the page"))?;
         out(&format!("   {}", title_of(&page)))?;
+        self.show_notification(out)?;
 
         self.step(out, "2. A new commit is pushed: a rolling update")?;
         self.fake.set_head(PR, SECOND_COMMIT);
@@ -275,6 +296,24 @@ impl Demo {
         }
     }
 
+    /// Prints the first notification the receiver got (the notifier sends
+    /// before the reconcile returns, so it is there by now).
+    fn show_notification(&self, out: &mut Lines<'_>) -> Result<(), DemoError> {
+        let received = self
+            .receiver
+            .1
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .first()
+            .cloned()
+            .ok_or_else(|| failed("the notification")("the receiver got none".to_owned()))?;
+        out(&format!(
+            "   Notification received at {}:\n     {received}",
+            self.receiver.0
+        ))?;
+        Ok(())
+    }
+
     fn show(&self, out: &mut Lines<'_>) -> Result<(), DemoError> {
         let labels = self.fake.labels(PR);
         out("   Labels:")?;
@@ -339,6 +378,37 @@ impl Demo {
         let _ = self.dashboard.1.send(());
         self.fake.shutdown().await;
     }
+}
+
+/// Runs a receiver of JSON notifications on a free loopback port; returns
+/// its URL and what it receives.
+async fn start_receiver() -> Result<(String, Received), DemoError> {
+    use axum::routing::post;
+    let received: Received = Arc::default();
+    let kept = received.clone();
+    let app = axum::Router::new().route(
+        "/notifications",
+        post(move |body: axum::body::Bytes| {
+            let kept = kept.clone();
+            async move {
+                if let Ok(value) = serde_json::from_slice(&body) {
+                    kept.lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(value);
+                }
+                "received"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .map_err(|e| failed("the notification receiver")(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| failed("the notification receiver")(e.to_string()))?;
+    // It ends with the program; the demo waits for nothing it sends.
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((format!("http://{addr}/notifications"), received))
 }
 
 /// Serves the dashboard on a free loopback port, with sign-in through the

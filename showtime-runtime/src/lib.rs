@@ -19,6 +19,7 @@
 //! | [`audit`] | the audit trail: durable JSON lines, rotated, read back |
 //! | [`demo`] | `showtime demo`: the whole system on one machine (feature `demo`) |
 //! | [`notify`] | Slack and signed JSON webhook notifications |
+//! | [`deployments`] | environments recorded as GitHub Deployments (`[github] deployments`) |
 //! | [`sweep`] | sweeping every N, and the `--older-than` age limit |
 //! | [`view`], [`text`] | the JSON every program prints, and text for people |
 //! | [`clock`], [`builder`], [`signal`] | the wall clock, image builders, graceful shutdown |
@@ -53,6 +54,7 @@ pub mod config;
 pub mod dashboard;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod deployments;
 pub mod http;
 pub mod notify;
 pub mod queue;

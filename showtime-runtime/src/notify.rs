@@ -43,6 +43,10 @@ pub struct NotifySection {
     pub timeout_secs: Option<u64>,
     /// Attempts in all (default 3).
     pub attempts: Option<u32>,
+    /// How long before its TTL runs out a sweep warns, once, that an
+    /// environment is about to expire, here and on the PR's comment
+    /// (`2h` by default; `30m`, `1d`, …; `0s` never warns).
+    pub expiring_warning: Option<String>,
 }
 
 /// Which payload a [`WebhookNotifier`] sends.

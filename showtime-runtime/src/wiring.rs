@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use showtime_core::engine::{Engine, Ports};
 use showtime_core::ports::{Backend, ImageBuilder};
+use showtime_github::deployments::Deployments;
 use showtime_github::{GitHubConfig, GitHubHost};
 use showtime_local::{LocalBackend, LocalError, LocalSettings};
 
@@ -157,13 +158,15 @@ pub fn ecs_settings(
 
 /// The engine for `settings`: GitHub from the environment's credentials,
 /// the chosen backend (reporting long waits to `progress`) with its image
-/// builder, the wall clock.
+/// builder, the wall clock; with `[github] deployments = true`, the backend
+/// and builder record each environment as a GitHub deployment
+/// ([`crate::deployments`]).
 pub async fn engine(
     settings: &Settings,
     env: &dyn Fn(&str) -> Option<String>,
     progress: Option<Progress>,
 ) -> Result<Engine, WiringError> {
-    let host = GitHubHost::new(github_config(settings, env)?)?;
+    let host = Arc::new(GitHubHost::new(github_config(settings, env)?)?);
     let (backend, builder) = match settings.backend {
         BackendKind::Local => (
             Arc::new(LocalBackend::new(local_settings(settings, env)?)?) as Arc<dyn Backend>,
@@ -171,8 +174,15 @@ pub async fn engine(
         ),
         BackendKind::Ecs => ecs(settings, env, progress).await?,
     };
+    // Off by default: with it off, nothing is wrapped and no request added.
+    let (backend, builder) = if settings.file.github.deployments.unwrap_or(false) {
+        let deployments = Arc::new(Deployments::new(host.clone()));
+        crate::deployments::record(backend, builder, deployments)
+    } else {
+        (backend, builder)
+    };
     let ports = Ports {
-        host: Arc::new(host),
+        host,
         backend,
         builder,
         clock: Arc::new(SystemClock::default()),

@@ -39,17 +39,31 @@ where
     panic!("timed out waiting until {what}");
 }
 
-/// The PR numbers in the table, as shown.
-async fn listed(browser: &Browser) -> Vec<String> {
-    let mut prs = Vec::new();
+/// The PR cells of the table (`#104 <title>`), as shown.
+async fn pr_cells(browser: &Browser) -> Vec<String> {
+    let mut cells = Vec::new();
     for cell in browser
         .find_all("#envs tbody tr td:first-child")
         .await
         .unwrap()
     {
-        prs.push(browser.text(&cell).await.unwrap_or_default());
+        cells.push(browser.text(&cell).await.unwrap_or_default());
     }
-    prs
+    cells
+}
+
+/// The PR numbers in the table, as shown.
+async fn listed(browser: &Browser) -> Vec<String> {
+    pr_cells(browser)
+        .await
+        .iter()
+        .map(|cell| {
+            cell.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
 }
 
 async fn flash(browser: &Browser) -> String {
@@ -119,6 +133,8 @@ async fn the_dashboard_in_headless_chromium() {
         listed(&browser).await == ["#104", "#103", "#102", "#101"]
     })
     .await;
+    // Each PR with its title, linked.
+    assert_eq!(pr_cells(&browser).await[0], "#104 Feature 104");
     let source = browser.source().await.unwrap();
     assert!(source.contains("class=\"st-failed\"") && source.contains("ALERTS"));
 

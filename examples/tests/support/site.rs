@@ -16,6 +16,8 @@ use showtime_local::{LocalBackend, LocalSettings};
 use super::{AUTHOR, HEAD, REPO};
 
 pub const MAINTAINER: &str = "maintainer";
+/// PR 42's title, as the dashboard shows it.
+pub const TITLE: &str = "Add a <circus> tent";
 pub const SECOND: &str = "5eadbeefcafe0123456789abcdef0123456789ab";
 
 /// One fake GitHub with PR 42 (by [`AUTHOR`]), a maintainer with write
@@ -52,6 +54,7 @@ impl Site {
         let mut pr = FakePr::new(42);
         pr.head_sha = HEAD.to_owned();
         pr.author = AUTHOR.to_owned();
+        pr.title = TITLE.to_owned();
         fake.add_pull_request(pr);
         fake.set_permission(MAINTAINER, "write");
         fake.set_permission("visitor", "read");

@@ -201,6 +201,12 @@ const REFERENCE: &[ReferenceEntry] = &[
         LIGHT_ORANGE,
     ),
     row(
+        "🎪 ⏰ <YYYY-MM-DDTHH-MM>",
+        None,
+        "The expiry (UTC) people were warned of, once, before it",
+        LIGHT_ORANGE,
+    ),
+    row(
         "🎪 ⚙️ <item>",
         None,
         "Configuration: debug, size-<name>, no-examples, cache-redis",
@@ -295,6 +301,10 @@ impl Codec {
                 (PALE, format!("{} requested by {login}", env(target)))
             }
             Fact::Ttl(ttl) => (LIGHT_ORANGE, format!("Environment lifetime: {ttl}")),
+            Fact::Warned(at) => (
+                LIGHT_ORANGE,
+                format!("Expiry at {} UTC announced", at.label()),
+            ),
             Fact::Items(items) => match items.as_slice() {
                 [Item::Feature(name, on)] => {
                     let state = if *on { "on" } else { "off" };

@@ -15,6 +15,7 @@ pub(super) mod emoji {
     pub const CREATED: &str = "📅";
     pub const ADDRESS: &str = "🌐";
     pub const TTL: &str = "⌛";
+    pub const WARNED: &str = "⏰";
     pub const REQUESTER: &str = "👤";
     pub const REQUESTER_PER_SHA: &str = "🤡";
     pub const CONFIG: &str = "⚙️";
@@ -77,6 +78,9 @@ impl Codec {
         }
         if let Some(ttl) = state.ttl {
             out.push(format!("{TENT} {} {ttl}", emoji::TTL));
+        }
+        if let Some(at) = state.expiry_warned {
+            out.push(format!("{TENT} {} {}", emoji::WARNED, at.label()));
         }
         if let Some(id) = state.comment {
             out.push(format!("{TENT} {} {id}", emoji::COMMENT));

@@ -15,6 +15,7 @@
 //! }
 //! ```
 //!
+//! `expiry_warned` (the `🎪 ⏰` time, RFC 3339) appears only when set.
 //! Every field may be omitted when reading; unknown fields are refused.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,6 +37,9 @@ pub(super) struct Wire {
     building_sha: Option<ShortSha>,
     #[serde(default)]
     ttl: Option<Ttl>,
+    /// Written only when set, so a PR never warned reads as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expiry_warned: Option<Timestamp>,
     #[serde(default)]
     config: Config,
     #[serde(default)]
@@ -87,6 +91,7 @@ impl TryFrom<Wire> for LabelState {
             active: wire.active_sha,
             building: wire.building_sha,
             ttl: wire.ttl,
+            expiry_warned: wire.expiry_warned,
             config: wire.config,
             triggers: wire.triggers,
             frozen: wire.frozen,
@@ -115,6 +120,7 @@ impl From<LabelState> for Wire {
             active_sha: state.active,
             building_sha: state.building,
             ttl: state.ttl,
+            expiry_warned: state.expiry_warned,
             config: state.config,
             triggers: state.triggers,
             frozen: state.frozen,

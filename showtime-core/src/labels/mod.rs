@@ -16,7 +16,8 @@
 //!
 //! The **seed** dialect keeps PR-level keys, `🎪 <key> <value>`: `🚦` status,
 //! `🎯` active SHA, `🏗️` building SHA, `📅` created, `🌐` address (dashed),
-//! `⌛` TTL, `👤` requester, `⚙️` configuration item. The status, created,
+//! `⌛` TTL, `⏰` the expiry people were warned about, `👤` requester,
+//! `⚙️` configuration item. The status, created,
 //! address and requester keys describe the *primary* environment: the active
 //! one, or the building one when nothing is active. Any other environment is
 //! written in the per-SHA form, which every reader understands.
@@ -117,6 +118,10 @@ pub struct LabelState {
     pub building: Option<ShortSha>,
     /// How long the PR's environment lives (`🎪 ⌛ <ttl>`).
     pub ttl: Option<Ttl>,
+    /// The expiry time people were last warned about (`🎪 ⏰ <time>`, UTC
+    /// to the minute): a sweep warns once per expiry time, so extending the
+    /// TTL or a newer commit (a later creation time) warns anew.
+    pub expiry_warned: Option<Timestamp>,
     /// The configuration the environment runs with.
     pub config: Config,
     /// Requests waiting to be acted on.
@@ -292,6 +297,8 @@ pub enum Detail {
     Building,
     /// The TTL, `⌛`.
     Ttl,
+    /// The expiry warned about, `⏰`.
+    Warned,
     /// The size.
     Size,
     /// A feature flag.

@@ -22,6 +22,7 @@ pub(super) const KEYS: &[(&str, Key)] = &[
     ("📅", Key::Created),
     ("🌐", Key::Address),
     ("⌛", Key::Ttl),
+    ("⏰", Key::Warned),
     ("👤", Key::Requester),
     ("🤡", Key::Requester),
     ("⚙", Key::Config),
@@ -54,6 +55,7 @@ pub(super) enum Key {
     Created,
     Address,
     Ttl,
+    Warned,
     Requester,
     Config,
     Flag,
@@ -85,6 +87,8 @@ pub(super) enum Fact {
     Address(Target, Address),
     Requester(Target, Requester),
     Ttl(Ttl),
+    /// The expiry (`📅` + `⌛`) people were warned about (`🎪 ⏰ <time>`).
+    Warned(Timestamp),
     Items(Vec<Item>),
     Trigger(Trigger),
     Frozen,
@@ -193,6 +197,7 @@ impl Codec {
             Key::Created => Ok(Fact::Created(None, created(&lower)?)),
             Key::Address => Ok(Fact::Address(None, address(&lower)?)),
             Key::Ttl => Ok(Fact::Ttl(lower.parse().map_err(invalid)?)),
+            Key::Warned => Ok(Fact::Warned(created(&lower)?)),
             Key::Requester => Ok(Fact::Requester(None, value.parse().map_err(invalid)?)),
             Key::Config => lower
                 .split(',')
@@ -328,7 +333,7 @@ fn excerpt(s: &str) -> String {
     crate::error::excerpt(s)
 }
 
-const GRAMMAR_HINT: &str = "expected `🎪 <emoji> <value>` (🚦 🎯 🏗️ 📅 🌐 ⌛ 👤 ⚙️ 🚩 💬), \
+const GRAMMAR_HINT: &str = "expected `🎪 <emoji> <value>` (🚦 🎯 🏗️ 📅 🌐 ⌛ ⏰ 👤 ⚙️ 🚩 💬), \
                             `🎪 <sha7> <emoji> <value>` (🚦 📅 🌐 🤡 ⌛), a trigger such as \
                             `🎪 ⚡ showtime-trigger-start`, or `🎪 conf-<command>`";
 
@@ -357,6 +362,7 @@ struct Assembly {
     active: Votes<ShortSha>,
     building: Votes<ShortSha>,
     ttl: Votes<Ttl>,
+    warned: Votes<Timestamp>,
     features: BTreeMap<FeatureName, Votes<bool>>,
     sizes: Votes<SizeName>,
     debug: bool,
@@ -388,6 +394,7 @@ impl Assembly {
             Fact::Active(sha) => push(&mut self.active, sha, label),
             Fact::Building(sha) => push(&mut self.building, sha, label),
             Fact::Ttl(ttl) => push(&mut self.ttl, ttl, label),
+            Fact::Warned(at) => push(&mut self.warned, at, label),
             Fact::Items(items) => {
                 for item in items {
                     match item {
@@ -422,6 +429,7 @@ impl Assembly {
             active,
             building,
             ttl,
+            warned,
             features,
             sizes,
             debug,
@@ -437,6 +445,7 @@ impl Assembly {
         let active = anomalies.decide(Detail::Active, "active pointers (🎯)", active);
         let building = anomalies.decide(Detail::Building, "building pointers (🏗️)", building);
         let ttl = anomalies.decide(Detail::Ttl, "TTLs (⌛)", ttl);
+        let expiry_warned = anomalies.decide(Detail::Warned, "expiry warnings (⏰)", warned);
         let size = anomalies.decide(Detail::Size, "sizes", sizes);
         let comment = anomalies.decide(Detail::Comment, "status comments (💬)", comments);
         let primary = active.clone().or_else(|| building.clone());
@@ -490,6 +499,7 @@ impl Assembly {
             active,
             building,
             ttl,
+            expiry_warned,
             config,
             triggers,
             frozen,

@@ -21,10 +21,12 @@
 //!
 //! Each concern has its own file: the vocabulary (observations, steps,
 //! plans), label operations, requests and authorization, create and rolling
-//! update, configuration, teardown, repair, failure, and the sweep.
+//! update, configuration, teardown, the expiry warning, repair, failure, and
+//! the sweep.
 
 mod configure;
 mod create;
+mod expiry;
 mod failure;
 mod ops;
 mod repair;
@@ -200,6 +202,11 @@ impl Planner<'_> {
             }
             let message = "The environment was destroyed.".to_owned();
             return self.teardown("finish stopping", message, true, &requests);
+        }
+
+        // A sweep warns, once per expiry time, of an expiry drawing near.
+        if let Some(warning) = self.expiry_warning() {
+            return warning;
         }
 
         // A frozen PR ignores new commits, whoever pushed them.

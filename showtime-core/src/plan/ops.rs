@@ -32,6 +32,9 @@ pub enum LabelOp {
     Consume(Trigger),
     /// Set or clear the freeze flag.
     Frozen(bool),
+    /// Record the expiry time people were warned about (`🎪 ⏰`), or
+    /// forget it.
+    ExpiryWarned(Option<Timestamp>),
     /// Remove all Showtime state, keeping triggers not yet acted on, the
     /// freeze and blocked flags and where the status comment is.
     Reset,
@@ -57,6 +60,8 @@ impl fmt::Display for LabelOp {
             LabelOp::Config(_) => write!(f, "configuration"),
             LabelOp::Consume(trigger) => write!(f, "consume {trigger}"),
             LabelOp::Frozen(on) => write!(f, "frozen {on}"),
+            LabelOp::ExpiryWarned(Some(at)) => write!(f, "expiry {} announced", at.label()),
+            LabelOp::ExpiryWarned(None) => write!(f, "no expiry announced"),
             LabelOp::Reset => write!(f, "reset"),
             LabelOp::Comment(id) => write!(f, "status comment {id}"),
         }
@@ -106,6 +111,7 @@ impl LabelOp {
             }
             LabelOp::Frozen(on) => state.frozen = *on,
             LabelOp::Comment(id) => state.comment = Some(*id),
+            LabelOp::ExpiryWarned(at) => state.expiry_warned = *at,
             LabelOp::Reset => {
                 *state = LabelState {
                     frozen: state.frozen,

@@ -261,6 +261,11 @@ impl Planner<'_> {
         };
         let mut ops = consume(requests);
         ops.push(LabelOp::Ttl(Some(ttl)));
+        // A new expiry deserves a new warning; dropping the old record
+        // costs nothing, for the TTL's own transition carries it.
+        if self.labels().expiry_warned.is_some() {
+            ops.push(LabelOp::ExpiryWarned(None));
+        }
         act(
             "TTL changed",
             vec![

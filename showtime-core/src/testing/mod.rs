@@ -159,6 +159,7 @@ impl<B: Backend + 'static> World<B> {
             state: PrState::Open,
             head_sha: head.parse().expect("a valid SHA"),
             author: author.parse().expect("a valid login"),
+            title: format!("PR #{number}"),
             body: String::new(),
             labels: labels.iter().map(|l| (*l).to_owned()).collect(),
             comments: None,

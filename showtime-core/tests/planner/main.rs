@@ -9,6 +9,7 @@
 
 mod configure;
 mod create;
+mod expiry;
 mod failure;
 mod refusals;
 mod repair;
@@ -62,6 +63,7 @@ fn pr(head: &str) -> PullRequest {
         state: PrState::Open,
         head_sha: format!("{head}{}", "0".repeat(33)).parse().unwrap(),
         author: "author".parse().unwrap(),
+        title: "A change".to_owned(),
         body: String::new(),
         labels: Vec::new(),
         comments: None,

@@ -41,8 +41,12 @@
 //! `GET|POST /issues/{n}/comments` (oldest first),
 //! `GET|PATCH|DELETE /issues/comments/{id}`,
 //! `GET /collaborators/{login}/permission`, `GET|POST /labels`,
-//! `GET|PATCH|DELETE /labels/{name}`; `POST` also updates where octocrab
-//! uses it for a `PATCH`. Outside it: `POST /graphql` (below),
+//! `GET|PATCH|DELETE /labels/{name}`, `GET|POST /deployments`,
+//! `GET /deployments/{id}`, `GET|POST /deployments/{id}/statuses` and
+//! `GET /deployments/{id}/statuses/{status_id}` (GitHub's semantics, see
+//! [`FakeDeployment`] and the module `deployments`: newest first, transient
+//! deployments never made inactive by `auto_inactive`); `POST` also updates
+//! where octocrab uses it for a `PATCH`. Outside it: `POST /graphql` (below),
 //! `POST /app/installations/{id}/access_tokens`, `GET /rate_limit`, and
 //! GitHub's OAuth web flow for one test user: `GET /login/oauth/authorize`,
 //! `POST /login/oauth/access_token` and `GET /user`
@@ -196,6 +200,7 @@
 //! # }
 //! ```
 
+mod deployments;
 mod fault;
 mod graphql;
 mod json;
@@ -207,6 +212,7 @@ mod server;
 mod state;
 mod util;
 
+pub use deployments::{FakeDeployment, FakeDeploymentStatus};
 pub use fault::{Fault, FaultAction};
 pub use log::{GraphqlCall, GraphqlOperation, LoggedRequest};
 pub use model::{FakeComment, FakePr, FakeState};

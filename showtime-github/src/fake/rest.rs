@@ -50,6 +50,7 @@ pub(super) fn repo_route(state: &mut State, ctx: &Ctx<'_>, rest: &[&str]) -> Rep
         ("GET", ["labels", name]) => get_label(state, ctx, name),
         ("PATCH" | "POST", ["labels", name]) => update_label(state, ctx, name),
         ("DELETE", ["labels", name]) => delete_label(state, name),
+        (_, ["deployments", ..]) => super::deployments::route(state, ctx, rest),
         _ => not_found(),
     }
 }
@@ -66,14 +67,14 @@ pub(super) fn number(segment: &str) -> Option<u64> {
 }
 
 /// A JSON body; an empty body reads as `{}`.
-fn parse_body(body: &[u8], docs: &str) -> Result<Value, Reply> {
+pub(super) fn parse_body(body: &[u8], docs: &str) -> Result<Value, Reply> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Map::new()));
     }
     serde_json::from_slice(body).map_err(|_| problems_parsing_json(docs))
 }
 
-fn paged(items: Vec<Value>, ctx: &Ctx<'_>) -> Reply {
+pub(super) fn paged(items: Vec<Value>, ctx: &Ctx<'_>) -> Reply {
     let page = paginate(
         items,
         &ctx.query,

@@ -206,8 +206,12 @@ pub(super) struct State {
     pub(super) refused_mutations: Refusal,
     /// GitHub's OAuth web flow (see [`super::oauth`]).
     pub(super) oauth: super::oauth::OAuth,
+    /// Deployments in creation order (see [`super::deployments`]).
+    pub(super) deployments: Vec<super::deployments::DeploymentRec>,
     next_label_id: u64,
     next_comment_id: u64,
+    next_deployment_id: u64,
+    next_deployment_status_id: u64,
 }
 
 impl State {
@@ -228,8 +232,11 @@ impl State {
             viewer: DEFAULT_VIEWER.to_owned(),
             refused_mutations: Refusal::None,
             oauth: super::oauth::OAuth::default(),
+            deployments: Vec::new(),
             next_label_id: 4_000_001,
             next_comment_id: 9_000_001,
+            next_deployment_id: 7_000_001,
+            next_deployment_status_id: 8_000_001,
         }
     }
 
@@ -275,6 +282,18 @@ impl State {
         };
         let issue = self.issues.get(&number)?;
         (issue.pr.is_some() == is_pr).then_some(Node::Issue(number))
+    }
+
+    /// A fresh deployment id.
+    pub(super) fn next_deployment_id(&mut self) -> u64 {
+        self.next_deployment_id += 1;
+        self.next_deployment_id - 1
+    }
+
+    /// A fresh deployment status id.
+    pub(super) fn next_deployment_status_id(&mut self) -> u64 {
+        self.next_deployment_status_id += 1;
+        self.next_deployment_status_id - 1
     }
 
     // ----- issues and pull requests -------------------------------------

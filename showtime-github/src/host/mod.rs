@@ -17,7 +17,10 @@
 //!   same moment survives;
 //! * whether label definitions are still attached anywhere is one GraphQL
 //!   query per 50 names;
-//! * the status comment's id is remembered once found.
+//! * the status comment's id is remembered once found;
+//! * GitHub Deployments are one request each: list an environment's,
+//!   create one, add a status (`deployments`; when to call them is
+//!   [`crate::deployments`]'s).
 //!
 //! Nothing is retried here: the engine is the one retry layer. A 5xx or a
 //! dropped connection is [`PortError::Transient`]; a spent primary rate
@@ -33,6 +36,7 @@
 //! or a clean-up is sent).
 
 mod config;
+mod deployments;
 mod graphql;
 mod ids;
 mod labels;
@@ -49,6 +53,7 @@ use showtime_core::ports::{CommentAt, Permission, PortError, PrHost, PullRequest
 use showtime_core::{CommentId, Login, PrNumber};
 
 pub use config::{Auth, DEFAULT_API_URL, GitHubConfig, GitHubError};
+pub use deployments::{Deployment, DeploymentState, DeploymentStatus, STATUS_DESCRIPTION_MAX};
 use ids::NodeIds;
 use transport::{Method, Transport, next_link};
 use wire::{WireComment, WireLabel, WirePermission, WirePull, permission_of, to_pull_request};

@@ -42,12 +42,23 @@ pub(super) struct WirePull {
     head: WireHead,
     user: WireUser,
     #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
     body: Option<String>,
     #[serde(default)]
     pub(super) labels: Vec<WireLabel>,
     /// How many comments the PR has: in a read of one PR, not in listings.
     #[serde(default)]
     comments: Option<u32>,
+}
+
+/// A deployment (`POST …/deployments`, each item of `GET …/deployments`).
+#[derive(Deserialize)]
+pub(super) struct WireDeployment {
+    pub(super) id: u64,
+    pub(super) sha: String,
+    #[serde(default)]
+    pub(super) environment: Option<String>,
 }
 
 /// An issue comment.
@@ -98,6 +109,7 @@ pub(super) fn to_pull_request(wire: WirePull) -> Result<PullRequest, PortError> 
         state,
         head_sha,
         author,
+        title: wire.title.unwrap_or_default(),
         body: wire.body.unwrap_or_default(),
         labels: wire.labels.into_iter().map(|l| l.name).collect(),
         comments: wire.comments,

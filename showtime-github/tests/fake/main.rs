@@ -3,6 +3,7 @@
 //! test binary, one module per concern; the helpers live here.
 
 mod conditional;
+mod deployments;
 mod faults;
 mod graphql;
 mod labels;

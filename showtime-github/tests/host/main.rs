@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod definitions;
+mod deployments;
 mod reads;
 mod transitions;
 

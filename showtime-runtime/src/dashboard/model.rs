@@ -24,6 +24,8 @@ use super::cost::Costs;
 pub struct Row {
     /// The PR it serves.
     pub pr: PrNumber,
+    /// The PR's title; `None` when no open PR describes the environment.
+    pub title: Option<String>,
     /// The commit it runs.
     pub sha: ShortSha,
     /// Whether it receives the PR's traffic (`🎯`).
@@ -100,6 +102,7 @@ pub async fn read(engine: &Engine, costs: &Costs) -> Result<Snapshot, PortError>
                 .map_or_else(|| labels.config.clone(), |b| b.config.clone());
             rows.push(Row {
                 pr: pr.number,
+                title: Some(pr.title.clone()),
                 sha: sha.clone(),
                 active: labels.active.as_ref() == Some(sha),
                 status: env.status,
@@ -123,6 +126,7 @@ pub async fn read(engine: &Engine, costs: &Costs) -> Result<Snapshot, PortError>
     for env in listed.into_values() {
         rows.push(Row {
             pr: env.id.pr,
+            title: None,
             sha: env.id.sha,
             active: false,
             status: None,
@@ -382,6 +386,8 @@ mod tests {
             ]
         );
         let first = &snapshot.rows[0];
+        assert_eq!(first.title.as_deref(), Some("PR #1"));
+        assert_eq!(snapshot.rows[2].title, None, "no open PR names an orphan");
         assert_eq!(first.requester.as_ref().map(Login::as_str), Some("alice"));
         assert_eq!(first.health, Some(Health::Healthy));
         assert!(first.address.is_some());

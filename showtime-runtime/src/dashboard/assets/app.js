@@ -40,7 +40,8 @@
   }
   function row(env, now) {
     var tr = el("tr");
-    cell(tr, data.pulls ? el("a", "#" + env.pr, { href: data.pulls + env.pr }) : "#" + env.pr);
+    var name = "#" + env.pr + (env.title ? " " + env.title : "");
+    cell(tr, data.pulls ? el("a", name, { href: data.pulls + env.pr }) : name);
     cell(tr, env.requester || "-");
     cell(tr, env.sha);
     cell(tr, el("b", env.status, { "class": "st-" + env.status }));
@@ -49,8 +50,8 @@
     cell(tr, created === null ? "-" : span(now - created));
     cell(tr, expires !== null ? (expires <= now ? "expired" : span(expires - now)) : (env.ttl || "-"));
     cell(tr, env.size || "-");
-    cell(tr, env.flags.length ? env.flags.join(", ") : "-");
-    cell(tr, env.per_hour !== null && created !== null
+    cell(tr, env.flags ? env.flags.join(", ") : "-");
+    cell(tr, env.per_hour != null && created !== null
       ? "$" + (env.per_hour * Math.max(0, now - created) / 3600).toFixed(2) : "-");
     if (actions) {
       var td = cell(tr, button("extend", "Extend", env.pr));
