@@ -15,14 +15,16 @@ use showtime_core::plan::Event;
 use showtime_core::ports::{EnvId, EnvInfo, Permission, PortError, PullRequest};
 use showtime_core::{Login, PrNumber, Sha};
 
-use showtime_runtime::actions;
+use showtime_runtime::cost::Costs;
 use showtime_runtime::request::{Intent, Work, carry_out};
 use showtime_runtime::sweep::{self, SweepError};
 use showtime_runtime::text::{environments_table, status_text};
+use showtime_runtime::usage::{self, GroupBy};
 use showtime_runtime::view::{env_json, plan_json, sweep_json, sweep_text};
+use showtime_runtime::{actions, audit};
 
-use crate::CliError;
 use crate::output::Output;
+use crate::{CliError, json_failure};
 
 /// Which event a `sync` stands for, when given with `--event`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -490,17 +492,17 @@ pub async fn cleanup(
 ) -> Result<(), CliError> {
     out.group("showtime cleanup");
     let report = engine.sweep(dry_run).await.map_err(engine_error)?;
+    out.record_sweep(engine, &report);
     let mut aged = Vec::new();
     if let Some(age) = older_than {
-        aged = sweep::older_than(engine, age, respect_ttl, dry_run, actor)
+        let stopped = sweep::older_than(engine, age, respect_ttl, dry_run, actor)
             .await
             .map_err(|e| match e {
                 SweepError::NoActor | SweepError::TooLong => CliError::BadInput(e.to_string()),
                 other => CliError::Failed(other.to_string()),
-            })?
-            .iter()
-            .map(EnvId::name)
-            .collect();
+            })?;
+        out.record_outcomes(engine, &stopped.outcomes);
+        aged = stopped.environments.iter().map(EnvId::name).collect();
     }
     out.end_group();
     if out.json {
@@ -544,4 +546,50 @@ pub async fn cleanup_labels(
         out.line(&format!("  {name}"))?;
     }
     Ok(())
+}
+
+/// `cost`: environment-hours and estimated dollars over the last `since`,
+/// grouped `by`, from the audit trail (when there is one) and the
+/// environments the backend runs now.
+pub async fn cost(
+    engine: &Engine,
+    out: &mut Output<'_>,
+    trail: Option<&std::path::Path>,
+    costs: &Costs,
+    since: Duration,
+    by: GroupBy,
+    csv: bool,
+) -> Result<(), CliError> {
+    let now = engine.ports().clock.now();
+    let records = match trail {
+        Some(path) => {
+            audit::read(path)
+                .map_err(|e| CliError::Failed(format!("cannot read {}: {e}", path.display())))?
+                .0
+        }
+        None => {
+            out.progress("no audit trail ([audit] path): only what runs now is counted");
+            Vec::new()
+        }
+    };
+    let running = engine
+        .ports()
+        .backend
+        .list(None)
+        .await
+        .map_err(|e| CliError::Failed(format!("cannot list the environments: {e}")))?;
+    let since = chrono::Duration::from_std(since)
+        .ok()
+        .and_then(|d| now.checked_sub_signed(d))
+        .ok_or_else(|| CliError::BadInput("--since is too long".to_owned()))?;
+    let stretches = usage::stretches(&records, &running, now);
+    let report = usage::report(&stretches, costs, by, since, now);
+    if out.json {
+        return out.json_value(&serde_json::to_value(&report).map_err(json_failure)?);
+    }
+    let text = match csv {
+        true => report.csv(),
+        false => report.table(by),
+    };
+    out.line(text.trim_end())
 }

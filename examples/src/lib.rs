@@ -37,6 +37,7 @@ use showtime_local::app::{self, AppInfo};
 use crate::commands::SyncEvent;
 use crate::output::Output;
 use showtime_runtime::config::{self, BackendKind, Overrides, Settings};
+use showtime_runtime::cost::Costs;
 use showtime_runtime::text::{read_lines, reference_json, reference_table, summary};
 use showtime_runtime::{actions, view, wiring};
 
@@ -195,6 +196,19 @@ pub enum Command {
         /// Only what happened within this long (7d, 24h)
         #[arg(long, value_name = "DURATION", value_parser = view::parse_duration)]
         since: Option<std::time::Duration>,
+    },
+    /// Environment-hours and estimated dollars, from the audit trail and what
+    /// runs now ([cost] and [sizes] in showtime.toml price them)
+    Cost {
+        /// The window: this long before now (30d, 7d, 24h)
+        #[arg(long, value_name = "DURATION", value_parser = view::parse_duration, default_value = "30d")]
+        since: std::time::Duration,
+        /// Group by who asked, by PR, or by size
+        #[arg(long, value_enum, default_value = "requester")]
+        by: showtime_runtime::usage::GroupBy,
+        /// Print CSV (key,environments,hours,usd)
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
     },
     /// Serve the dashboard: a web page of every environment, with sign-in
     /// and actions ([dashboard] in showtime.toml)
@@ -510,6 +524,12 @@ async fn repository_command(
             older_than,
         } => commands::cleanup(e, out, dry_run, respect_ttl, older_than, actor).await,
         Command::CleanupLabels { dry_run } => commands::cleanup_labels(e, out, dry_run).await,
+        Command::Cost { since, by, csv } => {
+            let trail = settings.file.audit.file(env);
+            let costs = Costs::from_settings(&settings, env)
+                .map_err(|e| CliError::BadInput(e.to_string()))?;
+            commands::cost(e, out, trail.as_deref(), &costs, since, by, csv).await
+        }
         Command::Labels { .. }
         | Command::Version
         | Command::Config { .. }

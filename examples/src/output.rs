@@ -17,6 +17,9 @@ use showtime_core::PrNumber;
 use showtime_core::labels::LabelState;
 use showtime_core::ports::EnvInfo;
 
+use showtime_core::engine::Outcome;
+use showtime_core::sweep::SweepReport;
+use showtime_runtime::audit::Record;
 use showtime_runtime::request::Done;
 
 use crate::CliError;
@@ -32,6 +35,8 @@ pub struct Output<'a> {
     step_summary: Option<PathBuf>,
     /// The audit trail mutations are recorded in, when one is configured.
     pub audit: Option<std::sync::Arc<dyn showtime_runtime::audit::Sink>>,
+    /// The program the trail names (`showtime`, `showtime-sweep`).
+    pub program: &'static str,
 }
 
 impl<'a> Output<'a> {
@@ -52,6 +57,7 @@ impl<'a> Output<'a> {
             github_output: path("GITHUB_OUTPUT"),
             step_summary: path("GITHUB_STEP_SUMMARY"),
             audit: None,
+            program: "showtime",
         }
     }
 
@@ -113,10 +119,37 @@ impl<'a> Output<'a> {
     /// Records what `done` changed in the audit trail, when there is one;
     /// a trail that cannot be written is said, and the command goes on.
     pub fn record(&mut self, engine: &showtime_core::engine::Engine, done: &Done) {
+        let at = engine.ports().clock.now();
+        self.write_records(done.records(self.program, at));
+    }
+
+    /// Records a sweep pass's mutations, as [`Output::record`] does.
+    pub fn record_sweep(&mut self, engine: &showtime_core::engine::Engine, report: &SweepReport) {
+        let at = engine.ports().clock.now();
+        self.write_records(Record::from_sweep(report, self.program, at));
+    }
+
+    /// Records reconciles' mutations, as [`Output::record`] does.
+    pub fn record_outcomes(
+        &mut self,
+        engine: &showtime_core::engine::Engine,
+        outcomes: &[Outcome],
+    ) {
+        let at = engine.ports().clock.now();
+        let records = outcomes
+            .iter()
+            .flat_map(|o| Record::from_outcome(o, self.program, at))
+            .collect();
+        self.write_records(records);
+    }
+
+    /// Writes `records` to the audit trail, when one is configured; a trail
+    /// that cannot be written is reported, and the work stays done.
+    fn write_records(&mut self, records: Vec<Record>) {
         let Some(sink) = self.audit.clone() else {
             return;
         };
-        if let Err(e) = done.record(sink.as_ref(), "showtime", engine.ports().clock.now()) {
+        if let Err(e) = sink.write(&records) {
             self.progress(&format!("cannot write the audit trail: {e}"));
         }
     }

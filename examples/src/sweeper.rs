@@ -13,7 +13,9 @@ use std::time::Duration;
 use clap::Parser;
 use showtime_core::engine::{Engine, EngineError};
 use showtime_core::sweep::SweepReport;
-use showtime_runtime::sweep;
+use showtime_runtime::config::Settings;
+use showtime_runtime::cost::Costs;
+use showtime_runtime::usage;
 use showtime_runtime::view::{parse_duration, sweep_json, sweep_text};
 
 use crate::output::Output;
@@ -47,9 +49,80 @@ pub struct SweepArgs {
     pub json: bool,
 }
 
+/// `[cost] monthly_budget_usd`, checked after each sweep.
+#[derive(Debug, Clone)]
+pub struct Budgeting {
+    trail: std::path::PathBuf,
+    costs: Costs,
+    budget_usd: f64,
+}
+
+impl Budgeting {
+    /// The check `settings` ask for: none without a budget; a budget needs
+    /// the audit trail, whose deploys and destroys it counts.
+    pub fn from_settings(
+        settings: &Settings,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<Budgeting>, CliError> {
+        let Some(budget_usd) = settings.file.cost.monthly_budget_usd else {
+            return Ok(None);
+        };
+        let costs =
+            Costs::from_settings(settings, env).map_err(|e| CliError::BadInput(e.to_string()))?;
+        let trail = settings.file.audit.file(env).ok_or_else(|| {
+            CliError::BadInput(
+                "[cost] monthly_budget_usd needs the audit trail: set [audit] path or \
+                 SHOWTIME_AUDIT_FILE"
+                    .to_owned(),
+            )
+        })?;
+        Ok(Some(Budgeting {
+            trail,
+            costs,
+            budget_usd,
+        }))
+    }
+
+    /// Projects the month and warns as [`usage::check_budget`] does; says
+    /// where the month stands on standard error. A check that fails is
+    /// reported and the sweep stays done.
+    pub async fn check(&self, engine: &Engine, out: &mut Output<'_>) {
+        let Some(sink) = out.audit.clone() else {
+            return;
+        };
+        let checked = usage::check_budget(
+            engine,
+            &self.trail,
+            sink.as_ref(),
+            &self.costs,
+            self.budget_usd,
+            out.program,
+        )
+        .await;
+        match checked {
+            Ok(month) => out.progress(&format!(
+                "budget {}: ${:.2} so far, ${:.2} projected of ${:.2}{}",
+                month.month,
+                month.so_far_usd,
+                month.projected_usd,
+                self.budget_usd,
+                month
+                    .reached
+                    .map_or_else(String::new, |t| format!(" ({t}% reached: warned)"))
+            )),
+            Err(e) => out.progress(&format!("cannot check the budget: {e}")),
+        }
+    }
+}
+
 /// One pass: prints its summary (text or JSON); fails when a PR could not be
-/// swept (the others were).
-pub async fn pass(engine: &Engine, out: &mut Output<'_>, dry_run: bool) -> Result<(), CliError> {
+/// swept (the others were). Then checks the month's budget, if any.
+pub async fn pass(
+    engine: &Engine,
+    out: &mut Output<'_>,
+    dry_run: bool,
+    budget: Option<&Budgeting>,
+) -> Result<(), CliError> {
     out.group(if dry_run {
         "showtime sweep (dry run)"
     } else {
@@ -57,12 +130,21 @@ pub async fn pass(engine: &Engine, out: &mut Output<'_>, dry_run: bool) -> Resul
     });
     let report = engine.sweep(dry_run).await;
     out.end_group();
-    print(out, report)
+    let printed = print(engine, out, report);
+    if let (Some(budget), false) = (budget, dry_run) {
+        budget.check(engine, out).await;
+    }
+    printed
 }
 
 /// Prints one pass's report.
-fn print(out: &mut Output<'_>, report: Result<SweepReport, EngineError>) -> Result<(), CliError> {
+fn print(
+    engine: &Engine,
+    out: &mut Output<'_>,
+    report: Result<SweepReport, EngineError>,
+) -> Result<(), CliError> {
     let report = report.map_err(|e| CliError::Failed(e.to_string()))?;
+    out.record_sweep(engine, &report);
     if out.json {
         out.json_value(&sweep_json(&report))?;
     } else {
@@ -85,13 +167,17 @@ pub async fn every(
     out: &mut Output<'_>,
     every: Duration,
     dry_run: bool,
+    budget: Option<&Budgeting>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), CliError> {
-    sweep::every(engine, every, dry_run, shutdown, |report| {
-        if let Err(e) = print(out, report) {
+    tokio::pin!(shutdown);
+    loop {
+        if let Err(e) = pass(engine, out, dry_run, budget).await {
             out.progress(&format!("sweep failed: {e}"));
         }
-    })
-    .await;
-    Ok(())
+        tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            () = tokio::time::sleep(every) => {}
+        }
+    }
 }

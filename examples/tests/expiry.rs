@@ -7,47 +7,9 @@
 
 mod support;
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-
-use axum::Router;
-use axum::routing::post;
-use serde_json::Value;
+use support::receiver::{receiver, texts};
 use support::site::*;
 use support::*;
-
-/// Every JSON notification received, in order.
-type Received = Arc<Mutex<Vec<Value>>>;
-
-async fn receiver() -> (SocketAddr, Received) {
-    let received: Received = Arc::default();
-    let kept = received.clone();
-    let app = Router::new().route(
-        "/hook",
-        post(move |body: axum::body::Bytes| {
-            let kept = kept.clone();
-            async move {
-                if let Ok(value) = serde_json::from_slice(&body) {
-                    kept.lock().unwrap().push(value);
-                }
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (addr, received)
-}
-
-fn texts(received: &Received) -> Vec<String> {
-    received
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|v| v["text"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
 
 /// Makes PR 42's creation label say it was created `minutes` ago.
 fn backdate(site: &Site, minutes: i64) {

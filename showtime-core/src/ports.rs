@@ -578,8 +578,9 @@ pub trait Clock: Send + Sync {
 /// Something worth telling people beyond the PR comment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
-    /// The PR concerned.
-    pub pr: PrNumber,
+    /// The PR concerned; `None` for the repository as a whole (a budget
+    /// warning).
+    pub pr: Option<PrNumber>,
     /// One line, for a chat message.
     pub text: String,
 }

@@ -15,9 +15,9 @@ use futures_util::StreamExt;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::PrNumber;
-use crate::engine::{Engine, EngineError, ReconcileOptions};
+use crate::engine::{AuditEvent, Engine, EngineError, EnvChange, ReconcileOptions};
 use crate::plan::{
-    Event, Plan, SweepObservation, SweepPlan, sweep, sweep_reads, unused_label_definitions,
+    Event, Plan, Step, SweepObservation, SweepPlan, sweep, sweep_reads, unused_label_definitions,
 };
 use crate::ports::{EnvId, EnvInfo, PortError, PullRequest};
 
@@ -36,6 +36,11 @@ pub struct SweepReport {
     pub young_orphans: Vec<EnvId>,
     /// Repository label definitions deleted (or that would be).
     pub deleted_labels: Vec<String>,
+    /// Every mutation of the pass, in order: each PR's reconcile, then the
+    /// orphans' destroys (the label definitions deleted are
+    /// [`SweepReport::deleted_labels`], which concern no PR). Empty in a
+    /// dry run.
+    pub audit: Vec<AuditEvent>,
     /// PRs whose reconcile failed, with the error (the rest went on).
     pub errors: Vec<(PrNumber, String)>,
     /// PRs whose reconcile ran out of rounds before converging
@@ -46,6 +51,7 @@ pub struct SweepReport {
 /// What one PR's sweep did.
 struct Swept {
     plans: Vec<Plan>,
+    audit: Vec<AuditEvent>,
     out_of_rounds: bool,
     /// Its labels afterwards, as far as the run knows.
     labels: Vec<String>,
@@ -120,6 +126,7 @@ impl Engine {
                     if let Some(open) = open_now.iter_mut().find(|o| o.number == *pr) {
                         open.labels = swept.labels;
                     }
+                    report.audit.extend(swept.audit);
                     report.prs.insert(*pr, swept.plans);
                 }
                 Err(e) => report.errors.push((*pr, e.to_string())),
@@ -127,7 +134,17 @@ impl Engine {
         }
         for id in &plan.destroy {
             if !dry_run {
-                if let Err(e) = self.retry(|| self.ports().backend.destroy(id)).await {
+                let result = self.retry(|| self.ports().backend.destroy(id)).await;
+                let step = Step::Destroy(id.clone());
+                report.audit.push(AuditEvent {
+                    pr: id.pr,
+                    actor: None,
+                    sha: Some(id.sha.clone()),
+                    action: format!("{step} (orphan: its PR is gone)"),
+                    result: result.clone().map_err(|e| e.to_string()),
+                    change: EnvChange::of(&step),
+                });
+                if let Err(e) = result {
                     report.errors.push((id.pr, e.to_string()));
                     continue;
                 }
@@ -185,6 +202,7 @@ impl Engine {
                 .await
                 .map(|plan| Swept {
                     plans: vec![plan],
+                    audit: Vec::new(),
                     out_of_rounds: false,
                     labels,
                 });
@@ -194,6 +212,7 @@ impl Engine {
             .await
             .map(|outcome| Swept {
                 plans: outcome.plans,
+                audit: outcome.audit,
                 out_of_rounds: outcome.out_of_rounds,
                 labels: outcome.labels,
             })

@@ -17,7 +17,8 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use showtime_core::engine::Outcome;
+use showtime_core::engine::{AuditEvent, ChangeKind, Outcome};
+use showtime_core::sweep::SweepReport;
 
 /// `[audit]` in `showtime.toml`; `SHOWTIME_AUDIT_FILE` overrides `path`,
 /// and `SHOWTIME_AUDIT_FILE=-` prints the trail on standard output instead.
@@ -65,10 +66,13 @@ pub struct Record {
     pub at: DateTime<Utc>,
     /// Which program did it (`showtime`, `showtime-webhook`, …).
     pub program: String,
-    /// The PR.
-    pub pr: u64,
+    /// The PR; `None` for a change to the repository (a label definition).
+    pub pr: Option<u64>,
     /// Who asked (absent for a sweep).
     pub actor: Option<String>,
+    /// The commit: the environment's for a cloud step, else the PR's head.
+    #[serde(default)]
+    pub sha: Option<String>,
     /// Why: the plan's reason (`create`, `stop requested`, `TTL expired`).
     pub reason: String,
     /// What was done, as the plan's step prints.
@@ -77,32 +81,112 @@ pub struct Record {
     pub ok: bool,
     /// The error, when it did not.
     pub error: Option<String>,
+    /// The environment a deploy, configuration change or destroy concerns
+    /// (`pr-42-abc123f`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// What that step did to the environment's life.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
+    /// The size it runs with from then on (`None`: the default size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+}
+
+/// What a step did to an environment's life, as the trail spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// It runs, and costs, from then on.
+    Deployed,
+    /// Its configuration (perhaps its size) changed in place.
+    Configured,
+    /// It costs nothing from then on.
+    Destroyed,
+}
+
+impl From<ChangeKind> for Change {
+    fn from(kind: ChangeKind) -> Self {
+        match kind {
+            ChangeKind::Deployed => Change::Deployed,
+            ChangeKind::Configured => Change::Configured,
+            ChangeKind::Destroyed => Change::Destroyed,
+        }
+    }
 }
 
 impl Record {
     /// The records of one reconcile's outcome, stamped `at` for `program`.
     pub fn from_outcome(outcome: &Outcome, program: &str, at: DateTime<Utc>) -> Vec<Record> {
-        let reason = outcome
-            .plans
-            .iter()
-            .map(|p| p.reason.as_str())
-            .collect::<Vec<_>>()
-            .join("; ");
+        let reason = reasons(&outcome.plans);
         outcome
             .audit
             .iter()
-            .map(|event| Record {
-                at,
-                program: program.to_owned(),
-                pr: event.pr.get(),
-                actor: event.actor.as_ref().map(ToString::to_string),
-                reason: reason.clone(),
-                action: event.action.clone(),
-                ok: event.result.is_ok(),
-                error: event.result.as_ref().err().cloned(),
-            })
+            .map(|event| Record::from_event(event, &reason, program, at))
             .collect()
     }
+
+    /// The records of one sweep pass: each PR's reconcile, the orphans'
+    /// destroys and the label definitions deleted.
+    pub fn from_sweep(report: &SweepReport, program: &str, at: DateTime<Utc>) -> Vec<Record> {
+        let mut records: Vec<Record> = report
+            .audit
+            .iter()
+            .map(|event| {
+                let reason = match report.prs.get(&event.pr) {
+                    Some(plans) => reasons(plans),
+                    None => "orphan: its PR is gone".to_owned(),
+                };
+                Record::from_event(event, &reason, program, at)
+            })
+            .collect();
+        if !report.dry_run {
+            records.extend(report.deleted_labels.iter().map(|name| Record {
+                at,
+                program: program.to_owned(),
+                pr: None,
+                actor: None,
+                sha: None,
+                reason: "no issue or PR carries it".to_owned(),
+                action: format!("delete label definition `{name}`"),
+                ok: true,
+                error: None,
+                environment: None,
+                change: None,
+                size: None,
+            }));
+        }
+        records
+    }
+
+    fn from_event(event: &AuditEvent, reason: &str, program: &str, at: DateTime<Utc>) -> Record {
+        let change = event.change.as_ref();
+        Record {
+            at,
+            program: program.to_owned(),
+            pr: Some(event.pr.get()),
+            actor: event.actor.as_ref().map(ToString::to_string),
+            sha: event.sha.as_ref().map(ToString::to_string),
+            reason: reason.to_owned(),
+            action: event.action.clone(),
+            ok: event.result.is_ok(),
+            error: event.result.as_ref().err().cloned(),
+            environment: change.map(|c| c.env.name()),
+            change: change.map(|c| c.kind.into()),
+            size: change
+                .and_then(|c| c.size.as_ref())
+                .map(ToString::to_string),
+        }
+    }
+}
+
+/// The plans' reasons, in order.
+fn reasons(plans: &[showtime_core::plan::Plan]) -> String {
+    plans
+        .iter()
+        .map(|p| p.reason.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Where records go.
@@ -258,7 +342,7 @@ pub fn select(
         .and_then(|d| now.checked_sub_signed(d));
     records
         .into_iter()
-        .filter(|r| pr.is_none_or(|pr| r.pr == pr))
+        .filter(|r| pr.is_none_or(|pr| r.pr == Some(pr)))
         .filter(|r| from.is_none_or(|from| r.at >= from))
         .collect()
 }
@@ -297,7 +381,7 @@ pub fn table(records: &[Record]) -> String {
         vec![
             r.at.format("%Y-%m-%d %H:%M:%S").to_string(),
             r.program.clone(),
-            format!("#{}", r.pr),
+            r.pr.map_or_else(|| "-".to_owned(), |pr| format!("#{pr}")),
             r.actor.clone().unwrap_or_else(|| "-".to_owned()),
             crate::text::printable(&r.action),
             match &r.error {
@@ -319,12 +403,16 @@ mod tests {
         Record {
             at: DateTime::UNIX_EPOCH,
             program: "showtime".into(),
-            pr,
+            pr: Some(pr),
             actor: Some("maintainer".into()),
+            sha: Some("abc123f".into()),
             reason: "create".into(),
             action: action.into(),
             ok: true,
             error: None,
+            environment: None,
+            change: None,
+            size: None,
         }
     }
 
@@ -346,7 +434,7 @@ mod tests {
         assert!(rotated(&path, 1).exists(), "the file was rotated");
         let (records, skipped) = read(&path).unwrap();
         assert_eq!(skipped, 0);
-        let prs: Vec<u64> = records.iter().map(|r| r.pr).collect();
+        let prs: Vec<u64> = records.iter().filter_map(|r| r.pr).collect();
         let expected: Vec<u64> = (20 - prs.len() as u64..20).collect();
         assert_eq!(prs, expected, "oldest first, the oldest rotated away");
         let _ = std::fs::remove_dir_all(&dir);
@@ -365,7 +453,7 @@ mod tests {
         drop(file);
         sink.write(&[record(3, "c")]).unwrap();
         let (records, skipped) = read(&path).unwrap();
-        let prs: Vec<u64> = records.iter().map(|r| r.pr).collect();
+        let prs: Vec<u64> = records.iter().filter_map(|r| r.pr).collect();
         assert_eq!(prs, [1, 3], "only the torn record is lost");
         assert_eq!(skipped, 1);
         let _ = std::fs::remove_dir_all(&dir);

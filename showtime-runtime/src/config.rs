@@ -47,8 +47,11 @@
 //! url = "https://showtime.example.com"
 //! client_id = "Iv1.0123456789abcdef"
 //! refresh_secs = 15
+//!
+//! [cost]
 //! price_vcpu_hour = 0.04048
 //! price_gb_hour = 0.004445
+//! monthly_budget_usd = 500
 //! ```
 
 use std::collections::BTreeMap;
@@ -160,6 +163,9 @@ pub struct FileConfig {
     /// The dashboard: the web page of every environment.
     #[serde(default)]
     pub dashboard: DashboardSection,
+    /// Prices and the monthly budget.
+    #[serde(default)]
+    pub cost: CostSection,
 }
 
 /// `[dashboard]`: the web page of every environment, served by
@@ -186,12 +192,22 @@ pub struct DashboardSection {
     /// Seconds the listed environments are reused before GitHub and the
     /// backend are asked again; also how often the page polls (default 15).
     pub refresh_secs: Option<u64>,
+}
+
+/// `[cost]`: what an environment-hour costs, and the month's budget (the
+/// dashboard, `showtime cost` and the sweeper's budget warnings use it).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostSection {
     /// US dollars per vCPU-hour (default: AWS Fargate's published Linux/x86
     /// price in us-east-1, on-demand or, with `[ecs] capacity =
     /// "fargate-spot"`, an approximation of Spot).
     pub price_vcpu_hour: Option<f64>,
     /// US dollars per GB-hour of memory (default as `price_vcpu_hour`).
     pub price_gb_hour: Option<f64>,
+    /// The month's budget in US dollars: a sweep warns through the notifier
+    /// when the month's projected cost crosses 80 % and 100 % of it.
+    pub monthly_budget_usd: Option<f64>,
 }
 
 /// `[github]`.

@@ -445,6 +445,7 @@ async fn start_dashboard(
         secure_cookies: false,
         refresh: Duration::from_secs(DEFAULT_REFRESH_SECS),
         costs: Default::default(),
+        month: None,
     };
     let dashboard =
         Dashboard::new(engine, settings).map_err(|e| failed("the dashboard")(e.to_string()))?;

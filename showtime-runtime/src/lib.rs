@@ -50,6 +50,7 @@ pub mod audit;
 pub mod builder;
 pub mod clock;
 pub mod config;
+pub mod cost;
 #[cfg(feature = "server")]
 pub mod dashboard;
 #[cfg(feature = "demo")]
@@ -64,5 +65,6 @@ pub mod server;
 pub mod signal;
 pub mod sweep;
 pub mod text;
+pub mod usage;
 pub mod view;
 pub mod wiring;

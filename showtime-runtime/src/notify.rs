@@ -24,6 +24,7 @@ use hyper::body::Bytes;
 use hyper::{Request, Uri};
 use serde::Deserialize;
 use serde_json::json;
+use showtime_core::PrNumber;
 use showtime_core::ports::{Notice, Notifier, PortError};
 
 use crate::http::{HttpClient, HttpError};
@@ -132,16 +133,18 @@ impl WebhookNotifier {
 
     /// The body sent for `notice`.
     pub fn body(&self, notice: &Notice) -> Vec<u8> {
-        let url = self
-            .repository
-            .as_ref()
-            .map(|repo| format!("https://github.com/{repo}/pull/{}", notice.pr));
+        let url = self.repository.as_ref().map(|repo| match notice.pr {
+            Some(pr) => format!("https://github.com/{repo}/pull/{pr}"),
+            None => format!("https://github.com/{repo}"),
+        });
         let value = match self.format {
             Format::Slack => {
-                let link = url.as_ref().map_or_else(
-                    || format!("PR #{}", notice.pr),
-                    |u| format!("<{u}|PR #{}>", notice.pr),
-                );
+                let name = notice
+                    .pr
+                    .map_or_else(|| "Showtime".to_owned(), |pr| format!("PR #{pr}"));
+                let link = url
+                    .as_ref()
+                    .map_or_else(|| name.clone(), |u| format!("<{u}|{name}>"));
                 json!({
                     "text": notice.text,
                     "blocks": [
@@ -151,7 +154,7 @@ impl WebhookNotifier {
                 })
             }
             Format::Json { .. } => json!({
-                "pr": notice.pr.get(),
+                "pr": notice.pr.map(PrNumber::get),
                 "repository": self.repository,
                 "url": url,
                 "text": notice.text,

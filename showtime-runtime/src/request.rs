@@ -151,21 +151,18 @@ pub struct Done {
 }
 
 impl Done {
-    /// Writes every mutation of this work to `sink`, as `program`; a sink
-    /// that fails is reported, the work stays done.
-    pub fn record(
+    /// Every mutation of this work, as the audit trail keeps them, done by
+    /// `program` at `at`.
+    pub fn records(
         &self,
-        sink: &dyn crate::audit::Sink,
         program: &str,
         at: chrono::DateTime<chrono::Utc>,
-    ) -> std::io::Result<()> {
-        let records: Vec<crate::audit::Record> = self
-            .outcomes
+    ) -> Vec<crate::audit::Record> {
+        self.outcomes
             .iter()
             .filter_map(|(_, o)| o.as_ref().ok())
             .flat_map(|o| crate::audit::Record::from_outcome(o, program, at))
-            .collect();
-        sink.write(&records)
+            .collect()
     }
 
     /// The first outcome that refused what was asked.

@@ -198,7 +198,7 @@ pub(crate) fn report_done(
 ) {
     log_done(done, deliveries);
     if let Some(sink) = audit
-        && let Err(e) = done.record(sink, program, now)
+        && let Err(e) = sink.write(&done.records(program, now))
     {
         log(&format!("cannot write the audit trail: {e}"));
     }

@@ -1,21 +1,19 @@
-//! Sweeping on a schedule, and the age limit of `cleanup --older-than`.
+//! The age limit of `cleanup --older-than`.
 //!
 //! A sweep itself ([`Engine::sweep`]) expires environments past their TTL,
 //! cleans up after closed PRs, destroys orphans and repairs labels. This
-//! module runs it once or every N ([`every`]), and carries out the age
-//! limit an operator may add on top ([`older_than`]): each PR with an
-//! environment older than the limit is stopped once, as `/circus destroy`
-//! would, optionally sparing the TTLs that mean "keep" (`close`, `manual`).
+//! module carries out the age limit an operator may add on top
+//! ([`older_than`]): each PR with an environment older than the limit is
+//! stopped once, as `/circus destroy` would, optionally sparing the TTLs
+//! that mean "keep" (`close`, `manual`).
 
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::time::Duration;
 
 use showtime_core::commands::SlashCommand;
-use showtime_core::engine::{Engine, EngineError};
+use showtime_core::engine::{Engine, EngineError, Outcome};
 use showtime_core::plan::Event;
 use showtime_core::ports::EnvId;
-use showtime_core::sweep::SweepReport;
 use showtime_core::{Login, PrNumber, Ttl};
 
 /// Why the age limit could not be applied.
@@ -33,17 +31,27 @@ pub enum SweepError {
     TooLong,
 }
 
+/// What the age limit did.
+#[derive(Debug, Default)]
+pub struct Aged {
+    /// The environments older than the limit (stopped, or in a dry run
+    /// that would be).
+    pub environments: Vec<EnvId>,
+    /// The stops' outcomes, for the audit trail.
+    pub outcomes: Vec<Outcome>,
+}
+
 /// The age limit: every environment older than `age` (a dry run only
 /// names them). With `respect_ttl`, a PR whose TTL is `close` or `manual`
 /// keeps its environments. Each PR is stopped once, as `actor`, through
-/// the same path as `/circus destroy`. Returns the environments concerned.
+/// the same path as `/circus destroy`.
 pub async fn older_than(
     engine: &Engine,
     age: Duration,
     respect_ttl: bool,
     dry_run: bool,
     actor: Option<Login>,
-) -> Result<Vec<EnvId>, SweepError> {
+) -> Result<Aged, SweepError> {
     let actor = match (dry_run, actor) {
         (true, _) => None,
         (false, Some(actor)) => Some(actor),
@@ -85,32 +93,16 @@ pub async fn older_than(
         }
     }
     let old: Vec<EnvId> = old.into_iter().filter(|e| !kept.contains(&e.pr)).collect();
+    let mut outcomes = Vec::new();
     if let Some(actor) = actor {
         let prs: BTreeSet<PrNumber> = old.iter().map(|e| e.pr).collect();
         for pr in prs {
             let destroy = Event::Command(SlashCommand::Destroy);
-            engine.reconcile(pr, destroy, Some(actor.clone())).await?;
+            outcomes.push(engine.reconcile(pr, destroy, Some(actor.clone())).await?);
         }
     }
-    Ok(old)
-}
-
-/// Sweeps every `every` until `shutdown` resolves, handing each pass's
-/// report (or why it failed) to `report`. Passes never overlap: the next
-/// starts `every` after the previous one ended.
-pub async fn every(
-    engine: &Engine,
-    every: Duration,
-    dry_run: bool,
-    shutdown: impl Future<Output = ()>,
-    mut report: impl FnMut(Result<SweepReport, EngineError>),
-) {
-    tokio::pin!(shutdown);
-    loop {
-        report(engine.sweep(dry_run).await);
-        tokio::select! {
-            () = &mut shutdown => return,
-            () = tokio::time::sleep(every) => {}
-        }
-    }
+    Ok(Aged {
+        environments: old,
+        outcomes,
+    })
 }

@@ -94,6 +94,30 @@ async fn the_page_lists_every_environment_with_its_status_and_cost() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_audit_trail_the_page_shows_the_months_cost() {
+    let trail = std::env::temp_dir().join(format!("showtime-month-{}.jsonl", std::process::id()));
+    std::fs::write(&trail, "").unwrap();
+    let stage = Stage::seeded(Options {
+        month: Some(showtime_runtime::dashboard::MonthSource {
+            trail: trail.clone(),
+            budget_usd: Some(100.0),
+        }),
+        ..Options::default()
+    })
+    .await;
+    let page = text(&stage.get("/dashboard", &mut Jar::default()).await);
+    let month = Utc::now().format("%Y-%m").to_string();
+    assert!(page.contains(&format!("This month ({month}): $")), "{page}");
+    assert!(page.contains(" of a $100.00 budget."), "{page}");
+    let _ = std::fs::remove_file(trail);
+
+    // Without a trail, no such line.
+    let stage = Stage::seeded(Options::default()).await;
+    let page = text(&stage.get("/dashboard", &mut Jar::default()).await);
+    assert!(!page.contains("This month"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unchanged_refresh_is_a_304_and_costs_no_github_request() {
     let stage = Stage::seeded(Options::default()).await;
     let mut jar = Jar::default();

@@ -55,7 +55,7 @@ async fn start(receiver: Arc<Receiver>) -> SocketAddr {
 
 fn notice() -> Notice {
     Notice {
-        pr: PrNumber::new(42).unwrap(),
+        pr: PrNumber::new(42),
         text: "PR #42: environment abc123f running at http://10.0.0.7:8080".to_owned(),
     }
 }

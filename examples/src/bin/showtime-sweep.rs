@@ -30,12 +30,18 @@ fn main() -> ExitCode {
     let env = |k: &str| std::env::var(k).ok();
     let (mut stdout, mut stderr) = (std::io::stdout().lock(), std::io::stderr().lock());
     let mut out = Output::new(&mut stdout, &mut stderr, args.json, &env);
+    out.program = "showtime-sweep";
     let result = runtime.block_on(async {
         let settings = Settings::resolve(&args.global.overrides(), &env)?;
+        out.audit = settings.file.audit.sink(&env);
         let engine = wiring::engine(&settings, &env, None).await?;
+        let budget = sweeper::Budgeting::from_settings(&settings, &env)?;
+        let budget = budget.as_ref();
         match args.every {
-            None => sweeper::pass(&engine, &mut out, args.dry_run).await,
-            Some(every) => sweeper::every(&engine, &mut out, every, args.dry_run, shutdown()).await,
+            None => sweeper::pass(&engine, &mut out, args.dry_run, budget).await,
+            Some(every) => {
+                sweeper::every(&engine, &mut out, every, args.dry_run, budget, shutdown()).await
+            }
         }
     });
     match result {

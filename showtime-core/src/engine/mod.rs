@@ -23,13 +23,14 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Mutex as AsyncMutex;
 
-use crate::plan::{Actor, Decision, Event, Need, Next, Observation, Plan, Refusal, plan};
+use crate::plan::{Actor, Decision, Event, Need, Next, Observation, Plan, Refusal, Step, plan};
 use crate::policy::Policy;
 use crate::ports::{
-    Backend, Clock, EnvInfo, ImageBuilder, Notifier, Permission, PortError, PrHost, PullRequest,
+    Backend, Clock, EnvId, EnvInfo, ImageBuilder, Notifier, Permission, PortError, PrHost,
+    PullRequest,
 };
 
-use crate::{Login, PrNumber};
+use crate::{Login, PrNumber, ShortSha, SizeName};
 use run::{OnFailure, Run};
 
 /// The adapters the engine works through.
@@ -105,17 +106,65 @@ impl EngineError {
     }
 }
 
-/// One mutation, for the audit log: who, which PR, what, and how it went.
+/// One mutation, for the audit log: who, which PR and commit, what, and how
+/// it went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     /// The PR.
     pub pr: PrNumber,
     /// Who caused it (none for sweeps).
     pub actor: Option<Login>,
+    /// The commit it concerns: the environment's for a cloud step, else
+    /// the PR's head when the PR was read.
+    pub sha: Option<ShortSha>,
     /// What was done, as a plan step prints.
     pub action: String,
     /// `Ok` or the error message.
     pub result: Result<(), String>,
+    /// The environment's life, when the step changed it (what a usage and
+    /// cost report counts).
+    pub change: Option<EnvChange>,
+}
+
+/// A change in an environment's life, as an audit event records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvChange {
+    /// The environment.
+    pub env: EnvId,
+    /// What happened to it.
+    pub kind: ChangeKind,
+    /// The size it runs with from now on (deploys and configuration
+    /// changes; `None` is the backend's default size).
+    pub size: Option<SizeName>,
+}
+
+/// What happened to an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// Deployed: it runs (and costs) from now on.
+    Deployed,
+    /// Its configuration changed in place, perhaps its size.
+    Configured,
+    /// Destroyed: it costs nothing from now on.
+    Destroyed,
+}
+
+impl EnvChange {
+    /// The change `step` makes, if it is a deploy, a configuration change
+    /// or a destroy.
+    pub fn of(step: &Step) -> Option<EnvChange> {
+        let (env, kind, size) = match step {
+            Step::Deploy(d) => (&d.env, ChangeKind::Deployed, d.config.size.clone()),
+            Step::ApplyConfig(env, config) => (env, ChangeKind::Configured, config.size.clone()),
+            Step::Destroy(env) => (env, ChangeKind::Destroyed, None),
+            _ => return None,
+        };
+        Some(EnvChange {
+            env: env.clone(),
+            kind,
+            size,
+        })
+    }
 }
 
 /// What a reconcile did.

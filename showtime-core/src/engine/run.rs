@@ -10,7 +10,7 @@ use crate::plan::{Actor, Decision, Event, LabelOp, Observation, Plan, Step, Step
 use crate::ports::{CommentAt, EnvId, EnvSpec, Notice, Permission, PortError, PullRequest};
 use crate::{Address, Login, PrNumber};
 
-use super::{AuditEvent, Engine, EngineError, Outcome};
+use super::{AuditEvent, Engine, EngineError, EnvChange, Outcome};
 
 /// What to do when a cloud step fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,12 +127,19 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn audit(&mut self, action: String, result: Result<(), String>) {
+    /// Records that `step` was carried out, with `result`.
+    fn audit(&mut self, step: &Step, result: Result<(), String>) {
+        let sha = step
+            .environment()
+            .map(|env| env.sha.clone())
+            .or_else(|| self.read.as_ref().map(|pr| pr.head_sha.short()));
         self.outcome.audit.push(AuditEvent {
             pr: self.pr,
             actor: self.actor.clone(),
-            action,
+            sha,
+            action: step.to_string(),
             result,
+            change: EnvChange::of(step),
         });
     }
 
@@ -153,7 +160,6 @@ impl<'a> Run<'a> {
         on_failure: OnFailure,
     ) -> Result<Option<StepFailure>, EngineError> {
         for step in &plan.steps {
-            let action = step.to_string();
             let result = match step {
                 Step::Labels(ops) | Step::Intent(ops) => {
                     for op in ops {
@@ -161,7 +167,7 @@ impl<'a> Run<'a> {
                     }
                     let removing = matches!(step, Step::Labels(_));
                     let result = self.write_labels(removing).await;
-                    self.audit(action, result.clone().map_err(|e| e.to_string()));
+                    self.audit(step, result.clone().map_err(|e| e.to_string()));
                     result.map_err(|e| self.host_error(e))?;
                     continue;
                 }
@@ -173,12 +179,12 @@ impl<'a> Run<'a> {
                     continue;
                 }
                 Step::Notify(text) => {
-                    self.notify(action, text).await;
+                    self.notify(step, text).await;
                     continue;
                 }
                 cloud => self.cloud(cloud).await,
             };
-            self.audit(action, result.clone().map_err(|e| e.to_string()));
+            self.audit(step, result.clone().map_err(|e| e.to_string()));
             if let Err(error) = result {
                 if on_failure == OnFailure::Stop {
                     return Ok(Some(StepFailure {
@@ -271,9 +277,8 @@ impl<'a> Run<'a> {
                     .upsert_comment(self.pr, at, comment::MARKER, &body)
             })
             .await;
-        let action = Step::Comment(message).to_string();
         self.audit(
-            action,
+            &Step::Comment(message),
             result.clone().map(|_| ()).map_err(|e| e.to_string()),
         );
         let id = result.map_err(|e| self.host_error(e))?;
@@ -281,22 +286,22 @@ impl<'a> Run<'a> {
             return Ok(());
         }
         let remember = LabelOp::Comment(id);
-        let action = Step::Labels(vec![remember.clone()]).to_string();
         remember.apply(&mut self.state);
         let result = self.write_labels(true).await;
-        self.audit(action, result.clone().map_err(|e| e.to_string()));
+        let step = Step::Labels(vec![remember]);
+        self.audit(&step, result.clone().map_err(|e| e.to_string()));
         result.map_err(|e| self.host_error(e))
     }
 
     /// A notification is best effort: the PR comment is the record.
-    async fn notify(&mut self, action: String, text: &str) {
+    async fn notify(&mut self, step: &Step, text: &str) {
         if let Some(notifier) = &self.engine.ports.notifier {
             let notice = Notice {
-                pr: self.pr,
+                pr: Some(self.pr),
                 text: text.to_owned(),
             };
             let result = notifier.notify(&notice).await;
-            self.audit(action, result.map_err(|e| e.to_string()));
+            self.audit(step, result.map_err(|e| e.to_string()));
         }
     }
 

@@ -39,7 +39,6 @@
 //! made at start.
 
 pub mod auth;
-pub mod cost;
 pub mod model;
 pub mod page;
 mod routes;
@@ -58,11 +57,12 @@ use tokio::net::TcpListener;
 use crate::audit::Sink;
 pub use crate::config::DashboardSection;
 use crate::config::Settings;
+use crate::cost::Costs;
 use crate::http::{HttpClient, HttpError};
 use crate::server::ServerError;
 use auth::{GitHubSignIn, OAuthApp, Session, SessionKey};
-use cost::{Costs, Prices, SizeTable};
 use model::Cache;
+pub use model::MonthSource;
 
 /// Seconds listed data is reused, and between the page's polls, unless set.
 pub const DEFAULT_REFRESH_SECS: u64 = 15;
@@ -89,6 +89,8 @@ pub struct DashboardSettings {
     pub refresh: Duration,
     /// Sizes and prices, for estimated costs.
     pub costs: Costs,
+    /// Where the month's cost comes from (the audit trail), if known.
+    pub month: Option<MonthSource>,
 }
 
 /// Why the dashboard cannot start.
@@ -204,46 +206,16 @@ impl DashboardSettings {
             session_key,
             secure_cookies: !listen.ip().is_loopback(),
             refresh: Duration::from_secs(refresh_secs),
-            costs: costs(settings, &var)?,
+            costs: Costs::from_settings(settings, &var).map_err(|e| DashboardError::Setting {
+                name: e.name,
+                message: e.message,
+            })?,
+            month: settings.file.audit.file(env).map(|trail| MonthSource {
+                trail,
+                budget_usd: settings.file.cost.monthly_budget_usd,
+            }),
         })
     }
-}
-
-/// Sizes from `[sizes]`, prices from `[dashboard]` over Fargate's
-/// on-demand (or, with `fargate-spot` capacity, Spot) defaults.
-fn costs(
-    settings: &Settings,
-    var: &dyn Fn(&str) -> Option<String>,
-) -> Result<Costs, DashboardError> {
-    let section = &settings.file.dashboard;
-    let capacity = var("SHOWTIME_ECS_CAPACITY").or_else(|| settings.file.ecs.capacity.clone());
-    let mut prices = match capacity.as_deref() {
-        Some(c) if c.eq_ignore_ascii_case("fargate-spot") => Prices::spot(),
-        _ => Prices::ON_DEMAND,
-    };
-    for (name, given, slot) in [
-        (
-            "price_vcpu_hour",
-            section.price_vcpu_hour,
-            &mut prices.vcpu_hour,
-        ),
-        ("price_gb_hour", section.price_gb_hour, &mut prices.gb_hour),
-    ] {
-        if let Some(price) = given {
-            if !price.is_finite() || price < 0.0 {
-                return Err(DashboardError::Setting {
-                    name: name.to_owned(),
-                    message: "give a price in US dollars, 0 or more".to_owned(),
-                });
-            }
-            *slot = price;
-        }
-    }
-    let sizes = match &settings.file.sizes {
-        Some(table) => SizeTable::new(table.clone()),
-        None => SizeTable::default(),
-    };
-    Ok(Costs { sizes, prices })
 }
 
 /// An `http(s)://` URL without its trailing slashes.
@@ -380,6 +352,7 @@ mod tests {
 
     use super::*;
     use crate::config::{FileConfig, Overrides};
+    use crate::cost::Prices;
 
     fn settings(file: &str) -> Settings {
         let mut settings = Settings::resolve(&Overrides::default(), &|_| None).unwrap();
@@ -455,7 +428,7 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         for (file, vars) in [
-            ("[dashboard]\nprice_gb_hour = -1.0\n", vec![]),
+            ("[cost]\nprice_gb_hour = -1.0\n", vec![]),
             ("[dashboard]\nrefresh_secs = 0\n", vec![]),
             ("[dashboard]\nurl = \"showtime.example.com\"\n", vec![]),
             ("", vec![("SHOWTIME_SESSION_KEY", "short")]),

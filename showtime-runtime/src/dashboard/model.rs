@@ -7,6 +7,7 @@
 //! actions go through the engine in the dashboard's routes.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +18,8 @@ use showtime_core::{Address, Config, Login, PrNumber, ShortSha, SizeName, Status
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::cost::Costs;
+use crate::cost::Costs;
+use crate::usage::{self, Budget};
 
 /// One environment, as labels and the backend describe it.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,14 +74,34 @@ pub struct Snapshot {
     pub rows: Vec<Row>,
     /// Everyone who asked for one, sorted.
     pub requesters: Vec<Login>,
+    /// The month's cost so far and projected, when the audit trail is known.
+    pub month: Option<Budget>,
+}
+
+/// Where the month's figures come from: the audit trail, and the budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonthSource {
+    /// The audit trail (`[audit] path`).
+    pub trail: PathBuf,
+    /// `[cost] monthly_budget_usd`.
+    pub budget_usd: Option<f64>,
 }
 
 /// Reads every environment: the open PRs with their labels (one listing,
-/// 100 PRs a request) and the backend's environments.
-pub async fn read(engine: &Engine, costs: &Costs) -> Result<Snapshot, PortError> {
+/// 100 PRs a request) and the backend's environments; with `month`, the
+/// month's cost from the audit trail too (no request).
+pub async fn read(
+    engine: &Engine,
+    costs: &Costs,
+    month: Option<&MonthSource>,
+) -> Result<Snapshot, PortError> {
     let ports = engine.ports();
     let (prs, envs) = tokio::join!(ports.host.open_pull_requests(), ports.backend.list(None));
     let (prs, envs) = (prs?, envs?);
+    let month = match month {
+        Some(source) => month_of(source, &envs, costs, ports.clock.now()).await,
+        None => None,
+    };
     let policy = engine.policy();
     let mut listed: BTreeMap<EnvId, EnvInfo> =
         envs.into_iter().map(|env| (env.id.clone(), env)).collect();
@@ -153,7 +175,32 @@ pub async fn read(engine: &Engine, costs: &Costs) -> Result<Snapshot, PortError>
     Ok(Snapshot {
         rows,
         requesters: requesters.into_iter().collect(),
+        month,
     })
+}
+
+/// The month's figures; `None` when the trail cannot be read (the page
+/// shows the environments all the same).
+async fn month_of(
+    source: &MonthSource,
+    running: &[EnvInfo],
+    costs: &Costs,
+    now: DateTime<Utc>,
+) -> Option<Budget> {
+    let trail = source.trail.clone();
+    let records = tokio::task::spawn_blocking(move || crate::audit::read(&trail))
+        .await
+        .ok()?
+        .ok()?
+        .0;
+    let stretches = usage::stretches(&records, running, now);
+    Some(usage::budget(
+        &stretches,
+        running,
+        costs,
+        source.budget_usd,
+        now,
+    ))
 }
 
 /// What [`Cache::get`] gives: the snapshot, and why it may be old.
@@ -184,14 +231,19 @@ impl Cache {
 
     /// The current reading: the kept one while it is younger than the TTL,
     /// else a new read (one at a time: concurrent callers wait for it).
-    pub async fn get(&self, engine: &Engine, costs: &Costs) -> Reading {
+    pub async fn get(
+        &self,
+        engine: &Engine,
+        costs: &Costs,
+        month: Option<&MonthSource>,
+    ) -> Reading {
         let mut slot = self.slot.lock().await;
         if let Some((at, reading)) = slot.as_ref()
             && at.elapsed() < self.ttl
         {
             return reading.clone();
         }
-        let reading = match read(engine, costs).await {
+        let reading = match read(engine, costs, month).await {
             Ok(snapshot) => Reading {
                 snapshot: Arc::new(snapshot),
                 problem: None,
@@ -371,7 +423,9 @@ mod tests {
             config: Config::default(),
         };
         world.backend.insert(orphan);
-        let snapshot = read(&world.engine(), &Costs::default()).await.unwrap();
+        let snapshot = read(&world.engine(), &Costs::default(), None)
+            .await
+            .unwrap();
         let words: Vec<(u64, &str, bool)> = snapshot
             .rows
             .iter()
@@ -404,7 +458,9 @@ mod tests {
     #[tokio::test]
     async fn views_filter_and_sort() {
         let world = world_with_two().await;
-        let snapshot = read(&world.engine(), &Costs::default()).await.unwrap();
+        let snapshot = read(&world.engine(), &Costs::default(), None)
+            .await
+            .unwrap();
         let prs = |view: &View| -> Vec<u64> {
             view.select(&snapshot).iter().map(|r| r.pr.get()).collect()
         };
@@ -439,7 +495,7 @@ mod tests {
         for _ in 0..5 {
             assert_eq!(
                 cache
-                    .get(&engine, &Costs::default())
+                    .get(&engine, &Costs::default(), None)
                     .await
                     .snapshot
                     .rows
@@ -449,10 +505,10 @@ mod tests {
         }
         assert_eq!(world.host.total_calls(), 1);
         tokio::time::advance(Duration::from_secs(16)).await;
-        cache.get(&engine, &Costs::default()).await;
+        cache.get(&engine, &Costs::default(), None).await;
         assert_eq!(world.host.total_calls(), 2);
         cache.invalidate().await;
-        cache.get(&engine, &Costs::default()).await;
+        cache.get(&engine, &Costs::default(), None).await;
         assert_eq!(world.host.total_calls(), 3);
     }
 }

@@ -15,8 +15,9 @@ use serde_json::{Value, json};
 use showtime_core::Login;
 use showtime_core::ports::Health;
 
-use super::cost::so_far;
 use super::model::{Row, Sort, UNTRACKED, View};
+use crate::cost::so_far;
+use crate::usage::Budget;
 use showtime_core::Status;
 
 /// The page's script: live updates by polling [`data`] with `ETag`s.
@@ -93,6 +94,8 @@ pub struct PageContext<'a> {
     pub rows: Vec<&'a Row>,
     /// Everyone who asked for an environment (for the filter).
     pub requesters: &'a [Login],
+    /// The month's cost so far and projected, when known.
+    pub month: Option<&'a Budget>,
     /// The filters and order.
     pub view: &'a View,
     /// The signed-in viewer.
@@ -217,6 +220,18 @@ pub fn page(ctx: &PageContext<'_>) -> String {
         None => {}
     }
     html.push_str("</nav></header><main>");
+    if let Some(month) = ctx.month {
+        let budget = month
+            .budget_usd
+            .map_or_else(String::new, |b| format!(" of a {} budget", dollars(b)));
+        let _ = write!(
+            html,
+            "<p class=\"month\">This month ({}): {} so far, {} projected{budget}.</p>",
+            escape(&month.month),
+            dollars(month.so_far_usd),
+            dollars(month.projected_usd)
+        );
+    }
     if let Some(flash) = ctx.flash {
         let _ = write!(
             html,

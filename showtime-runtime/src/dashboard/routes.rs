@@ -135,6 +135,7 @@ impl Dashboard {
             pulls: self.pulls(),
             rows: view.select(&reading.snapshot),
             requesters: &reading.snapshot.requesters,
+            month: reading.snapshot.month.as_ref(),
             view,
             viewer,
             sign_in: settings.sign_in.is_some(),
@@ -149,7 +150,11 @@ impl Dashboard {
     async fn reading(&self) -> Reading {
         self.inner
             .cache
-            .get(&self.inner.engine, &self.inner.settings.costs)
+            .get(
+                &self.inner.engine,
+                &self.inner.settings.costs,
+                self.inner.settings.month.as_ref(),
+            )
             .await
     }
 

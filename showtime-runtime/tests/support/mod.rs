@@ -22,9 +22,9 @@ use showtime_core::testing::{Faults, ManualClock, MemoryBackend, MemoryBuilder};
 use showtime_core::{Login, PrNumber};
 use showtime_github::fake::{FakeGitHub, FakePr};
 use showtime_github::{Auth, GitHubConfig, GitHubHost};
+use showtime_runtime::cost::Costs;
 use showtime_runtime::dashboard::auth::{GitHubSignIn, OAuthApp, SessionKey};
-use showtime_runtime::dashboard::cost::Costs;
-use showtime_runtime::dashboard::{Dashboard, DashboardSettings};
+use showtime_runtime::dashboard::{Dashboard, DashboardSettings, MonthSource};
 use showtime_runtime::http::{Answer, HttpClient};
 use tokio::net::TcpListener;
 
@@ -56,12 +56,14 @@ pub struct Stage {
 }
 
 /// How the stage's dashboard is set up.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Options {
     pub public: bool,
     pub refresh: Duration,
     /// Mount the dashboard on the webhook server (else serve it alone).
     pub on_webhook_server: bool,
+    /// The month's figures from this audit trail.
+    pub month: Option<MonthSource>,
 }
 
 impl Default for Options {
@@ -70,6 +72,7 @@ impl Default for Options {
             public: true,
             refresh: Duration::from_secs(15),
             on_webhook_server: false,
+            month: None,
         }
     }
 }
@@ -121,6 +124,7 @@ impl Stage {
             secure_cookies: false,
             refresh: options.refresh,
             costs: Costs::default(),
+            month: options.month.clone(),
         };
         let dashboard = Dashboard::new(engine.clone(), settings).expect("the dashboard");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1,7 +1,7 @@
 //! What an environment costs: its size's vCPU and memory, priced per hour.
 //!
 //! Sizes are the configured `[sizes]` table (CPU units and MiB, as ECS takes
-//! them) or the default one; prices are `[dashboard]`'s or AWS Fargate's
+//! them) or the default one; prices are `[cost]`'s or AWS Fargate's
 //! published Linux/x86 prices in us-east-1. The figure is an estimate of
 //! what the environment has cost so far, not a bill: it knows nothing of
 //! data transfer, load balancers or a region's own prices.
@@ -120,6 +120,62 @@ impl Costs {
         let vcpu = f64::from(spec.cpu) / 1024.0;
         let gb = f64::from(spec.memory) / 1024.0;
         Some(vcpu * self.prices.vcpu_hour + gb * self.prices.gb_hour)
+    }
+}
+
+/// A `[cost]` price that is not a price.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("[cost] {name}: {message}")]
+pub struct CostError {
+    /// The key.
+    pub name: String,
+    /// What is wrong, and what would be accepted.
+    pub message: String,
+}
+
+impl Costs {
+    /// Sizes from `[sizes]`, prices from `[cost]` over Fargate's on-demand
+    /// (or, with `fargate-spot` capacity, Spot) defaults.
+    pub fn from_settings(
+        settings: &crate::config::Settings,
+        var: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Costs, CostError> {
+        let section = &settings.file.cost;
+        let capacity = var("SHOWTIME_ECS_CAPACITY").or_else(|| settings.file.ecs.capacity.clone());
+        let mut prices = match capacity.as_deref() {
+            Some(c) if c.eq_ignore_ascii_case("fargate-spot") => Prices::spot(),
+            _ => Prices::ON_DEMAND,
+        };
+        let amounts = [
+            (
+                "price_vcpu_hour",
+                section.price_vcpu_hour,
+                Some(&mut prices.vcpu_hour),
+            ),
+            (
+                "price_gb_hour",
+                section.price_gb_hour,
+                Some(&mut prices.gb_hour),
+            ),
+            ("monthly_budget_usd", section.monthly_budget_usd, None),
+        ];
+        for (name, given, slot) in amounts {
+            let Some(amount) = given else { continue };
+            if !amount.is_finite() || amount < 0.0 {
+                return Err(CostError {
+                    name: name.to_owned(),
+                    message: "give an amount in US dollars, 0 or more".to_owned(),
+                });
+            }
+            if let Some(slot) = slot {
+                *slot = amount;
+            }
+        }
+        let sizes = match &settings.file.sizes {
+            Some(table) => SizeTable::new(table.clone()),
+            None => SizeTable::default(),
+        };
+        Ok(Costs { sizes, prices })
     }
 }
 
