@@ -41,6 +41,7 @@ pub mod ec2;
 pub mod error;
 pub mod health;
 pub mod settings;
+pub mod sqs;
 pub mod template;
 
 pub use backend::{EcsBackend, MANAGED_TAG, Progress};
@@ -48,4 +49,5 @@ pub use ec2::{Ec2Client, Interfaces, NetworkInterface};
 pub use error::AwsError;
 pub use settings::{AddressKind, Capacity, EcsSettings, fill_image};
 pub use showtime_core as core;
+pub use sqs::SqsQueue;
 pub use template::{DEFAULT_TEMPLATE, Size};

@@ -575,6 +575,56 @@ pub trait Clock: Send + Sync {
     async fn sleep(&self, duration: Duration);
 }
 
+/// A message for a [`WorkQueue`]: work for one PR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    /// The group the message belongs to (`owner/repo#42`): the messages of a
+    /// group are handed out one batch at a time, in the order they were sent.
+    pub group: String,
+    /// A repeat of an id sent before (a redelivered webhook's
+    /// `X-GitHub-Delivery`) is dropped by the queue.
+    pub dedup_id: String,
+    /// The payload, for the worker.
+    pub body: String,
+}
+
+/// A message handed out by [`WorkQueue::receive`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// Its group.
+    pub group: String,
+    /// The id it was sent with.
+    pub dedup_id: String,
+    /// Its payload.
+    pub body: String,
+    /// The handle that deletes it or extends its time ([`WorkQueue::delete`],
+    /// [`WorkQueue::extend`]).
+    pub receipt: String,
+    /// How many times it has been handed out, this time included.
+    pub receive_count: u32,
+}
+
+/// A durable queue with per-group order, shared by several processes (SQS
+/// FIFO): the webhook receiver sends, workers receive. While a batch of a
+/// group is out (received, not deleted), no one receives the group's later
+/// messages; a batch not deleted before its time runs out is handed out
+/// again (the worker died), and one handed out too often goes to a
+/// dead-letter queue. One attempt per call, for the caller retries.
+#[async_trait]
+pub trait WorkQueue: Send + Sync {
+    /// Sends one message.
+    async fn send(&self, message: &QueueMessage) -> Result<(), PortError>;
+
+    /// Receives up to `max` messages, waiting up to `wait` for the first.
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, PortError>;
+
+    /// Deletes a message that was handled.
+    async fn delete(&self, receipt: &str) -> Result<(), PortError>;
+
+    /// Keeps a message out of others' hands for `by` more, from now.
+    async fn extend(&self, receipt: &str, by: Duration) -> Result<(), PortError>;
+}
+
 /// Something worth telling people beyond the PR comment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {

@@ -68,3 +68,4 @@ pub mod text;
 pub mod usage;
 pub mod view;
 pub mod wiring;
+pub mod worker;

@@ -63,7 +63,10 @@ fn a_writer_killed_mid_write_leaves_a_readable_trail() {
         // Let it write for a while, then kill it (SIGKILL on Unix).
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while std::fs::metadata(&path).map_or(0, |m| m.len()) < 200_000 * (round + 1) {
-            assert!(std::time::Instant::now() < deadline, "the writer wrote nothing");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer wrote nothing"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
         child.kill().unwrap();
