@@ -67,6 +67,7 @@ impl<'a> Run<'a> {
     }
 
     pub(super) fn start_round(&mut self, read: PullRequest, state: LabelState) {
+        super::trace::read(read.head_sha.as_str());
         self.current = read.labels.clone();
         self.state = state;
         self.read = Some(read);
@@ -161,6 +162,7 @@ impl<'a> Run<'a> {
                     }
                     let removing = matches!(step, Step::Labels(_));
                     let result = self.write_labels(removing).await;
+                    super::trace::step(step, &result);
                     self.audit(action, result.clone().map_err(|e| e.to_string()));
                     result.map_err(|e| self.host_error(e))?;
                     continue;
@@ -178,6 +180,7 @@ impl<'a> Run<'a> {
                 }
                 cloud => self.cloud(cloud).await,
             };
+            super::trace::step(step, &result);
             self.audit(action, result.clone().map_err(|e| e.to_string()));
             if let Err(error) = result {
                 if on_failure == OnFailure::Stop {
@@ -271,7 +274,9 @@ impl<'a> Run<'a> {
                     .upsert_comment(self.pr, at, comment::MARKER, &body)
             })
             .await;
-        let action = Step::Comment(message).to_string();
+        let step = Step::Comment(message);
+        super::trace::step(&step, &result.as_ref().map(|_| ()));
+        let action = step.to_string();
         self.audit(
             action,
             result.clone().map(|_| ()).map_err(|e| e.to_string()),
@@ -296,6 +301,7 @@ impl<'a> Run<'a> {
                 text: text.to_owned(),
             };
             let result = notifier.notify(&notice).await;
+            super::trace::step(&Step::Notify(String::new()), &result);
             self.audit(action, result.map_err(|e| e.to_string()));
         }
     }
