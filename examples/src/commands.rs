@@ -490,6 +490,7 @@ pub async fn cleanup(
 ) -> Result<(), CliError> {
     out.group("showtime cleanup");
     let report = engine.sweep(dry_run).await.map_err(engine_error)?;
+    out.swept(&report);
     let mut aged = Vec::new();
     if let Some(age) = older_than {
         aged = sweep::older_than(engine, age, respect_ttl, dry_run, actor)

@@ -32,6 +32,9 @@ pub struct Output<'a> {
     step_summary: Option<PathBuf>,
     /// The audit trail mutations are recorded in, when one is configured.
     pub audit: Option<std::sync::Arc<dyn showtime_runtime::audit::Sink>>,
+    /// Where the run's figures are gathered, when `--metrics` asks for them
+    /// ([`Output::emf`] writes them).
+    pub metrics: Option<std::sync::Arc<showtime_runtime::metrics::Metrics>>,
 }
 
 impl<'a> Output<'a> {
@@ -52,6 +55,7 @@ impl<'a> Output<'a> {
             github_output: path("GITHUB_OUTPUT"),
             step_summary: path("GITHUB_STEP_SUMMARY"),
             audit: None,
+            metrics: None,
         }
     }
 
@@ -113,11 +117,31 @@ impl<'a> Output<'a> {
     /// Records what `done` changed in the audit trail, when there is one;
     /// a trail that cannot be written is said, and the command goes on.
     pub fn record(&mut self, engine: &showtime_core::engine::Engine, done: &Done) {
+        if let Some(metrics) = &self.metrics {
+            // Nothing queued here: the clock starts with the command.
+            metrics.done(done, std::time::Duration::ZERO);
+        }
         let Some(sink) = self.audit.clone() else {
             return;
         };
         if let Err(e) = done.record(sink.as_ref(), "showtime", engine.ports().clock.now()) {
             self.progress(&format!("cannot write the audit trail: {e}"));
+        }
+    }
+
+    /// Counts a sweep pass in the run's figures, when they are gathered.
+    pub fn swept(&mut self, report: &showtime_core::sweep::SweepReport) {
+        if let Some(metrics) = &self.metrics {
+            metrics.swept(report);
+        }
+    }
+
+    /// Writes the figures gathered since the last call as EMF lines on
+    /// standard error (standard output carries the results), when
+    /// `--metrics emf` asked for them. Best effort, as progress is.
+    pub fn emf(&mut self) {
+        if let Some(metrics) = &self.metrics {
+            let _ = metrics.write_emf(chrono::Utc::now(), &mut *self.stderr);
         }
     }
 

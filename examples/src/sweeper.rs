@@ -60,8 +60,22 @@ pub async fn pass(engine: &Engine, out: &mut Output<'_>, dry_run: bool) -> Resul
     print(out, report)
 }
 
-/// Prints one pass's report.
+/// Prints one pass's report, counts it in the figures and writes them
+/// (`--metrics emf`).
 fn print(out: &mut Output<'_>, report: Result<SweepReport, EngineError>) -> Result<(), CliError> {
+    if let Ok(report) = &report {
+        out.swept(report);
+    }
+    let printed = print_report(out, report);
+    out.emf();
+    printed
+}
+
+/// Prints one pass's report.
+fn print_report(
+    out: &mut Output<'_>,
+    report: Result<SweepReport, EngineError>,
+) -> Result<(), CliError> {
     let report = report.map_err(|e| CliError::Failed(e.to_string()))?;
     if out.json {
         out.json_value(&sweep_json(&report))?;

@@ -13,7 +13,7 @@ pub struct Exchange {
     /// `GET`, `POST`, `PATCH` or `DELETE`.
     pub method: &'static str,
     /// The route with its variable parts named, as GitHub's REST reference
-    /// writes them: `/repos/{owner}/{repo}/pulls/{pull_number}`,
+    /// writes them: `/repos/:owner/:repo/pulls/:pull_number`,
     /// `/graphql`. Never a raw path, so a metric keyed by it stays small.
     pub endpoint: String,
     /// The HTTP status; `None` when no answer came (a dropped connection or
@@ -73,7 +73,7 @@ const LITERALS: &[&str] = &[
 
 /// The template of `uri` (a path, or an absolute URL as `Link` headers
 /// give): scheme, host and query dropped, and each variable segment replaced
-/// by its name in GitHub's reference. Unknown segments become `{param}`, so
+/// by `:` and its name in GitHub's reference. Unknown segments become `:param`, so
 /// the set of templates stays bounded whatever is requested.
 pub fn template(uri: &str) -> String {
     let path = match uri.split_once("://") {
@@ -93,18 +93,18 @@ pub fn template(uri: &str) -> String {
         out.push('/');
         let previous = i.checked_sub(1).and_then(|p| segments.get(p)).copied();
         let named = match (previous, *segment) {
-            (Some("repos"), _) if i == start + 1 => "{owner}",
-            (_, _) if i == start + 2 && segments.get(start) == Some(&"repos") => "{repo}",
+            (Some("repos"), _) if i == start + 1 => ":owner",
+            (_, _) if i == start + 2 && segments.get(start) == Some(&"repos") => ":repo",
             (_, literal) if LITERALS.contains(&literal) => literal,
-            (Some("pulls"), _) => "{pull_number}",
-            (Some("issues"), _) => "{issue_number}",
-            (Some("comments"), _) => "{comment_id}",
-            (Some("labels"), _) => "{name}",
-            (Some("collaborators"), _) => "{username}",
-            (Some("deployments"), _) => "{deployment_id}",
-            (Some("statuses"), _) => "{status_id}",
-            (Some("installations"), _) => "{installation_id}",
-            _ => "{param}",
+            (Some("pulls"), _) => ":pull_number",
+            (Some("issues"), _) => ":issue_number",
+            (Some("comments"), _) => ":comment_id",
+            (Some("labels"), _) => ":name",
+            (Some("collaborators"), _) => ":username",
+            (Some("deployments"), _) => ":deployment_id",
+            (Some("statuses"), _) => ":status_id",
+            (Some("installations"), _) => ":installation_id",
+            _ => ":param",
         };
         out.push_str(named);
     }
@@ -123,42 +123,42 @@ mod tests {
         for (raw, expected) in [
             (
                 "/repos/acme/widgets/pulls/42",
-                "/repos/{owner}/{repo}/pulls/{pull_number}",
+                "/repos/:owner/:repo/pulls/:pull_number",
             ),
             (
                 "/repos/acme/widgets/pulls?state=open&per_page=100",
-                "/repos/{owner}/{repo}/pulls",
+                "/repos/:owner/:repo/pulls",
             ),
             (
                 "http://127.0.0.1:9/repos/acme/widgets/pulls?page=2",
-                "/repos/{owner}/{repo}/pulls",
+                "/repos/:owner/:repo/pulls",
             ),
             (
                 "/repos/acme/widgets/issues/42/labels/%F0%9F%8E%AA%20x",
-                "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}",
+                "/repos/:owner/:repo/issues/:issue_number/labels/:name",
             ),
             (
                 "/repos/acme/widgets/issues/comments/77",
-                "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+                "/repos/:owner/:repo/issues/comments/:comment_id",
             ),
             (
                 "/repos/acme/widgets/collaborators/maxime/permission",
-                "/repos/{owner}/{repo}/collaborators/{username}/permission",
+                "/repos/:owner/:repo/collaborators/:username/permission",
             ),
             (
                 "/repos/acme/widgets/deployments/5/statuses",
-                "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
+                "/repos/:owner/:repo/deployments/:deployment_id/statuses",
             ),
-            ("/repos/acme/labels/labels", "/repos/{owner}/{repo}/labels"),
+            ("/repos/acme/labels/labels", "/repos/:owner/:repo/labels"),
             ("/graphql", "/graphql"),
             ("https://ghe.example/api/graphql", "/graphql"),
             (
                 "https://ghe.example/api/v3/repos/a/b/pulls/1",
-                "/repos/{owner}/{repo}/pulls/{pull_number}",
+                "/repos/:owner/:repo/pulls/:pull_number",
             ),
             (
                 "/repos/a/b/secret-stuff/123",
-                "/repos/{owner}/{repo}/{param}/{param}",
+                "/repos/:owner/:repo/:param/:param",
             ),
             ("", "/"),
         ] {

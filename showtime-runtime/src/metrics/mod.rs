@@ -50,6 +50,28 @@ use showtime_github::{Exchange, Observer};
 use crate::request::Done;
 use emf::{Emf, Unit};
 
+/// How often a long-running program writes its EMF lines ([`emf_every`]):
+/// CloudWatch's finest standard resolution.
+pub const EMF_EVERY: Duration = Duration::from_secs(60);
+
+/// Writes `metrics`' EMF lines to `out` every `every`, forever (abort the
+/// task to stop; write once more after, so the last figures are not lost).
+pub async fn emf_every(
+    metrics: Arc<Metrics>,
+    every: Duration,
+    mut out: impl std::io::Write + Send + 'static,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        if let Err(e) = metrics.write_emf(Utc::now(), &mut out) {
+            tracing::warn!(error = %e, "cannot write the EMF lines");
+        }
+    }
+}
+
 /// The content type of [`Metrics::encode`]'s text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -573,7 +595,7 @@ mod tests {
         let metrics = Metrics::new();
         let exchange = Exchange {
             method: "GET",
-            endpoint: "/repos/{owner}/{repo}/pulls/{pull_number}".into(),
+            endpoint: "/repos/:owner/:repo/pulls/:pull_number".into(),
             status: Some(200),
             rate_limit_remaining: Some(4999),
             rate_limit_resource: Some("core".into()),
@@ -588,7 +610,7 @@ mod tests {
         let text = metrics.encode().unwrap();
         assert!(
             text.contains(
-                "showtime_github_requests_total{method=\"GET\",endpoint=\"/repos/{owner}/{repo}/pulls/{pull_number}\",status=\"200\"} 2"
+                "showtime_github_requests_total{method=\"GET\",endpoint=\"/repos/:owner/:repo/pulls/:pull_number\",status=\"200\"} 2"
             ),
             "{text}"
         );
