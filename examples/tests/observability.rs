@@ -269,6 +269,8 @@ async fn the_webhook_server_logs_json_without_secrets_and_its_metrics_move() {
     .await;
     assert!(site.live().await.is_empty());
     let after = Scrape::of(addr).await;
+    // The README's sample (`--nocapture`).
+    println!("{}", http_text(addr, "/metrics").await.unwrap_or_default());
     assert_eq!(after.get("showtime_teardowns_total{result=\"ok\"}"), 1.0);
     assert_eq!(after.get("showtime_environments{status=\"running\"}"), 0.0);
     assert_eq!(
@@ -303,6 +305,7 @@ async fn the_webhook_server_logs_json_without_secrets_and_its_metrics_move() {
         .unwrap_or_else(|| panic!("no Reconciles line: {emf:?}"));
     assert_valid_emf(reconciles);
     assert_eq!(reconciles["Program"], "showtime-webhook");
+    println!("{reconciles}");
     let ready = emf
         .iter()
         .find(|l| l["Kind"] == "create")
