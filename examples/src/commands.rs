@@ -493,6 +493,7 @@ pub async fn cleanup(
     out.group("showtime cleanup");
     let report = engine.sweep(dry_run).await.map_err(engine_error)?;
     out.record_sweep(engine, &report);
+    out.swept(&report);
     let mut aged = Vec::new();
     if let Some(age) = older_than {
         let stopped = sweep::older_than(engine, age, respect_ttl, dry_run, actor)

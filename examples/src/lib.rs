@@ -29,6 +29,7 @@ pub mod output;
 pub mod sweeper;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use showtime_core::plan::Event;
 use showtime_core::{Login, PrNumber, Sha};
@@ -38,6 +39,8 @@ use crate::commands::SyncEvent;
 use crate::output::Output;
 use showtime_runtime::config::{self, BackendKind, Overrides, Settings};
 use showtime_runtime::cost::Costs;
+use showtime_runtime::logs::{LogFormat, Logging};
+use showtime_runtime::metrics::{Metrics, MetricsFormat};
 use showtime_runtime::text::{read_lines, reference_json, reference_table, summary};
 use showtime_runtime::{actions, view, wiring};
 
@@ -80,9 +83,44 @@ pub struct GlobalArgs {
     /// GitHub's REST API root [env: GITHUB_API_URL] [default: https://api.github.com]
     #[arg(long, global = true, value_name = "URL")]
     pub github_api_url: Option<String>,
+    /// How log lines on standard error are written [env: SHOWTIME_LOG_FORMAT] [default: human]
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Also write metrics: `emf`, CloudWatch Embedded Metric Format lines
+    /// (on standard error for `showtime` and `showtime-sweep`, whose
+    /// standard output carries results; on standard output for
+    /// `showtime-webhook`) [env: SHOWTIME_METRICS] [default: none]
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub metrics: Option<MetricsFormat>,
 }
 
 impl GlobalArgs {
+    /// How this program logs: `--log-format`, else `SHOWTIME_LOG_FORMAT`;
+    /// `quiet` for a program whose standard error already speaks to people
+    /// ([`Logging::quiet`]).
+    pub fn logging(
+        &self,
+        quiet: bool,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Logging, CliError> {
+        Logging::resolve(self.log_format, quiet, env).map_err(|e| CliError::BadInput(e.to_string()))
+    }
+
+    /// The figures of a run as `program`, gathered for EMF when `--metrics
+    /// emf` (or `SHOWTIME_METRICS=emf`) asks for them; `None` when nothing
+    /// is to be written.
+    pub fn metrics(
+        &self,
+        program: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<Arc<Metrics>>, CliError> {
+        match MetricsFormat::resolve(self.metrics, env) {
+            Ok(MetricsFormat::Emf) => Ok(Some(Arc::new(Metrics::new().with_emf(program)))),
+            Ok(MetricsFormat::None) => Ok(None),
+            Err(e) => Err(CliError::BadInput(e.to_string())),
+        }
+    }
+
     /// What these flags override in the configuration.
     pub fn overrides(&self) -> Overrides {
         Overrides {
@@ -444,7 +482,9 @@ fn execute(
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
+            let metrics = cli.global.metrics("showtime", env)?;
             let mut out = Output::new(stdout, stderr, cli.json, env);
+            out.metrics = metrics;
             runtime.block_on(repository_command(
                 command,
                 &cli.global,
@@ -483,7 +523,10 @@ async fn repository_command(
     }
     let settings = Settings::resolve(&global.overrides(), env)?;
     let progress = output::Progress::for_process(env);
-    let engine = wiring::engine(&settings, env, Some(progress.reporter())).await?;
+    let extras = wiring::Extras::default()
+        .progress(progress.reporter())
+        .metrics(out.metrics.clone());
+    let engine = wiring::engine_with(&settings, env, extras).await?;
     out.audit = settings.file.audit.sink(env);
     if let Command::Dashboard { listen } = command {
         progress.finish();
@@ -539,6 +582,7 @@ async fn repository_command(
         | Command::App { .. } => Ok(()),
     };
     progress.finish();
+    out.emf();
     result
 }
 

@@ -37,6 +37,9 @@ pub struct Output<'a> {
     pub audit: Option<std::sync::Arc<dyn showtime_runtime::audit::Sink>>,
     /// The program the trail names (`showtime`, `showtime-sweep`).
     pub program: &'static str,
+    /// Where the run's figures are gathered, when `--metrics` asks for them
+    /// ([`Output::emf`] writes them).
+    pub metrics: Option<std::sync::Arc<showtime_runtime::metrics::Metrics>>,
 }
 
 impl<'a> Output<'a> {
@@ -58,6 +61,7 @@ impl<'a> Output<'a> {
             step_summary: path("GITHUB_STEP_SUMMARY"),
             audit: None,
             program: "showtime",
+            metrics: None,
         }
     }
 
@@ -119,6 +123,10 @@ impl<'a> Output<'a> {
     /// Records what `done` changed in the audit trail, when there is one;
     /// a trail that cannot be written is said, and the command goes on.
     pub fn record(&mut self, engine: &showtime_core::engine::Engine, done: &Done) {
+        if let Some(metrics) = &self.metrics {
+            // Nothing queued here: the clock starts with the command.
+            metrics.done(done, std::time::Duration::ZERO);
+        }
         let at = engine.ports().clock.now();
         self.write_records(done.records(self.program, at));
     }
@@ -151,6 +159,22 @@ impl<'a> Output<'a> {
         };
         if let Err(e) = sink.write(&records) {
             self.progress(&format!("cannot write the audit trail: {e}"));
+        }
+    }
+
+    /// Counts a sweep pass in the run's figures, when they are gathered.
+    pub fn swept(&mut self, report: &showtime_core::sweep::SweepReport) {
+        if let Some(metrics) = &self.metrics {
+            metrics.swept(report);
+        }
+    }
+
+    /// Writes the figures gathered since the last call as EMF lines on
+    /// standard error (standard output carries the results), when
+    /// `--metrics emf` asked for them. Best effort, as progress is.
+    pub fn emf(&mut self) {
+        if let Some(metrics) = &self.metrics {
+            let _ = metrics.write_emf(chrono::Utc::now(), &mut *self.stderr);
         }
     }
 

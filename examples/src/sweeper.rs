@@ -137,14 +137,28 @@ pub async fn pass(
     printed
 }
 
-/// Prints one pass's report.
+/// Prints one pass's report, records it in the audit trail, counts it in
+/// the figures and writes them (`--metrics emf`).
 fn print(
     engine: &Engine,
     out: &mut Output<'_>,
     report: Result<SweepReport, EngineError>,
 ) -> Result<(), CliError> {
+    if let Ok(report) = &report {
+        out.record_sweep(engine, report);
+        out.swept(report);
+    }
+    let printed = print_report(out, report);
+    out.emf();
+    printed
+}
+
+/// Prints one pass's report.
+fn print_report(
+    out: &mut Output<'_>,
+    report: Result<SweepReport, EngineError>,
+) -> Result<(), CliError> {
     let report = report.map_err(|e| CliError::Failed(e.to_string()))?;
-    out.record_sweep(engine, &report);
     if out.json {
         out.json_value(&sweep_json(&report))?;
     } else {

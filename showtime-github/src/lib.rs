@@ -22,4 +22,4 @@ pub mod webhook;
 #[cfg(feature = "fake")]
 pub mod fake;
 
-pub use host::{Auth, GitHubConfig, GitHubError, GitHubHost};
+pub use host::{Auth, Exchange, GitHubConfig, GitHubError, GitHubHost, Observer};

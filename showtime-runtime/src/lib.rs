@@ -19,6 +19,8 @@
 //! | [`audit`] | the audit trail: durable JSON lines, rotated, read back |
 //! | [`demo`] | `showtime demo`: the whole system on one machine (feature `demo`) |
 //! | [`notify`] | Slack and signed JSON webhook notifications |
+//! | [`logs`] | where `tracing` spans and events go: text for people, or JSON lines |
+//! | [`metrics`] | Prometheus `GET /metrics` and CloudWatch EMF lines |
 //! | [`deployments`] | environments recorded as GitHub Deployments (`[github] deployments`) |
 //! | [`sweep`] | sweeping every N, and the `--older-than` age limit |
 //! | [`view`], [`text`] | the JSON every program prints, and text for people |
@@ -57,6 +59,8 @@ pub mod dashboard;
 pub mod demo;
 pub mod deployments;
 pub mod http;
+pub mod logs;
+pub mod metrics;
 pub mod notify;
 pub mod queue;
 pub mod request;

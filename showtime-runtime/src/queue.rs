@@ -15,6 +15,11 @@
 //!   the last [`QueueSettings::dedup_capacity`] ids are remembered (bounded
 //!   memory) and a repeat is dropped.
 //!
+//! With [`Queue::with_metrics`], it reports its depth (deliveries queued or
+//! running), how long each batch waited for its turn, and what each
+//! reconcile did ([`Metrics`]); each batch runs in a `batch` span (PR,
+//! deliveries) that the engine's `reconcile` spans nest in.
+//!
 //! The queue lives in memory: for several processes, or to survive a crash,
 //! put a durable queue with per-PR ordering in front (see the README's
 //! "Scaling out").
@@ -22,11 +27,14 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use showtime_core::PrNumber;
 use showtime_core::engine::Engine;
 use tokio::sync::{Semaphore, watch};
+use tracing::Instrument;
 
+use crate::metrics::Metrics;
 use crate::request::{Done, Work, carry_out};
 
 /// Batches of different PRs that run at once unless told otherwise.
@@ -82,6 +90,7 @@ struct Inner {
     /// Deliveries queued or running.
     pending: watch::Sender<usize>,
     report: Option<Box<Report>>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// A PR with work: present exactly while a task drains it.
@@ -95,6 +104,8 @@ struct Batch {
     deliveries: Vec<String>,
     /// Pushes merged into it (deliveries without an id included).
     count: usize,
+    /// When its first push arrived.
+    since: Instant,
 }
 
 impl Queue {
@@ -112,6 +123,15 @@ impl Queue {
         Self::build(engine, settings, Some(Box::new(report)))
     }
 
+    /// The same queue reporting to `metrics` (see the [module
+    /// documentation](self)). Call it before the first push.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.metrics = Some(metrics);
+        }
+        self
+    }
+
     fn build(engine: Arc<Engine>, settings: QueueSettings, report: Option<Box<Report>>) -> Self {
         let (pending, _) = watch::channel(0);
         Queue {
@@ -122,6 +142,7 @@ impl Queue {
                 seen: Mutex::new(Seen::new(settings.dedup_capacity)),
                 pending,
                 report,
+                metrics: None,
             }),
         }
     }
@@ -144,8 +165,10 @@ impl Queue {
             work,
             deliveries: delivery.map(str::to_owned).into_iter().collect(),
             count: 1,
+            since: Instant::now(),
         };
         inner.pending.send_modify(|n| *n += 1);
+        inner.depth();
         match lock(&inner.lanes).entry(pr) {
             Entry::Occupied(mut lane) => match &mut lane.get_mut().next {
                 Some(next) => {
@@ -201,15 +224,45 @@ async fn drain(inner: Arc<Inner>, pr: PrNumber) {
             work,
             deliveries,
             count,
+            since,
         } = batch;
+        let waited = since.elapsed();
+        let span = tracing::info_span!(
+            "batch",
+            pr = pr.get(),
+            deliveries = %deliveries.join(","),
+            waited_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+        );
+        if let Some(metrics) = &inner.metrics {
+            metrics.queue_wait(waited);
+        }
         let engine = inner.engine.clone();
         // Its own task, so that a panic is contained and the lane goes on.
-        let done = tokio::spawn(async move { carry_out(&engine, work, None).await }).await;
+        let run = async move { carry_out(&engine, work, None).await };
+        let done = tokio::spawn(run.instrument(span.clone())).await;
         drop(permit);
-        if let (Ok(done), Some(report)) = (&done, &inner.report) {
-            report(done, &deliveries);
-        }
+        span.in_scope(|| match &done {
+            Ok(done) => {
+                if let Some(metrics) = &inner.metrics {
+                    metrics.done(done, waited);
+                }
+                if let Some(report) = &inner.report {
+                    report(done, &deliveries);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "a batch stopped short (a bug); the next event of the PR goes on"),
+        });
         inner.pending.send_modify(|n| *n = n.saturating_sub(count));
+        inner.depth();
+    }
+}
+
+impl Inner {
+    /// Tells the metrics how many deliveries are queued or running.
+    fn depth(&self) {
+        if let Some(metrics) = &self.metrics {
+            metrics.queue_depth(*self.pending.borrow());
+        }
     }
 }
 

@@ -148,6 +148,10 @@ pub struct Done {
     pub outcomes: Vec<(Intent, Result<Outcome, EngineError>)>,
     /// The replies to malformed command lines, in order.
     pub replies: Vec<Result<(), EngineError>>,
+    /// For each of [`Done::outcomes`], in order: how long after
+    /// [`carry_out`] started its reconcile ended (for the time-to-ready
+    /// and time-to-destroy metrics).
+    pub elapsed: Vec<std::time::Duration>,
 }
 
 impl Done {
@@ -198,6 +202,7 @@ impl Done {
 /// A reconcile that cannot finish does not stop the next: reconciling is
 /// level-triggered, and the next event or sweep finishes the work.
 pub async fn carry_out(engine: &Engine, mut work: Work, read: Option<PullRequest>) -> Done {
+    let started = std::time::Instant::now();
     let pr = work.pr;
     let mut read = match read {
         Some(read) => Some(read),
@@ -207,6 +212,7 @@ pub async fn carry_out(engine: &Engine, mut work: Work, read: Option<PullRequest
     };
     let mut outcomes: Vec<(Intent, Result<Outcome, EngineError>)> =
         Vec::with_capacity(work.intents.len());
+    let mut elapsed = Vec::with_capacity(work.intents.len());
     let intents = std::mem::take(&mut work.intents);
     for intent in intents {
         let current = read.take();
@@ -238,6 +244,7 @@ pub async fn carry_out(engine: &Engine, mut work: Work, read: Option<PullRequest
             _ => None,
         };
         outcomes.push((intent, outcome));
+        elapsed.push(started.elapsed());
     }
     let mut replies = Vec::new();
     for malformed in work.malformed {
@@ -251,6 +258,7 @@ pub async fn carry_out(engine: &Engine, mut work: Work, read: Option<PullRequest
         pr,
         outcomes,
         replies,
+        elapsed,
     }
 }
 

@@ -13,6 +13,7 @@
 //! |---|---|
 //! | `POST /webhook` | `202 {"queued": true, "pr": N}` for a delivery that names a PR; `200 {"queued": false, "reason": …}` for a ping, an event Showtime does not use, or another repository's delivery; `200 {"duplicate": true}` for a delivery id already seen; `401`, `400` or `413` `{"error": …}` for a refused one |
 //! | `GET /healthz` | `200 {"status": "ok", "pending": N}`, `N` deliveries queued or running |
+//! | `GET /metrics` | `200`, every figure of [`crate::metrics`] in the Prometheus (OpenMetrics) text format; open like `/healthz` (it names no PR or person) |
 //! | `GET /environments` | `200`, a JSON array of every environment the backend manages (`502` when the backend cannot list them; `401` when the dashboard requires sign-in and the request has no session) |
 //! | `/dashboard…` | the [dashboard](crate::dashboard), when one is mounted ([`Server::with_dashboard`]) |
 //!
@@ -31,10 +32,12 @@
 //!
 //! # Logging
 //!
-//! One line per event on standard error, prefixed with the UTC time: each
-//! accepted or refused delivery, and each mutation as an audit line (PR,
-//! actor, action, result). A refused delivery is logged with its id, event
-//! and reason, never its body.
+//! `tracing` events, written where [`crate::logs`] says: each delivery is
+//! answered in a `delivery` span (its id, event, and once read its PR and
+//! sender), each queued batch runs in a `batch` span, and the engine's
+//! `reconcile` spans (reconcile id, PR, SHA, event, actor) carry every step
+//! and mutation. A refused delivery is logged with its id, event and
+//! reason, never its body; header values are escaped and shortened.
 //!
 //! # Shutdown
 //!
@@ -46,7 +49,6 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -54,16 +56,17 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use showtime_core::Login;
 use showtime_core::engine::Engine;
 use showtime_github::webhook::{DELIVERY_HEADER, EVENT_HEADER, Outcome, Webhook, WebhookError};
 use tokio::net::TcpListener;
+use tracing::Instrument;
 
 use crate::audit::Sink;
 use crate::dashboard::Dashboard;
+use crate::metrics::{self, Metrics};
 use crate::queue::{Queue, QueueSettings, Queued};
 use crate::request::{Done, Work};
 
@@ -75,7 +78,7 @@ pub const DEFAULT_LISTEN: SocketAddr =
 const LOGGED_CHARS: usize = 80;
 
 /// How the server listens and works.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ServerSettings {
     /// Where [`Server::run`] listens (default `127.0.0.1:8080`). [`serve`]
     /// takes a listener instead and ignores it.
@@ -86,6 +89,11 @@ pub struct ServerSettings {
     /// other repository (a GitHub App installed on several) are acknowledged
     /// and ignored; compared without regard to case. `None` accepts all.
     pub repository: Option<String>,
+    /// Where the queue's and reconciles' figures are recorded (and
+    /// `GET /metrics` reads them): give the one the engine's GitHub
+    /// adapter reports to, so every figure is in one place. `None`: the
+    /// server keeps its own.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Default for ServerSettings {
@@ -94,6 +102,7 @@ impl Default for ServerSettings {
             listen: DEFAULT_LISTEN,
             queue: QueueSettings::default(),
             repository: None,
+            metrics: None,
         }
     }
 }
@@ -128,6 +137,7 @@ struct Inner {
     webhook: Webhook,
     repository: Option<String>,
     queue: Queue,
+    metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -154,11 +164,14 @@ impl AppState {
                 clock.now(),
             );
         };
+        let metrics = settings.metrics.clone().unwrap_or_default();
         AppState {
             inner: Arc::new(Inner {
                 webhook,
                 repository: settings.repository.clone(),
-                queue: Queue::with_report(engine, settings.queue, report),
+                queue: Queue::with_report(engine, settings.queue, report)
+                    .with_metrics(metrics.clone()),
+                metrics,
             }),
             dashboard: None,
         }
@@ -181,6 +194,11 @@ impl AppState {
         self.inner.queue.pending()
     }
 
+    /// The figures `GET /metrics` serves.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
     /// Resolves once no delivery is queued or running.
     pub async fn idle(&self) {
         self.inner.queue.idle().await;
@@ -200,65 +218,27 @@ pub(crate) fn report_done(
     if let Some(sink) = audit
         && let Err(e) = sink.write(&done.records(program, now))
     {
-        log(&format!("cannot write the audit trail: {e}"));
+        tracing::error!(error = %e, "cannot write the audit trail");
     }
 }
 
-/// Logs a finished batch: an audit line per mutation, a line per reconcile.
+/// Logs what the engine does not: the replies to malformed command lines.
+/// (Each reconcile logs its own steps and result, in its span.)
 pub(crate) fn log_done(done: &Done, deliveries: &[String]) {
-    let pr = done.pr;
-    let carried = match deliveries {
-        [] => "-".to_owned(),
-        [one] => one.clone(),
-        [first, rest @ ..] => format!("{first} (+{} coalesced)", rest.len()),
-    };
-    for (intent, outcome) in &done.outcomes {
-        let what = intent.event.to_string();
-        match outcome {
-            Ok(outcome) => {
-                for audit in &outcome.audit {
-                    let result = match &audit.result {
-                        Ok(()) => "ok".to_owned(),
-                        Err(e) => format!("error: {e}"),
-                    };
-                    log(&format!(
-                        "audit pr={} actor={} action={:?} result={result:?}",
-                        audit.pr,
-                        login_or_dash(audit.actor.as_ref()),
-                        audit.action,
-                    ));
-                }
-                let reasons: Vec<&str> = outcome.plans.iter().map(|p| p.reason.as_str()).collect();
-                log(&format!(
-                    "delivery {carried}: PR #{pr}: {what}: {}{}",
-                    reasons.join("; "),
-                    outcome
-                        .failure
-                        .as_ref()
-                        .map(|f| format!(" (failed: {f})"))
-                        .unwrap_or_default()
-                ));
-            }
-            Err(e) => {
-                let later = if e.is_transient() {
-                    "; the next event or sweep of the PR will try again"
-                } else {
-                    ""
-                };
-                log(&format!(
-                    "delivery {carried}: PR #{pr}: {what}: reconcile failed: {e}{later}"
-                ));
-            }
-        }
-    }
+    let carried = deliveries.join(",");
     for reply in &done.replies {
         match reply {
-            Ok(()) => log(&format!(
-                "delivery {carried}: PR #{pr}: replied to malformed command lines"
-            )),
-            Err(e) => log(&format!(
-                "delivery {carried}: PR #{pr}: replying to malformed command lines failed: {e}"
-            )),
+            Ok(()) => tracing::info!(
+                pr = done.pr.get(),
+                deliveries = %carried,
+                "replied to malformed command lines"
+            ),
+            Err(e) => tracing::warn!(
+                pr = done.pr.get(),
+                deliveries = %carried,
+                error = %e,
+                "replying to malformed command lines failed"
+            ),
         }
     }
 }
@@ -271,6 +251,7 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .route("/webhook", post(receive))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(serve_metrics))
         .route("/environments", get(environments))
         .with_state(state);
     match dashboard {
@@ -292,9 +273,10 @@ pub async fn serve(
         .await;
     let pending = state.pending();
     if pending > 0 {
-        log(&format!(
-            "stopped accepting deliveries; finishing {pending} queued"
-        ));
+        tracing::info!(
+            pending,
+            "stopped accepting deliveries; finishing those queued"
+        );
     }
     state.idle().await;
     served
@@ -344,11 +326,9 @@ impl Server {
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
         let bound = listener.local_addr().unwrap_or(addr);
-        log(&format!("listening on http://{bound}/webhook"));
+        tracing::info!("listening on http://{bound}/webhook (metrics at /metrics)");
         if self.state.dashboard.is_some() {
-            log(&format!(
-                "serving the dashboard at http://{bound}/dashboard"
-            ));
+            tracing::info!("serving the dashboard at http://{bound}/dashboard");
         }
         serve(listener, self.state, shutdown)
             .await
@@ -356,11 +336,20 @@ impl Server {
     }
 }
 
-/// `POST /webhook`.
+/// `POST /webhook`: answered inside a `delivery` span.
 async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let span = tracing::info_span!(
+        "delivery",
+        delivery = %header_for_log(&headers, DELIVERY_HEADER),
+        event = %header_for_log(&headers, EVENT_HEADER),
+        pr = tracing::field::Empty,
+        actor = tracing::field::Empty,
+    );
+    receive_in_span(state, headers, body).instrument(span).await
+}
+
+async fn receive_in_span(state: AppState, headers: HeaderMap, body: Body) -> Response {
     let inner = &state.inner;
-    let delivery = header_for_log(&headers, DELIVERY_HEADER);
-    let event = header_for_log(&headers, EVENT_HEADER);
     let received = match read_body(&inner.webhook, &headers, body).await {
         Ok(bytes) => inner.webhook.receive(&headers, &bytes),
         Err(refused) => Err(refused),
@@ -370,16 +359,22 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) 
         Err(refused) => {
             let status =
                 StatusCode::from_u16(refused.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            log(&format!(
-                "delivery {delivery} ({event}): refused with {}: {refused}",
-                status.as_u16()
-            ));
+            tracing::warn!(
+                status = status.as_u16(),
+                reason = %refused,
+                "delivery refused"
+            );
             return reply(status, json!({ "error": refused.to_string() }));
         }
     };
 
     match delivery_in.outcome {
         Outcome::Reconcile(request) => {
+            let span = tracing::Span::current();
+            span.record("pr", request.pr.get());
+            if let Some(actor) = &request.actor {
+                span.record("actor", actor.as_str());
+            }
             let elsewhere = inner
                 .repository
                 .as_ref()
@@ -389,52 +384,39 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) 
                     "repository {} is not served here ({served})",
                     request.repository
                 );
-                log(&format!("delivery {delivery} ({event}): ignored: {reason}"));
+                tracing::info!(%reason, "delivery ignored");
                 return reply(StatusCode::OK, json!({ "queued": false, "reason": reason }));
             }
             let pr = request.pr;
             let events: Vec<String> = request.events.iter().map(ToString::to_string).collect();
-            log(&format!(
-                "delivery {delivery} ({event}): queued PR #{pr}: {}{}",
-                if events.is_empty() {
-                    "no valid command".to_owned()
-                } else {
-                    events.join(", ")
-                },
-                if request.command_errors.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        "; {} malformed command line(s)",
-                        request.command_errors.len()
-                    )
-                }
-            ));
+            let malformed = request.command_errors.len();
             let queued = inner
                 .queue
                 .push(delivery_in.id.as_deref(), Work::from_request(request));
             if queued == Queued::Duplicate {
-                log(&format!(
-                    "delivery {delivery} ({event}): already received; ignored"
-                ));
+                tracing::info!("delivery already received; ignored");
                 return reply(
                     StatusCode::OK,
                     json!({ "duplicate": true, "queued": false }),
                 );
             }
+            tracing::info!(
+                asks = %if events.is_empty() { "no valid command".to_owned() } else { events.join(", ") },
+                malformed_commands = malformed,
+                coalesced = queued == Queued::Coalesced,
+                "delivery queued"
+            );
             reply(
                 StatusCode::ACCEPTED,
                 json!({ "queued": true, "pr": pr.get() }),
             )
         }
         Outcome::Ping { .. } => {
-            log(&format!(
-                "delivery {delivery} (ping): the webhook is set up"
-            ));
+            tracing::info!("ping: the webhook is set up");
             reply(StatusCode::OK, json!({ "queued": false, "reason": "ping" }))
         }
         Outcome::Ignored { reason } => {
-            log(&format!("delivery {delivery} ({event}): ignored: {reason}"));
+            tracing::info!(%reason, "delivery ignored");
             reply(StatusCode::OK, json!({ "queued": false, "reason": reason }))
         }
     }
@@ -479,6 +461,17 @@ async fn healthz(State(state): State<AppState>) -> Response {
     )
 }
 
+/// `GET /metrics`.
+async fn serve_metrics(State(state): State<AppState>) -> Response {
+    match state.metrics().encode() {
+        Ok(text) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response(),
+        Err(_) => reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({ "error": "the metrics could not be encoded" }),
+        ),
+    }
+}
+
 /// `GET /environments`.
 async fn environments(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(dashboard) = &state.dashboard
@@ -498,7 +491,7 @@ async fn environments(State(state): State<AppState>, headers: HeaderMap) -> Resp
             )
         }
         Err(e) => {
-            log(&format!("listing environments failed: {e}"));
+            tracing::warn!(error = %e, "listing environments failed");
             reply(
                 StatusCode::BAD_GATEWAY,
                 json!({ "error": format!("listing the backend's environments failed: {e}") }),
@@ -509,10 +502,6 @@ async fn environments(State(state): State<AppState>, headers: HeaderMap) -> Resp
 
 fn reply(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
-}
-
-fn login_or_dash(login: Option<&Login>) -> String {
-    login.map_or_else(|| "-".to_owned(), ToString::to_string)
 }
 
 /// A header's value made safe for one log line: escaped and shortened, `-`
@@ -533,19 +522,14 @@ fn header_for_log(headers: &HeaderMap, name: &str) -> String {
     shown
 }
 
-/// Writes one line to standard error, prefixed with the UTC time.
+/// Logs one line (a `tracing` event at `info`), as the webhook server.
 pub fn log(message: &str) {
     log_as("showtime-webhook", message);
 }
 
-/// Writes one line to standard error, prefixed with the UTC time and
-/// `program`.
+/// Logs one line (a `tracing` event at `info`) for `program`.
 pub fn log_as(program: &str, message: &str) {
-    let now = DateTime::<Utc>::from(SystemTime::now());
-    eprintln!(
-        "{} {program}: {message}",
-        now.to_rfc3339_opts(SecondsFormat::Millis, true)
-    );
+    tracing::info!(program, "{message}");
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use showtime_core::engine::{Engine, Ports};
-use showtime_core::ports::{Backend, ImageBuilder};
+use showtime_core::ports::{Backend, ImageBuilder, PrHost};
 use showtime_github::deployments::Deployments;
 use showtime_github::{GitHubConfig, GitHubHost};
 use showtime_local::{LocalBackend, LocalError, LocalSettings};
@@ -13,6 +13,8 @@ use showtime_local::{LocalBackend, LocalError, LocalSettings};
 use crate::builder::NoBuild;
 use crate::clock::SystemClock;
 use crate::config::{BackendKind, ConfigError, Settings};
+use crate::metrics::Metrics;
+use crate::metrics::watch::LabelWatch;
 
 /// Where long waits are reported (a backend's "waiting for the task…"), for
 /// a spinner or log lines; [`engine`] takes one.
@@ -166,7 +168,53 @@ pub async fn engine(
     env: &dyn Fn(&str) -> Option<String>,
     progress: Option<Progress>,
 ) -> Result<Engine, WiringError> {
-    let host = Arc::new(GitHubHost::new(github_config(settings, env)?)?);
+    engine_with(settings, env, Extras::default().progress(progress)).await
+}
+
+/// What a program adds to the engine beyond its settings: where long waits
+/// are reported, and where figures are recorded.
+#[derive(Clone, Default)]
+pub struct Extras {
+    progress: Option<Progress>,
+    metrics: Option<Arc<Metrics>>,
+}
+
+impl Extras {
+    /// Long waits (a backend's "waiting for the task…") go to `progress`.
+    pub fn progress(mut self, progress: impl Into<Option<Progress>>) -> Self {
+        self.progress = progress.into();
+        self
+    }
+
+    /// GitHub's answers and the environments' statuses go to `metrics`
+    /// (the GitHub adapter's [observer](showtime_github::Observer) and a
+    /// [`LabelWatch`] around the PR host; no request is added).
+    pub fn metrics(mut self, metrics: impl Into<Option<Arc<Metrics>>>) -> Self {
+        self.metrics = metrics.into();
+        self
+    }
+}
+
+/// [`engine`] with [`Extras`].
+pub async fn engine_with(
+    settings: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+    extras: Extras,
+) -> Result<Engine, WiringError> {
+    let Extras { progress, metrics } = extras;
+    let mut config = github_config(settings, env)?;
+    if let Some(metrics) = &metrics {
+        config = config.with_observer(metrics.github_observer());
+    }
+    let github = Arc::new(GitHubHost::new(config)?);
+    let host: Arc<dyn PrHost> = match &metrics {
+        Some(metrics) => Arc::new(LabelWatch::new(
+            github.clone(),
+            settings.policy.codec.clone(),
+            metrics.clone(),
+        )),
+        None => github.clone(),
+    };
     let (backend, builder) = match settings.backend {
         BackendKind::Local => (
             Arc::new(LocalBackend::new(local_settings(settings, env)?)?) as Arc<dyn Backend>,
@@ -176,7 +224,7 @@ pub async fn engine(
     };
     // Off by default: with it off, nothing is wrapped and no request added.
     let (backend, builder) = if settings.file.github.deployments.unwrap_or(false) {
-        let deployments = Arc::new(Deployments::new(host.clone()));
+        let deployments = Arc::new(Deployments::new(github.clone()));
         crate::deployments::record(backend, builder, deployments)
     } else {
         (backend, builder)

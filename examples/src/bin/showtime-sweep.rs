@@ -17,6 +17,20 @@ use showtime_runtime::wiring;
 
 fn main() -> ExitCode {
     let args = SweepArgs::parse();
+    let env = |k: &str| std::env::var(k).ok();
+    let started = args.global.logging(false, &env).and_then(|logging| {
+        logging
+            .init()
+            .map_err(|e| CliError::Internal(e.to_string()))?;
+        args.global.metrics("showtime-sweep", &env)
+    });
+    let metrics = match started {
+        Ok(metrics) => metrics,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(e.exit_code());
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -27,14 +41,15 @@ fn main() -> ExitCode {
             return ExitCode::from(FAILURE);
         }
     };
-    let env = |k: &str| std::env::var(k).ok();
-    let (mut stdout, mut stderr) = (std::io::stdout().lock(), std::io::stderr().lock());
+    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
     let mut out = Output::new(&mut stdout, &mut stderr, args.json, &env);
     out.program = "showtime-sweep";
+    out.metrics = metrics.clone();
     let result = runtime.block_on(async {
         let settings = Settings::resolve(&args.global.overrides(), &env)?;
         out.audit = settings.file.audit.sink(&env);
-        let engine = wiring::engine(&settings, &env, None).await?;
+        let extras = wiring::Extras::default().metrics(metrics);
+        let engine = wiring::engine_with(&settings, &env, extras).await?;
         let budget = sweeper::Budgeting::from_settings(&settings, &env)?;
         let budget = budget.as_ref();
         match args.every {

@@ -23,13 +23,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use showtime_examples::GlobalArgs;
 use showtime_examples::exit_code::{BAD_INPUT, FAILURE};
+use showtime_examples::{CliError, GlobalArgs};
 use showtime_github::webhook::Webhook;
 use showtime_runtime::config::Settings;
 use showtime_runtime::dashboard::{Dashboard, DashboardSettings};
+use showtime_runtime::metrics::{self, Metrics};
 use showtime_runtime::queue::{DEFAULT_CONCURRENCY, QueueSettings};
-use showtime_runtime::server::{DEFAULT_LISTEN, Server, ServerSettings, log};
+use showtime_runtime::server::{DEFAULT_LISTEN, Server, ServerSettings};
 use showtime_runtime::signal::shutdown;
 use showtime_runtime::wiring;
 
@@ -53,6 +54,19 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let env = |k: &str| std::env::var(k).ok();
+    let started = args.global.logging(false, &env).and_then(|logging| {
+        logging
+            .init()
+            .map_err(|e| CliError::Internal(e.to_string()))?;
+        args.global.metrics("showtime-webhook", &env)
+    });
+    // `GET /metrics` is always served; EMF lines only when asked for.
+    let (metrics, emf) = match started {
+        Ok(Some(emf)) => (emf, true),
+        Ok(None) => (Arc::new(Metrics::new()), false),
+        Err(e) => return fail(&e.to_string(), e.exit_code()),
+    };
     let secret = match std::env::var(SECRET_VARIABLE) {
         Ok(secret) if !secret.trim().is_empty() => secret,
         _ => {
@@ -73,13 +87,13 @@ fn main() -> ExitCode {
         Err(e) => return fail(&format!("cannot start the async runtime: {e}"), FAILURE),
     };
     runtime.block_on(async move {
-        let env = |k: &str| std::env::var(k).ok();
         let settings = match Settings::resolve(&args.global.overrides(), &env) {
             Ok(settings) => settings,
             Err(e) => return fail(&e.to_string(), BAD_INPUT),
         };
         // The GitHub client must be built inside the runtime.
-        let engine = match wiring::engine(&settings, &env, None).await {
+        let extras = wiring::Extras::default().metrics(metrics.clone());
+        let engine = match wiring::engine_with(&settings, &env, extras).await {
             Ok(engine) => engine,
             Err(e) => return fail(&e.to_string(), BAD_INPUT),
         };
@@ -103,17 +117,35 @@ fn main() -> ExitCode {
                 ..QueueSettings::default()
             },
             repository: settings.repository.clone(),
+            metrics: Some(metrics.clone()),
         };
-        match Server::new(engine, webhook, settings, audit)
+        // Every environment counted from the start: one listing of open PRs.
+        tokio::spawn({
+            let engine = engine.clone();
+            async move { Metrics::count_environments(&engine).await }
+        });
+        // EMF on standard output, which carries nothing else here.
+        let emf_task = emf.then(|| {
+            tokio::spawn(metrics::emf_every(
+                metrics.clone(),
+                metrics::EMF_EVERY,
+                std::io::stdout(),
+            ))
+        });
+        let served = Server::new(engine, webhook, settings, audit)
             .with_dashboard(dashboard)
             .run(async {
                 shutdown().await;
-                log("shutting down: no new deliveries; finishing queued work");
+                tracing::info!("shutting down: no new deliveries; finishing queued work");
             })
-            .await
-        {
+            .await;
+        if let Some(task) = emf_task {
+            task.abort();
+            let _ = metrics.write_emf(chrono::Utc::now(), &mut std::io::stdout());
+        }
+        match served {
             Ok(()) => {
-                log("stopped");
+                tracing::info!("stopped");
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&e.to_string(), FAILURE),

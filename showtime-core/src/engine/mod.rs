@@ -17,11 +17,13 @@
 
 mod retry;
 mod run;
+mod trace;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Mutex as AsyncMutex;
+use tracing::Instrument;
 
 use crate::plan::{Actor, Decision, Event, Need, Next, Observation, Plan, Refusal, Step, plan};
 use crate::policy::Policy;
@@ -299,7 +301,24 @@ impl Engine {
     /// [`Engine::reconcile`] with what the caller already knows (the actor
     /// and their permission, the PR as read, the backend's listing, as a
     /// sweep has them), which saves the first round's reads.
+    /// It runs in a `reconcile` span (PR, SHA, event, actor, reconcile id).
     pub async fn reconcile_with(
+        &self,
+        pr: PrNumber,
+        event: Event,
+        options: ReconcileOptions,
+    ) -> Result<Outcome, EngineError> {
+        let now = self.ports.clock.now();
+        let span = trace::reconcile_span(pr, &event, options.actor.as_ref(), now);
+        let result = self
+            .reconcile_traced(pr, event, options)
+            .instrument(span.clone())
+            .await;
+        span.in_scope(|| trace::finished(&result));
+        result
+    }
+
+    async fn reconcile_traced(
         &self,
         pr: PrNumber,
         event: Event,

@@ -27,6 +27,12 @@ impl Engine {
                     let Some(wait) = self.wait_before_retry(&error, attempt) else {
                         return Err(error);
                     };
+                    tracing::warn!(
+                        attempt,
+                        %error,
+                        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                        "a port call failed; trying again"
+                    );
                     self.ports.clock.sleep(wait).await;
                     attempt += 1;
                 }

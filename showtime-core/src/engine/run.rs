@@ -67,6 +67,7 @@ impl<'a> Run<'a> {
     }
 
     pub(super) fn start_round(&mut self, read: PullRequest, state: LabelState) {
+        super::trace::read(read.head_sha.as_str());
         self.current = read.labels.clone();
         self.state = state;
         self.read = Some(read);
@@ -127,8 +128,10 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Records that `step` was carried out, with `result`.
+    /// Records that `step` was carried out, with `result`: in the log and
+    /// in the outcome's audit events.
     fn audit(&mut self, step: &Step, result: Result<(), String>) {
+        super::trace::step(step, &result);
         let sha = step
             .environment()
             .map(|env| env.sha.clone())

@@ -35,6 +35,23 @@ pub enum Event {
     Sweep,
 }
 
+impl Event {
+    /// The kind of event, one word for metrics and logs (`look`, `push`,
+    /// `up_label_removed`, `description_edited`, `command`, `sweep`): a
+    /// small, fixed set, unlike [`Display`](fmt::Display), which names a
+    /// command's arguments.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Look => "look",
+            Event::Push => "push",
+            Event::UpLabelRemoved => "up_label_removed",
+            Event::DescriptionEdited => "description_edited",
+            Event::Command(_) => "command",
+            Event::Sweep => "sweep",
+        }
+    }
+}
+
 impl fmt::Display for Event {
     /// The event in a few words, for logs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

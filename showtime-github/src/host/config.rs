@@ -50,6 +50,8 @@ pub struct GitHubConfig {
     pub api_url: String,
     /// Credentials.
     pub auth: Auth,
+    /// Told of every answer GitHub gives (for metrics); none by default.
+    pub observer: Option<super::Observer>,
 }
 
 /// Why the adapter could not be set up.
@@ -90,6 +92,7 @@ impl GitHubConfig {
             repo,
             api_url: DEFAULT_API_URL.to_owned(),
             auth,
+            observer: None,
         })
     }
 
@@ -129,6 +132,14 @@ impl GitHubConfig {
     /// Overrides the API root, as `--github-api-url` does.
     pub fn with_api_url(mut self, url: &str) -> Self {
         self.api_url = url.to_owned();
+        self
+    }
+
+    /// Tells `observer` of every answer GitHub gives: method, route
+    /// template, status and rate-limit budget left (see
+    /// [`Exchange`](super::Exchange)).
+    pub fn with_observer(mut self, observer: super::Observer) -> Self {
+        self.observer = Some(observer);
         self
     }
 }

@@ -30,7 +30,8 @@
 //!
 //! Inside: `config` (where and as whom: [`GitHubConfig`], [`Auth`]),
 //! `transport` (the octocrab clients, conditional reads, paging, error
-//! answers mapped to [`PortError`]), `wire` (GitHub's REST models and their
+//! answers mapped to [`PortError`]), `observe` (what an [`Observer`] is
+//! told of each answer, for metrics), `wire` (GitHub's REST models and their
 //! conversion to `showtime_core` types), `graphql` (the GraphQL documents and
 //! their answers), `ids` (the node ids seen) and `labels` (how a transition
 //! or a clean-up is sent).
@@ -40,6 +41,7 @@ mod deployments;
 mod graphql;
 mod ids;
 mod labels;
+mod observe;
 mod transport;
 mod wire;
 
@@ -55,6 +57,7 @@ use showtime_core::{CommentId, Login, PrNumber};
 pub use config::{Auth, DEFAULT_API_URL, GitHubConfig, GitHubError};
 pub use deployments::{Deployment, DeploymentState, DeploymentStatus, STATUS_DESCRIPTION_MAX};
 use ids::NodeIds;
+pub use observe::{Exchange, Observer, template};
 use transport::{Method, Transport, next_link};
 use wire::{WireComment, WireLabel, WirePermission, WirePull, permission_of, to_pull_request};
 
@@ -81,7 +84,7 @@ impl GitHubHost {
     pub fn new(config: GitHubConfig) -> Result<Self, GitHubError> {
         let roots = config.api_roots()?;
         Ok(GitHubHost {
-            transport: Transport::new(&roots, &config.auth)?,
+            transport: Transport::new(&roots, &config.auth, config.observer)?,
             owner: config.owner,
             repo: config.repo,
             comment_ids: Mutex::new(HashMap::new()),

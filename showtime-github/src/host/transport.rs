@@ -23,6 +23,7 @@ use serde_json::Value;
 use showtime_core::ports::PortError;
 
 use super::config::{ApiRoots, Auth, GitHubError};
+use super::observe::{Exchange, Observer, template};
 
 /// How many bytes of answers the conditional cache keeps before it forgets
 /// the least recently used.
@@ -38,11 +39,17 @@ pub(super) struct Transport {
     client: Octocrab,
     graphql: Octocrab,
     conditional: Mutex<Conditional>,
+    observer: Option<Observer>,
 }
 
 impl Transport {
-    /// Builds the clients. Must be called within a tokio runtime.
-    pub(super) fn new(roots: &ApiRoots, auth: &Auth) -> Result<Self, GitHubError> {
+    /// Builds the clients, telling `observer` of every answer. Must be
+    /// called within a tokio runtime.
+    pub(super) fn new(
+        roots: &ApiRoots,
+        auth: &Auth,
+        observer: Option<Observer>,
+    ) -> Result<Self, GitHubError> {
         let client = build_client(&roots.rest, auth)?;
         // octocrab prefixes every path with its base, so GraphQL under
         // another root needs a client of its own.
@@ -54,7 +61,41 @@ impl Transport {
             client,
             graphql,
             conditional: Mutex::new(Conditional::default()),
+            observer,
         })
+    }
+
+    /// One attempt, told to the observer.
+    async fn once(
+        &self,
+        client: &Octocrab,
+        method: Method,
+        uri: &str,
+        body: Option<&Value>,
+        headers: Option<HeaderMap>,
+    ) -> Result<Reply, PortError> {
+        let reply = send_once(client, method, uri, body, headers).await;
+        if let Some(observer) = &self.observer {
+            let answer = reply.as_ref().ok();
+            let header = |name: &str| {
+                answer
+                    .and_then(|r| r.headers.get(name))
+                    .and_then(|v| v.to_str().ok())
+            };
+            observer.observe(&Exchange {
+                method: method.as_str(),
+                endpoint: template(uri),
+                status: answer.map(|r| r.status.as_u16()),
+                rate_limit_remaining: header("x-ratelimit-remaining")
+                    .and_then(|v| v.trim().parse().ok()),
+                rate_limit_resource: header("x-ratelimit-resource")
+                    .filter(|v| {
+                        v.len() <= 32 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    })
+                    .map(str::to_owned),
+            });
+        }
+        reply
     }
 
     /// Sends one REST request, once.
@@ -64,21 +105,22 @@ impl Transport {
         uri: &str,
         body: Option<&Value>,
     ) -> Result<Reply, PortError> {
-        let reply = send_once(&self.client, method, uri, body, None).await?;
+        let reply = self.once(&self.client, method, uri, body, None).await?;
         checked(method, uri, reply)
     }
 
     /// Posts one GraphQL document, once. A `200` is returned as it is:
     /// GraphQL reports its errors in the body.
     pub(super) async fn graphql(&self, document: &Value) -> Result<Reply, PortError> {
-        let reply = send_once(
-            &self.graphql,
-            Method::Post,
-            "/graphql",
-            Some(document),
-            None,
-        )
-        .await?;
+        let reply = self
+            .once(
+                &self.graphql,
+                Method::Post,
+                "/graphql",
+                Some(document),
+                None,
+            )
+            .await?;
         checked(Method::Post, "/graphql", reply)
     }
 
@@ -93,13 +135,17 @@ impl Transport {
             headers.insert(http::header::IF_NONE_MATCH, value);
             Some(headers)
         });
-        let reply = send_once(&self.client, Method::Get, uri, None, headers).await?;
+        let reply = self
+            .once(&self.client, Method::Get, uri, None, headers)
+            .await?;
         if reply.status == StatusCode::NOT_MODIFIED {
             if let Some(kept) = self.cache().hit(uri) {
                 return Ok(kept);
             }
             // Forgotten meanwhile: ask again without a tag.
-            let reply = send_once(&self.client, Method::Get, uri, None, None).await?;
+            let reply = self
+                .once(&self.client, Method::Get, uri, None, None)
+                .await?;
             return self.keep(uri, checked(Method::Get, uri, reply));
         }
         self.keep(uri, checked(Method::Get, uri, reply))
