@@ -108,15 +108,22 @@ impl WorkQueue for SqsQueue {
         Ok(())
     }
 
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, PortError> {
+    async fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+        visibility: Duration,
+    ) -> Result<Vec<Received>, PortError> {
         let max = i32::try_from(max.clamp(1, MAX_BATCH)).unwrap_or(1);
         let wait = i32::try_from(wait.min(MAX_WAIT).as_secs()).unwrap_or(0);
+        let visibility = i32::try_from(visibility.as_secs().max(1)).unwrap_or(i32::MAX);
         let answer = self
             .client
             .receive_message()
             .queue_url(&self.url)
             .max_number_of_messages(max)
             .wait_time_seconds(wait)
+            .visibility_timeout(visibility)
             .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
             .message_system_attribute_names(MessageSystemAttributeName::MessageDeduplicationId)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)

@@ -615,8 +615,14 @@ pub trait WorkQueue: Send + Sync {
     /// Sends one message.
     async fn send(&self, message: &QueueMessage) -> Result<(), PortError>;
 
-    /// Receives up to `max` messages, waiting up to `wait` for the first.
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, PortError>;
+    /// Receives up to `max` messages, waiting up to `wait` for the first,
+    /// and keeps them out of others' hands for `visibility`.
+    async fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+        visibility: Duration,
+    ) -> Result<Vec<Received>, PortError>;
 
     /// Deletes a message that was handled.
     async fn delete(&self, receipt: &str) -> Result<(), PortError>;

@@ -194,7 +194,7 @@ pub async fn run(
     loop {
         let received = tokio::select! {
             () = &mut shutdown => return,
-            received = queue.receive(settings.batch, settings.wait) => received,
+            received = queue.receive(settings.batch, settings.wait, settings.visibility) => received,
         };
         match received {
             Ok(messages) => {

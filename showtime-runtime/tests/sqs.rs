@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use showtime_aws::SqsQueue;
-use showtime_core::ports::{QueueMessage, WorkQueue};
+use showtime_core::ports::{PortError, QueueMessage, Received, WorkQueue};
 use showtime_runtime::worker::{self, Batch, BatchError, Handler, WorkerSettings};
 
 const DELIVERIES: u64 = 5;
@@ -81,6 +81,41 @@ impl Handler for Recorder {
     }
 }
 
+/// The queue with one receive at a time. SQS hands out a group's messages
+/// atomically; moto (5.2) computes the groups in flight at the start of a
+/// receive without a lock, so two receives at once can both take messages
+/// of one group. Serialising receives here restores SQS's behaviour (the
+/// workers still handle their batches concurrently).
+struct OneReceiveAtATime {
+    queue: SqsQueue,
+    receiving: tokio::sync::Mutex<()>,
+}
+
+#[async_trait]
+impl WorkQueue for OneReceiveAtATime {
+    async fn send(&self, message: &QueueMessage) -> Result<(), PortError> {
+        self.queue.send(message).await
+    }
+
+    async fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+        visibility: Duration,
+    ) -> Result<Vec<Received>, PortError> {
+        let _one = self.receiving.lock().await;
+        self.queue.receive(max, wait, visibility).await
+    }
+
+    async fn delete(&self, receipt: &str) -> Result<(), PortError> {
+        self.queue.delete(receipt).await
+    }
+
+    async fn extend(&self, receipt: &str, by: Duration) -> Result<(), PortError> {
+        self.queue.extend(receipt, by).await
+    }
+}
+
 async fn fifo_queue(config: &aws_types::SdkConfig) -> String {
     let sqs = aws_sdk_sqs::Client::new(config);
     let dlq = sqs
@@ -104,7 +139,7 @@ async fn fifo_queue(config: &aws_types::SdkConfig) -> String {
     sqs.create_queue()
         .queue_name("showtime.fifo")
         .attributes(A::FifoQueue, "true")
-        .attributes(A::VisibilityTimeout, "2")
+        .attributes(A::VisibilityTimeout, "30")
         .attributes(
             A::RedrivePolicy,
             format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"10"}}"#),
@@ -120,11 +155,14 @@ async fn fifo_queue(config: &aws_types::SdkConfig) -> String {
 /// Runs 200 PRs × 5 deliveries through three workers receiving `batch`
 /// messages at a time; with `kill`, one worker is killed a third of the way
 /// through. Returns what was measured, for the log.
-async fn run(prs: u64, batch: usize, kill: bool) -> String {
+async fn run(prs: u64, batch: usize, kill: bool, visibility: Duration) -> String {
     let moto = moto::Moto::start();
     let config = moto.sdk_config();
     let url = fifo_queue(&config).await;
-    let queue = Arc::new(SqsQueue::from_sdk_config(&config, url));
+    let queue = Arc::new(OneReceiveAtATime {
+        queue: SqsQueue::from_sdk_config(&config, url),
+        receiving: tokio::sync::Mutex::new(()),
+    });
 
     // The receiver's side: each PR's deliveries in order, 8 PRs at once.
     let started = Instant::now();
@@ -150,8 +188,9 @@ async fn run(prs: u64, batch: usize, kill: bool) -> String {
     let recorder = Arc::new(Recorder::default());
     let settings = WorkerSettings {
         batch,
-        wait: Duration::from_secs(1),
-        visibility: Duration::from_secs(2),
+        // Short: a receive holds the others back while it waits.
+        wait: Duration::from_millis(100),
+        visibility,
     };
     let started = Instant::now();
     let workers: Vec<_> = (0..3)
@@ -206,7 +245,8 @@ async fn run(prs: u64, batch: usize, kill: bool) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_workers_keep_every_prs_order_in_batches() {
-    let measured = run(50, 10, false).await;
+    // Nothing dies here: a visibility timeout no slow answer outlasts.
+    let measured = run(50, 10, false, Duration::from_secs(30)).await;
     eprintln!("SQS FIFO on moto: {measured}");
 }
 
@@ -214,10 +254,12 @@ async fn three_workers_keep_every_prs_order_in_batches() {
 /// Receiving one message at a time: moto (5.2) releases a timed-out
 /// group's later messages before its first when a receive returned several
 /// of them together (`receive_message` in `moto/sqs/models.py` drops a
-/// message from the pending set only when it reaches it), which SQS does
+/// message from the in-flight set only when it reaches it), which SQS does
 /// not; with one message a receive, moto keeps SQS's order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_workers_deliveries_come_back_in_order() {
-    let measured = run(200, 1, true).await;
+    // Short, so that what the killed worker held comes back soon; long
+    // enough that a loaded machine's slow answers do not outlast it.
+    let measured = run(200, 1, true, Duration::from_secs(5)).await;
     eprintln!("SQS FIFO on moto: {measured}");
 }
