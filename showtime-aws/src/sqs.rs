@@ -52,6 +52,24 @@ impl SqsQueue {
         }
     }
 
+    /// The queue at `url` on the default AWS configuration (the credential
+    /// chain, `AWS_REGION`, `AWS_ENDPOINT_URL`), as
+    /// [`EcsBackend::from_env`](crate::EcsBackend::from_env) reads it, with
+    /// `region` overriding; HTTPS is rustls with ring.
+    pub async fn from_env(url: impl Into<String>, region: Option<String>) -> Self {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let mut loader =
+            aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
+        if let Some(region) = region {
+            loader = loader.region(aws_types::region::Region::new(region));
+        }
+        Self::from_sdk_config(&loader.load().await, url)
+    }
+
     /// The queue's URL.
     pub fn url(&self) -> &str {
         &self.url

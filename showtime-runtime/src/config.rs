@@ -166,6 +166,23 @@ pub struct FileConfig {
     /// Prices and the monthly budget.
     #[serde(default)]
     pub cost: CostSection,
+    /// The durable work queue between the receiver and the workers.
+    #[serde(default)]
+    pub queue: QueueSection,
+}
+
+/// `[queue]`: with an SQS FIFO queue, `showtime-webhook` only receives
+/// (each checked delivery is sent to the queue) and `showtime-worker`
+/// processes carry the work out (see the README's "Scaling out").
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSection {
+    /// The queue's URL (`SHOWTIME_SQS_QUEUE_URL` overrides); it must be a
+    /// FIFO queue (`….fifo`).
+    pub sqs_url: Option<String>,
+    /// How long a worker's messages stay out of others' hands, extended
+    /// while it works (default 120).
+    pub visibility_secs: Option<u64>,
 }
 
 /// `[dashboard]`: the web page of every environment, served by

@@ -60,6 +60,7 @@ use chrono::{DateTime, Utc};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use showtime_core::engine::Engine;
+use showtime_core::ports::WorkQueue;
 use showtime_github::webhook::{DELIVERY_HEADER, EVENT_HEADER, Outcome, Webhook, WebhookError};
 use tokio::net::TcpListener;
 use tracing::Instrument;
@@ -69,6 +70,7 @@ use crate::dashboard::Dashboard;
 use crate::metrics::{self, Metrics};
 use crate::queue::{Queue, QueueSettings, Queued};
 use crate::request::{Done, Work};
+use crate::worker::Envelope;
 
 /// The address the server listens on unless told otherwise.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -137,6 +139,9 @@ struct Inner {
     webhook: Webhook,
     repository: Option<String>,
     queue: Queue,
+    /// With one, checked deliveries go to it for workers elsewhere, not to
+    /// the in-process queue ([`AppState::with_work_queue`]).
+    durable: Option<Arc<dyn WorkQueue>>,
     metrics: Arc<Metrics>,
 }
 
@@ -171,10 +176,25 @@ impl AppState {
                 repository: settings.repository.clone(),
                 queue: Queue::with_report(engine, settings.queue, report)
                     .with_metrics(metrics.clone()),
+                durable: None,
                 metrics,
             }),
             dashboard: None,
         }
+    }
+
+    /// The same state as a receiver only: each checked delivery is sent to
+    /// `queue` (grouped by PR, de-duplicated by its delivery id; see
+    /// [`crate::worker`]) and answered `202` once the queue has it, or
+    /// `503` when it could not take it (GitHub shows the failure, and the
+    /// delivery can be sent again). Workers elsewhere carry the work out.
+    ///
+    /// Call it before the state is cloned.
+    pub fn with_work_queue(mut self, queue: Arc<dyn WorkQueue>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.durable = Some(queue);
+        }
+        self
     }
 
     /// The same state with `dashboard` mounted: [`router`] then serves its
@@ -310,6 +330,13 @@ impl Server {
         self
     }
 
+    /// The same server as a receiver only (see
+    /// [`AppState::with_work_queue`]).
+    pub fn with_work_queue(mut self, queue: Arc<dyn WorkQueue>) -> Self {
+        self.state = self.state.with_work_queue(queue);
+        self
+    }
+
     /// Its state (for [`router`] or [`serve`], or to watch the queue).
     pub fn state(&self) -> &AppState {
         &self.state
@@ -350,9 +377,9 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) 
 
 async fn receive_in_span(state: AppState, headers: HeaderMap, body: Body) -> Response {
     let inner = &state.inner;
-    let received = match read_body(&inner.webhook, &headers, body).await {
-        Ok(bytes) => inner.webhook.receive(&headers, &bytes),
-        Err(refused) => Err(refused),
+    let (received, bytes) = match read_body(&inner.webhook, &headers, body).await {
+        Ok(bytes) => (inner.webhook.receive(&headers, &bytes), bytes),
+        Err(refused) => (Err(refused), Bytes::new()),
     };
     let delivery_in = match received {
         Ok(delivery_in) => delivery_in,
@@ -388,6 +415,9 @@ async fn receive_in_span(state: AppState, headers: HeaderMap, body: Body) -> Res
                 return reply(StatusCode::OK, json!({ "queued": false, "reason": reason }));
             }
             let pr = request.pr;
+            if let Some(durable) = &inner.durable {
+                return send_on(durable.as_ref(), &headers, &request.repository, pr, &bytes).await;
+            }
             let events: Vec<String> = request.events.iter().map(ToString::to_string).collect();
             let malformed = request.command_errors.len();
             let queued = inner
@@ -424,6 +454,51 @@ async fn receive_in_span(state: AppState, headers: HeaderMap, body: Body) -> Res
 
 /// Reads the body, refusing it as soon as it is known to be over the
 /// webhook's limit: from `Content-Length` before reading, else while reading.
+/// Sends a checked delivery of PR `pr` to the durable queue.
+async fn send_on(
+    queue: &dyn WorkQueue,
+    headers: &HeaderMap,
+    repository: &str,
+    pr: showtime_core::PrNumber,
+    body: &[u8],
+) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // Without GitHub's delivery id, the body's digest de-duplicates.
+    let delivery = Some(header(DELIVERY_HEADER))
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body)));
+    let envelope = Envelope {
+        event: header(EVENT_HEADER),
+        delivery,
+        payload: String::from_utf8_lossy(body).into_owned(),
+    };
+    match queue
+        .send(&crate::worker::message(repository, pr, &envelope))
+        .await
+    {
+        Ok(()) => {
+            tracing::info!("delivery sent to the work queue");
+            reply(
+                StatusCode::ACCEPTED,
+                json!({ "queued": true, "pr": pr.get() }),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the work queue did not take the delivery");
+            reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "error": format!("the work queue did not take the delivery: {e}") }),
+            )
+        }
+    }
+}
+
 async fn read_body(
     webhook: &Webhook,
     headers: &HeaderMap,

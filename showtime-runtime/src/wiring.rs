@@ -36,6 +36,15 @@ pub enum WiringError {
     /// A notification setting is wrong.
     #[error(transparent)]
     Notify(#[from] crate::notify::NotifyError),
+    /// The work queue is not a FIFO queue, which per-PR order needs.
+    #[error(
+        "[queue] sqs_url {url} is not a FIFO queue: per-PR order needs one (its name ends \
+         in `.fifo`)"
+    )]
+    NotFifo {
+        /// The URL given.
+        url: String,
+    },
     /// `backend = "ecs"` in a program built without the `aws` feature.
     #[error(
         "the ECS backend is not built into this program (feature `aws` of showtime-runtime); \
@@ -316,5 +325,34 @@ mod tests {
         // The variable wins over the file, and a good one passes.
         let good = |k: &str| (k == "SHOWTIME_ECS_CAPACITY").then(|| "fargate-spot".to_owned());
         assert!(ecs_settings(&file, &good).is_ok());
+    }
+}
+
+/// The durable work queue `[queue] sqs_url` (or `SHOWTIME_SQS_QUEUE_URL`)
+/// names, if any: SQS FIFO in the region `[ecs] region` names, else the
+/// AWS configuration's.
+pub async fn work_queue(
+    settings: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<std::sync::Arc<dyn showtime_core::ports::WorkQueue>>, WiringError> {
+    let url = env("SHOWTIME_SQS_QUEUE_URL")
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| settings.file.queue.sqs_url.clone());
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    if !url.ends_with(".fifo") {
+        return Err(WiringError::NotFifo { url });
+    }
+    #[cfg(feature = "aws")]
+    {
+        let region = settings.file.ecs.region.clone();
+        let queue = showtime_aws::SqsQueue::from_env(url, region).await;
+        Ok(Some(std::sync::Arc::new(queue)))
+    }
+    #[cfg(not(feature = "aws"))]
+    {
+        let _ = url;
+        Err(WiringError::NoEcs)
     }
 }

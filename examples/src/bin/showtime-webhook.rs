@@ -97,6 +97,10 @@ fn main() -> ExitCode {
             Ok(engine) => engine,
             Err(e) => return fail(&e.to_string(), BAD_INPUT),
         };
+        let durable = match wiring::work_queue(&settings, &env).await {
+            Ok(durable) => durable,
+            Err(e) => return fail(&e.to_string(), BAD_INPUT),
+        };
         let webhook = match Webhook::new(secret) {
             Ok(webhook) => webhook.codec(engine.policy().codec.clone()),
             Err(e) => return fail(&e.to_string(), BAD_INPUT),
@@ -132,8 +136,12 @@ fn main() -> ExitCode {
                 std::io::stdout(),
             ))
         });
-        let served = Server::new(engine, webhook, settings, audit)
-            .with_dashboard(dashboard)
+        let mut server = Server::new(engine, webhook, settings, audit).with_dashboard(dashboard);
+        if let Some(queue) = durable {
+            tracing::info!("receiving only: deliveries go to the SQS work queue");
+            server = server.with_work_queue(queue);
+        }
+        let served = server
             .run(async {
                 shutdown().await;
                 tracing::info!("shutting down: no new deliveries; finishing queued work");
