@@ -172,7 +172,7 @@ pub enum Command {
         #[arg(long, value_name = "FILE", conflicts_with = "check_only")]
         comment: Option<PathBuf>,
     },
-    /// Create an environment for a PR (adds the start trigger and syncs)
+    /// Create (or rebuild) the environment of a PR, as `/circus refresh` does
     Start {
         /// The pull request number
         pr: PrNumber,

@@ -43,10 +43,13 @@
 //! # The starting stage
 //!
 //! Between [`Backend::deploy`] and ready, an environment is *starting*: its
-//! backend lists it as [`Health::Starting`], the engine waits it out with
+//! backend lists it as [`Health::Starting`] and the engine waits it out with
 //! [`Backend::wait_ready`] (plan step [`Step::AwaitReady`], plan reason
-//! "starting"), and the labels say `🚦 deploying` (the word
-//! superset-showtime writes, [`Status::Deploying`]).
+//! "starting"). The labels keep saying `🚦 building` meanwhile (a separate
+//! `deploying` transition would cost two requests per environment); a
+//! repair that finds a starting environment whose status labels were lost
+//! writes `🚦 deploying` (the word superset-showtime writes,
+//! [`Status::Deploying`]).
 //!
 //! [`Step::AwaitReady`]: crate::plan::Step::AwaitReady
 //! [`Status::Deploying`]: crate::Status::Deploying
