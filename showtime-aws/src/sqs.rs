@@ -98,7 +98,7 @@ where
     let transient = match &error {
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or_default();
-            code.contains("Throttl") || code.contains("RequestThrottled") || code == "InternalError"
+            code.contains("Throttl") || code == "InternalError"
         }
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
             true

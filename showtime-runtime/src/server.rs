@@ -133,15 +133,15 @@ pub enum ServerError {
 pub struct AppState {
     inner: Arc<Inner>,
     dashboard: Option<Dashboard>,
+    /// With one, checked deliveries go to it for workers elsewhere, not to
+    /// the in-process queue ([`AppState::with_work_queue`]).
+    durable: Option<Arc<dyn WorkQueue>>,
 }
 
 struct Inner {
     webhook: Webhook,
     repository: Option<String>,
     queue: Queue,
-    /// With one, checked deliveries go to it for workers elsewhere, not to
-    /// the in-process queue ([`AppState::with_work_queue`]).
-    durable: Option<Arc<dyn WorkQueue>>,
     metrics: Arc<Metrics>,
 }
 
@@ -176,10 +176,10 @@ impl AppState {
                 repository: settings.repository.clone(),
                 queue: Queue::with_report(engine, settings.queue, report)
                     .with_metrics(metrics.clone()),
-                durable: None,
                 metrics,
             }),
             dashboard: None,
+            durable: None,
         }
     }
 
@@ -188,12 +188,8 @@ impl AppState {
     /// [`crate::worker`]) and answered `202` once the queue has it, or
     /// `503` when it could not take it (GitHub shows the failure, and the
     /// delivery can be sent again). Workers elsewhere carry the work out.
-    ///
-    /// Call it before the state is cloned.
     pub fn with_work_queue(mut self, queue: Arc<dyn WorkQueue>) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.durable = Some(queue);
-        }
+        self.durable = Some(queue);
         self
     }
 
@@ -415,7 +411,7 @@ async fn receive_in_span(state: AppState, headers: HeaderMap, body: Body) -> Res
                 return reply(StatusCode::OK, json!({ "queued": false, "reason": reason }));
             }
             let pr = request.pr;
-            if let Some(durable) = &inner.durable {
+            if let Some(durable) = &state.durable {
                 return send_on(durable.as_ref(), &headers, &request.repository, pr, &bytes).await;
             }
             let events: Vec<String> = request.events.iter().map(ToString::to_string).collect();

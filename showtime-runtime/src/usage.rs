@@ -12,7 +12,7 @@
 //! any more (destroyed by hand, or by a program writing no trail) is
 //! counted until its last record: the estimate errs low, never high.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use serde::Serialize;
@@ -42,14 +42,17 @@ pub struct Stretch {
 impl Stretch {
     /// Hours of this stretch inside `[since, until]`.
     pub fn hours_within(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> f64 {
-        let from = self.from.max(since);
-        let to = self.to.min(until);
-        let seconds = (to - from).num_seconds().max(0);
-        // Seconds of a lifetime are far below 2^52: the conversion is exact.
-        #[allow(clippy::cast_precision_loss)]
-        let hours = seconds as f64 / 3600.0;
-        hours
+        hours_between(self.from.max(since), self.to.min(until))
     }
+}
+
+/// Hours from `from` to `to`; none when `to` comes first.
+fn hours_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    let seconds = (to - from).num_seconds().max(0);
+    // Seconds of a lifetime are far below 2^52: the conversion is exact.
+    #[allow(clippy::cast_precision_loss)]
+    let hours = seconds as f64 / 3600.0;
+    hours
 }
 
 /// The stretches the trail `records` (oldest first) and the backend's
@@ -176,13 +179,15 @@ pub fn report(
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Report {
-    let mut rows: BTreeMap<String, (Row, std::collections::BTreeSet<&str>)> = BTreeMap::new();
+    let mut rows: BTreeMap<String, (Row, BTreeSet<&str>)> = BTreeMap::new();
+    let mut counted: BTreeSet<&str> = BTreeSet::new();
     let mut unpriced_hours = 0.0;
     for stretch in stretches {
         let hours = stretch.hours_within(since, until);
         if hours <= 0.0 {
             continue;
         }
+        counted.insert(&stretch.env);
         let size = stretch
             .size
             .clone()
@@ -204,7 +209,7 @@ pub fn report(
                 hours: 0.0,
                 usd: 0.0,
             };
-            (row, std::collections::BTreeSet::new())
+            (row, BTreeSet::new())
         });
         envs.insert(&stretch.env);
         row.hours += hours;
@@ -220,12 +225,7 @@ pub fn report(
     rows.sort_by(|a, b| b.usd.total_cmp(&a.usd).then_with(|| a.key.cmp(&b.key)));
     let total = Row {
         key: "total".to_owned(),
-        environments: stretches
-            .iter()
-            .filter(|s| s.hours_within(since, until) > 0.0)
-            .map(|s| s.env.as_str())
-            .collect::<std::collections::BTreeSet<_>>()
-            .len(),
+        environments: counted.len(),
         hours: rows.iter().map(|r| r.hours).sum(),
         usd: rows.iter().map(|r| r.usd).sum(),
     };
@@ -371,16 +371,7 @@ pub fn budget(
             costs.per_hour(&size)
         })
         .sum();
-    let left = Stretch {
-        env: String::new(),
-        pr: 0,
-        requester: None,
-        size: None,
-        from: now,
-        to: next,
-    }
-    .hours_within(now, next);
-    let projected = so_far + per_hour * left;
+    let projected = so_far + per_hour * hours_between(now, next);
     let share = budget_usd.map(|budget| match budget > 0.0 {
         true => projected / budget * 100.0,
         false => f64::INFINITY,

@@ -108,9 +108,15 @@ impl Site {
 
     /// Runs `showtime args` with `input` on standard input.
     pub async fn showtime_with_input(&self, args: &[&str], input: &str) -> Run {
+        self.showtime_with_input_as(MAINTAINER, args, input).await
+    }
+
+    /// [`Site::showtime_with_input`] as `actor` (`GITHUB_ACTOR`).
+    pub async fn showtime_with_input_as(&self, actor: &str, args: &[&str], input: &str) -> Run {
         use tokio::io::AsyncWriteExt;
         let mut child = self
             .command(env!("CARGO_BIN_EXE_showtime"), args)
+            .env("GITHUB_ACTOR", actor)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -151,28 +157,8 @@ impl Site {
 
     /// [`Site::counted_with_input`] as `actor`.
     pub async fn counted_as(&self, actor: &str, args: &[&str], input: &str) -> (Run, usize) {
-        use tokio::io::AsyncWriteExt;
         self.fake.clear_requests();
-        let mut child = self
-            .command(env!("CARGO_BIN_EXE_showtime"), args)
-            .env("GITHUB_ACTOR", actor)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(input.as_bytes()).await.unwrap();
-        drop(stdin);
-        let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-            .await
-            .unwrap()
-            .unwrap();
-        let run = Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
+        let run = self.showtime_with_input_as(actor, args, input).await;
         (run, self.fake.requests().len())
     }
 
