@@ -8,6 +8,10 @@
 //!   repository commands are in [`commands`], its output in [`output`].
 //! * `showtime-webhook`, the webhook server: [`server`].
 //! * `showtime-sweep`, the scheduled sweeper: [`sweeper`].
+//! * `showtime-worker`, the SQS work queue's worker: a few lines over
+//!   [`showtime_runtime::worker`].
+//! * `showtime-lambda`, the same as AWS Lambda functions (receiver, worker,
+//!   sweep): [`lambda`].
 //! * [`settings`] (flags, variables, `showtime.toml`) and [`wiring`] (from
 //!   settings to an engine), shared by all three.
 //! * The local-process backend and its preview app live in
@@ -25,6 +29,7 @@ use showtime_core::labels::{Codec, DEFAULT_LEGACY_TRIGGER, Dialect, LabelState};
 use showtime_core::{SizeName, Sizes};
 
 pub mod commands;
+pub mod lambda;
 pub mod output;
 pub mod sweeper;
 

@@ -13,6 +13,8 @@
 //! | [`request`] | carrying out what events ask: one function for every program |
 //! | [`queue`] | the per-PR coalescing work queue of one process |
 //! | [`server`] | the webhook server (feature `server`) |
+//! | [`receiver`] | checking deliveries and sending them to a durable work queue (feature `server`) |
+//! | [`worker`] | carrying out the work queue's deliveries, in any number of processes |
 //! | [`dashboard`] | the web page of every environment, with sign-in and actions (feature `server`) |
 //! | [`http`] | the one HTTP client of notifications and sign-in |
 //! | [`actions`] | the GitHub Actions event of a run (`GITHUB_EVENT_PATH`) |
@@ -63,6 +65,8 @@ pub mod logs;
 pub mod metrics;
 pub mod notify;
 pub mod queue;
+#[cfg(feature = "server")]
+pub mod receiver;
 pub mod request;
 #[cfg(feature = "server")]
 pub mod server;

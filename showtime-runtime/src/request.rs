@@ -9,12 +9,15 @@
 //! once for the whole of it. Nothing here decides what happens to an
 //! environment: that is the planner's.
 
+use chrono::{DateTime, Utc};
 use showtime_core::engine::{Engine, EngineError, Outcome, ReconcileOptions};
 use showtime_core::labels::Codec;
 use showtime_core::plan::Event;
 use showtime_core::ports::{Permission, PullRequest};
 use showtime_core::{Login, PrNumber};
 use showtime_github::webhook::Request;
+
+use crate::audit::Sink;
 
 /// One thing a PR is asked: an event, and who caused it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,6 +262,44 @@ pub async fn carry_out(engine: &Engine, mut work: Work, read: Option<PullRequest
         outcomes,
         replies,
         elapsed,
+    }
+}
+
+/// Logs a finished piece of work and records it in the audit trail, as
+/// `program`; a trail that cannot be written is logged, the work stays done.
+pub(crate) fn report_done(
+    done: &Done,
+    deliveries: &[String],
+    audit: Option<&dyn Sink>,
+    program: &str,
+    now: DateTime<Utc>,
+) {
+    log_done(done, deliveries);
+    if let Some(sink) = audit
+        && let Err(e) = sink.write(&done.records(program, now))
+    {
+        tracing::error!(error = %e, "cannot write the audit trail");
+    }
+}
+
+/// Logs what the engine does not: the replies to malformed command lines.
+/// (Each reconcile logs its own steps and result, in its span.)
+pub(crate) fn log_done(done: &Done, deliveries: &[String]) {
+    let carried = deliveries.join(",");
+    for reply in &done.replies {
+        match reply {
+            Ok(()) => tracing::info!(
+                pr = done.pr.get(),
+                deliveries = %carried,
+                "replied to malformed command lines"
+            ),
+            Err(e) => tracing::warn!(
+                pr = done.pr.get(),
+                deliveries = %carried,
+                error = %e,
+                "replying to malformed command lines failed"
+            ),
+        }
     }
 }
 

@@ -56,12 +56,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{DateTime, Utc};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use showtime_core::engine::Engine;
 use showtime_core::ports::WorkQueue;
-use showtime_github::webhook::{DELIVERY_HEADER, EVENT_HEADER, Outcome, Webhook, WebhookError};
+use showtime_github::webhook::{DELIVERY_HEADER, EVENT_HEADER, Webhook, WebhookError};
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
@@ -69,8 +68,8 @@ use crate::audit::Sink;
 use crate::dashboard::Dashboard;
 use crate::metrics::{self, Metrics};
 use crate::queue::{Queue, QueueSettings, Queued};
-use crate::request::{Done, Work};
-use crate::worker::Envelope;
+use crate::receiver::{Answer, Checked, Receiver, check};
+use crate::request::{Done, Work, report_done};
 
 /// The address the server listens on unless told otherwise.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -133,9 +132,9 @@ pub enum ServerError {
 pub struct AppState {
     inner: Arc<Inner>,
     dashboard: Option<Dashboard>,
-    /// With one, checked deliveries go to it for workers elsewhere, not to
-    /// the in-process queue ([`AppState::with_work_queue`]).
-    durable: Option<Arc<dyn WorkQueue>>,
+    /// With one, checked deliveries go to its work queue for workers
+    /// elsewhere, not to the in-process queue ([`AppState::with_work_queue`]).
+    receiver: Option<Receiver>,
 }
 
 struct Inner {
@@ -179,7 +178,7 @@ impl AppState {
                 metrics,
             }),
             dashboard: None,
-            durable: None,
+            receiver: None,
         }
     }
 
@@ -189,7 +188,8 @@ impl AppState {
     /// `503` when it could not take it (GitHub shows the failure, and the
     /// delivery can be sent again). Workers elsewhere carry the work out.
     pub fn with_work_queue(mut self, queue: Arc<dyn WorkQueue>) -> Self {
-        self.durable = Some(queue);
+        let (webhook, repository) = (self.inner.webhook.clone(), self.inner.repository.clone());
+        self.receiver = Some(Receiver::new(webhook, repository, queue));
         self
     }
 
@@ -218,44 +218,6 @@ impl AppState {
     /// Resolves once no delivery is queued or running.
     pub async fn idle(&self) {
         self.inner.queue.idle().await;
-    }
-}
-
-/// Logs a finished piece of work and records it in the audit trail, as
-/// `program`; a trail that cannot be written is logged, the work stays done.
-pub(crate) fn report_done(
-    done: &Done,
-    deliveries: &[String],
-    audit: Option<&dyn Sink>,
-    program: &str,
-    now: DateTime<Utc>,
-) {
-    log_done(done, deliveries);
-    if let Some(sink) = audit
-        && let Err(e) = sink.write(&done.records(program, now))
-    {
-        tracing::error!(error = %e, "cannot write the audit trail");
-    }
-}
-
-/// Logs what the engine does not: the replies to malformed command lines.
-/// (Each reconcile logs its own steps and result, in its span.)
-pub(crate) fn log_done(done: &Done, deliveries: &[String]) {
-    let carried = deliveries.join(",");
-    for reply in &done.replies {
-        match reply {
-            Ok(()) => tracing::info!(
-                pr = done.pr.get(),
-                deliveries = %carried,
-                "replied to malformed command lines"
-            ),
-            Err(e) => tracing::warn!(
-                pr = done.pr.get(),
-                deliveries = %carried,
-                error = %e,
-                "replying to malformed command lines failed"
-            ),
-        }
     }
 }
 
@@ -373,128 +335,52 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) 
 
 async fn receive_in_span(state: AppState, headers: HeaderMap, body: Body) -> Response {
     let inner = &state.inner;
-    let (received, bytes) = match read_body(&inner.webhook, &headers, body).await {
-        Ok(bytes) => (inner.webhook.receive(&headers, &bytes), bytes),
-        Err(refused) => (Err(refused), Bytes::new()),
-    };
-    let delivery_in = match received {
-        Ok(delivery_in) => delivery_in,
+    let bytes = match read_body(&inner.webhook, &headers, body).await {
+        Ok(bytes) => bytes,
         Err(refused) => {
             let status =
                 StatusCode::from_u16(refused.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            tracing::warn!(
-                status = status.as_u16(),
-                reason = %refused,
-                "delivery refused"
-            );
+            tracing::warn!(status = status.as_u16(), reason = %refused, "delivery refused");
             return reply(status, json!({ "error": refused.to_string() }));
         }
     };
-
-    match delivery_in.outcome {
-        Outcome::Reconcile(request) => {
-            let span = tracing::Span::current();
-            span.record("pr", request.pr.get());
-            if let Some(actor) = &request.actor {
-                span.record("actor", actor.as_str());
-            }
-            let elsewhere = inner
-                .repository
-                .as_ref()
-                .filter(|served| !served.eq_ignore_ascii_case(&request.repository));
-            if let Some(served) = elsewhere {
-                let reason = format!(
-                    "repository {} is not served here ({served})",
-                    request.repository
-                );
-                tracing::info!(%reason, "delivery ignored");
-                return reply(StatusCode::OK, json!({ "queued": false, "reason": reason }));
-            }
-            let pr = request.pr;
-            if let Some(durable) = &state.durable {
-                return send_on(durable.as_ref(), &headers, &request.repository, pr, &bytes).await;
-            }
-            let events: Vec<String> = request.events.iter().map(ToString::to_string).collect();
-            let malformed = request.command_errors.len();
-            let queued = inner
-                .queue
-                .push(delivery_in.id.as_deref(), Work::from_request(request));
-            if queued == Queued::Duplicate {
-                tracing::info!("delivery already received; ignored");
-                return reply(
-                    StatusCode::OK,
-                    json!({ "duplicate": true, "queued": false }),
-                );
-            }
-            tracing::info!(
-                asks = %if events.is_empty() { "no valid command".to_owned() } else { events.join(", ") },
-                malformed_commands = malformed,
-                coalesced = queued == Queued::Coalesced,
-                "delivery queued"
-            );
-            reply(
-                StatusCode::ACCEPTED,
-                json!({ "queued": true, "pr": pr.get() }),
-            )
-        }
-        Outcome::Ping { .. } => {
-            tracing::info!("ping: the webhook is set up");
-            reply(StatusCode::OK, json!({ "queued": false, "reason": "ping" }))
-        }
-        Outcome::Ignored { reason } => {
-            tracing::info!(%reason, "delivery ignored");
-            reply(StatusCode::OK, json!({ "queued": false, "reason": reason }))
-        }
+    if let Some(receiver) = &state.receiver {
+        return answer(receiver.accept(&headers, &bytes).await);
     }
+    let (id, request) = match check(
+        &inner.webhook,
+        inner.repository.as_deref(),
+        &headers,
+        &bytes,
+    ) {
+        Checked::Reconcile { id, request } => (id, request),
+        Checked::Answered(answered) => return answer(answered),
+    };
+    let pr = request.pr;
+    let events: Vec<String> = request.events.iter().map(ToString::to_string).collect();
+    let malformed = request.command_errors.len();
+    let queued = inner.queue.push(id.as_deref(), Work::from_request(request));
+    if queued == Queued::Duplicate {
+        tracing::info!("delivery already received; ignored");
+        return reply(
+            StatusCode::OK,
+            json!({ "duplicate": true, "queued": false }),
+        );
+    }
+    tracing::info!(
+        asks = %if events.is_empty() { "no valid command".to_owned() } else { events.join(", ") },
+        malformed_commands = malformed,
+        coalesced = queued == Queued::Coalesced,
+        "delivery queued"
+    );
+    reply(
+        StatusCode::ACCEPTED,
+        json!({ "queued": true, "pr": pr.get() }),
+    )
 }
 
 /// Reads the body, refusing it as soon as it is known to be over the
 /// webhook's limit: from `Content-Length` before reading, else while reading.
-/// Sends a checked delivery of PR `pr` to the durable queue.
-async fn send_on(
-    queue: &dyn WorkQueue,
-    headers: &HeaderMap,
-    repository: &str,
-    pr: showtime_core::PrNumber,
-    body: &[u8],
-) -> Response {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    // Without GitHub's delivery id, the body's digest de-duplicates.
-    let delivery = Some(header(DELIVERY_HEADER))
-        .filter(|d| !d.is_empty())
-        .unwrap_or_else(|| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body)));
-    let envelope = Envelope {
-        event: header(EVENT_HEADER),
-        delivery,
-        payload: String::from_utf8_lossy(body).into_owned(),
-    };
-    match queue
-        .send(&crate::worker::message(repository, pr, &envelope))
-        .await
-    {
-        Ok(()) => {
-            tracing::info!("delivery sent to the work queue");
-            reply(
-                StatusCode::ACCEPTED,
-                json!({ "queued": true, "pr": pr.get() }),
-            )
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "the work queue did not take the delivery");
-            reply(
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({ "error": format!("the work queue did not take the delivery: {e}") }),
-            )
-        }
-    }
-}
-
 async fn read_body(
     webhook: &Webhook,
     headers: &HeaderMap,
@@ -569,6 +455,10 @@ async fn environments(State(state): State<AppState>, headers: HeaderMap) -> Resp
             )
         }
     }
+}
+
+fn answer(answer: Answer) -> Response {
+    reply(answer.status, answer.body)
 }
 
 fn reply(status: StatusCode, body: Value) -> Response {

@@ -30,7 +30,9 @@ use showtime_core::engine::Engine;
 use showtime_core::ports::{PortError, QueueMessage, Received, WorkQueue};
 use showtime_github::webhook::{Outcome, read_event};
 
-use crate::request::{Work, carry_out};
+use crate::audit::Sink;
+use crate::metrics::Metrics;
+use crate::request::{Work, carry_out, report_done};
 
 /// One delivery as the queue carries it: the webhook event's name, its id,
 /// and the payload GitHub signed (checked by the receiver before it was
@@ -79,15 +81,45 @@ pub trait Handler: Send + Sync {
 }
 
 /// The production handler: each message's delivery parsed as the webhook
-/// server parses it, merged into one [`Work`], carried out by the engine.
+/// server parses it, merged into one [`Work`], carried out by the engine,
+/// and reported as the webhook server reports its work (log lines, the
+/// figures, the audit trail).
 pub struct EngineHandler {
     engine: Arc<Engine>,
+    metrics: Option<Arc<Metrics>>,
+    audit: Option<Arc<dyn Sink>>,
+    program: &'static str,
 }
 
 impl EngineHandler {
-    /// A handler running work through `engine`.
+    /// A handler running work through `engine`, reporting as
+    /// `showtime-worker`.
     pub fn new(engine: Arc<Engine>) -> Self {
-        EngineHandler { engine }
+        EngineHandler {
+            engine,
+            metrics: None,
+            audit: None,
+            program: "showtime-worker",
+        }
+    }
+
+    /// The same handler counting each reconcile in `metrics` (from the
+    /// batch's start: a message's time in the queue is not known here).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The same handler recording every mutation in `audit`.
+    pub fn with_audit(mut self, audit: Option<Arc<dyn Sink>>) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// The same handler naming `program` in the audit trail.
+    pub fn program(mut self, program: &'static str) -> Self {
+        self.program = program;
+        self
     }
 }
 
@@ -129,6 +161,12 @@ impl Handler for EngineHandler {
             return Ok(());
         };
         let done = carry_out(&self.engine, work, None).await;
+        let deliveries: Vec<String> = batch.messages.iter().map(|m| m.dedup_id.clone()).collect();
+        let now = self.engine.ports().clock.now();
+        report_done(&done, &deliveries, self.audit.as_deref(), self.program, now);
+        if let Some(metrics) = &self.metrics {
+            metrics.done(&done, Duration::ZERO);
+        }
         match done.error() {
             Some(e) if e.is_transient() => Err(BatchError(e.to_string())),
             _ => Ok(()),
@@ -178,6 +216,31 @@ pub fn batches(received: Vec<Received>) -> Vec<Batch> {
             let messages = by_group.remove(&group)?;
             Some(Batch { group, messages })
         })
+        .collect()
+}
+
+/// Handles messages someone else received and will delete (Lambda's SQS
+/// poller): each group's messages as one batch, the batches concurrently.
+/// Returns the messages of the batches that failed, to be left in the
+/// queue; a failed group's messages all stay, so its order holds.
+pub async fn handle_all(handler: &dyn Handler, received: Vec<Received>) -> Vec<Received> {
+    let work = batches(received).into_iter().map(|batch| async move {
+        match handler.handle(&batch).await {
+            Ok(()) => Vec::new(),
+            Err(e) => {
+                eprintln!(
+                    "worker: {} left for another try ({} message(s)): {e}",
+                    batch.group,
+                    batch.messages.len()
+                );
+                batch.messages
+            }
+        }
+    });
+    futures_util::future::join_all(work)
+        .await
+        .into_iter()
+        .flatten()
         .collect()
 }
 

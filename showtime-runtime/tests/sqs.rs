@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use showtime_aws::SqsQueue;
 use showtime_core::ports::{PortError, QueueMessage, Received, WorkQueue};
-use showtime_runtime::worker::{self, Batch, BatchError, Handler, WorkerSettings};
+use showtime_runtime::worker::{self, Batch, BatchError, EngineHandler, Handler, WorkerSettings};
 
 const DELIVERIES: u64 = 5;
 
@@ -262,4 +262,158 @@ async fn a_killed_workers_deliveries_come_back_in_order() {
     // enough that a loaded machine's slow answers do not outlast it.
     let measured = run(200, 1, true, Duration::from_secs(5)).await;
     eprintln!("SQS FIFO on moto: {measured}");
+}
+
+/// Counts what an [`EngineHandler`] carried out.
+struct Counting {
+    inner: EngineHandler,
+    deliveries: AtomicUsize,
+    batches: AtomicUsize,
+}
+
+#[async_trait]
+impl Handler for Counting {
+    async fn handle(&self, batch: &Batch) -> Result<(), BatchError> {
+        self.inner.handle(batch).await?;
+        self.deliveries
+            .fetch_add(batch.messages.len(), Ordering::SeqCst);
+        self.batches.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+const SECRET: &[u8] = b"It's a Secret to Everybody";
+const TRIGGER: &str = "🎪 ⚡ showtime-trigger-start";
+const HEAD: &str = "abc123f0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6";
+
+/// POSTs a signed `pull_request` delivery for `pr` to the receiver at
+/// `addr`, over HTTP/1.1; returns the status.
+async fn post_delivery(addr: std::net::SocketAddr, pr: u64, id: String) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = serde_json::json!({
+        "action": "labeled",
+        "number": pr,
+        "pull_request": { "number": pr, "state": "open", "head": { "sha": HEAD } },
+        "label": { "name": TRIGGER },
+        "repository": { "full_name": "octo-org/hello-circus" },
+        "sender": { "login": "maxime", "id": 487433 }
+    })
+    .to_string();
+    let signature = showtime_github::webhook::sign(SECRET, body.as_bytes()).unwrap();
+    let request = format!(
+        "POST /webhook HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         X-GitHub-Event: pull_request\r\nX-GitHub-Delivery: {id}\r\n\
+         X-Hub-Signature-256: {signature}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap()
+}
+
+/// The whole path, measured: signed deliveries POSTed to the webhook
+/// server in receiver mode (8 at a time), sent on to SQS FIFO; then
+/// `workers` workers carrying them out through the engine (GitHub and the
+/// backend in memory), until every PR runs its environment.
+async fn through_the_receiver(prs: u64, workers: usize) -> String {
+    use showtime_core::ports::Permission;
+    use showtime_core::testing::World;
+    use showtime_runtime::server::{AppState, ServerSettings, serve};
+
+    let moto = moto::Moto::start();
+    let config = moto.sdk_config();
+    let url = fifo_queue(&config).await;
+    let queue = Arc::new(OneReceiveAtATime {
+        queue: SqsQueue::from_sdk_config(&config, url),
+        receiving: tokio::sync::Mutex::new(()),
+    });
+    let mut world = World::new();
+    // One requester, many PRs: no quota in the way of the measurement.
+    world.policy.quota_per_requester = None;
+    world.policy.quota_total = None;
+    world.host.set_permission("maxime", Permission::Write);
+    let numbers: Vec<_> = (1..=prs)
+        .map(|n| world.open_pr(n, HEAD, "maxime", &[TRIGGER]))
+        .collect();
+
+    let engine = Arc::new(world.engine());
+    let webhook = showtime_github::webhook::Webhook::new(SECRET).unwrap();
+    let state = AppState::new(engine.clone(), webhook, &ServerSettings::default())
+        .with_work_queue(queue.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve(listener, state, std::future::pending()));
+
+    let started = Instant::now();
+    let posts = (1..=prs).flat_map(|pr| (1..=DELIVERIES).map(move |k| (pr, k)));
+    let statuses: Vec<u16> = futures_util::stream::iter(posts)
+        .map(|(pr, k)| post_delivery(addr, pr, format!("delivery-{pr}-{k}")))
+        .buffered(8)
+        .collect()
+        .await;
+    let receiving = started.elapsed();
+    assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
+
+    let handler = Arc::new(Counting {
+        inner: EngineHandler::new(engine),
+        deliveries: AtomicUsize::new(0),
+        batches: AtomicUsize::new(0),
+    });
+    let settings = WorkerSettings {
+        batch: 10,
+        wait: Duration::from_millis(100),
+        visibility: Duration::from_secs(30),
+    };
+    let started = Instant::now();
+    let running: Vec<_> = (0..workers)
+        .map(|_| {
+            let (queue, handler) = (queue.clone(), handler.clone());
+            tokio::spawn(async move {
+                worker::run(&*queue, &*handler, settings, std::future::pending()).await;
+            })
+        })
+        .collect();
+    let total = usize::try_from(prs * DELIVERIES).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while handler.deliveries.load(Ordering::SeqCst) < total {
+        assert!(Instant::now() < deadline, "not every delivery was handled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let working = started.elapsed();
+    for worker in running {
+        worker.abort();
+    }
+    for pr in numbers {
+        let labels = world.host.showtime_labels(pr);
+        assert!(
+            labels.iter().any(|l| l.ends_with("🚦 running")),
+            "PR {pr}: {labels:?}"
+        );
+    }
+    let batches = handler.batches.load(Ordering::SeqCst);
+    format!(
+        "{total} signed deliveries of {prs} PRs through the receiver in {:.1} s ({:.0}/s); \
+         carried out by {workers} worker(s) in {:.1} s: {:.0} deliveries/s in {batches} \
+         reconcile runs ({:.0}/s)",
+        receiving.as_secs_f64(),
+        total as f64 / receiving.as_secs_f64(),
+        working.as_secs_f64(),
+        total as f64 / working.as_secs_f64(),
+        batches as f64 / working.as_secs_f64(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deliveries_through_the_receiver_reach_every_pr() {
+    for workers in [1, 3] {
+        let measured = through_the_receiver(30, workers).await;
+        eprintln!("receiver → SQS FIFO on moto → engine: {measured}");
+    }
 }

@@ -376,7 +376,7 @@ async fn action(State(d): State<Dashboard>, headers: HeaderMap, body: Bytes) -> 
     );
     let running = tokio::spawn(async move {
         let done = carry_out(&engine, work, None).await;
-        crate::server::report_done(
+        crate::request::report_done(
             &done,
             &["dashboard".to_owned()],
             audit.as_deref(),
