@@ -398,16 +398,24 @@ fn check_logs(logs: &[String], secret: &str) {
     );
 }
 
-/// The structure CloudWatch reads: `_aws.Timestamp`, one metric directive
-/// with `Namespace`, `Dimensions` (each named member present) and
-/// `Metrics` (each named member a number or a list of numbers).
+/// The structure CloudWatch reads: `_aws.Timestamp`, metric directives
+/// (one, or more when a metric has a roll-up) with `Namespace`,
+/// `Dimensions` (each named member present) and `Metrics` (each named
+/// member a number or a list of numbers).
 fn assert_valid_emf(line: &Value) {
     let aws = &line["_aws"];
     assert!(
         aws["Timestamp"].as_i64().unwrap() > 1_600_000_000_000,
         "{line}"
     );
-    let directive = &aws["CloudWatchMetrics"][0];
+    let directives = aws["CloudWatchMetrics"].as_array().unwrap();
+    assert!(!directives.is_empty(), "{line}");
+    for directive in directives {
+        assert_valid_directive(line, directive);
+    }
+}
+
+fn assert_valid_directive(line: &Value, directive: &Value) {
     assert_eq!(directive["Namespace"], "Showtime", "{line}");
     let dimensions = directive["Dimensions"].as_array().unwrap();
     assert!(!dimensions.is_empty(), "{line}");

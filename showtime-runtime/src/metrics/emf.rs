@@ -9,6 +9,13 @@
 //! adds them up), times as the list of values observed (at most
 //! [`MAX_VALUES`] a line, as EMF allows), gauges as their value now. Each
 //! set of dimension values gets a line of its own.
+//!
+//! A CloudWatch alarm watches one metric under its exact dimensions, so a
+//! metric written only under (Program, Trigger, Outcome) cannot be alarmed
+//! on across triggers. The [`ROLLUPS`] name metrics that each line also
+//! declares under fewer dimensions (EMF allows several dimension sets per
+//! metric): CloudWatch then keeps those sums too, for alarms and dashboards
+//! (`examples/infra/showtime.yaml` alarms on one).
 
 use std::collections::BTreeMap;
 
@@ -18,6 +25,14 @@ use serde_json::{Map, Value, json};
 pub const NAMESPACE: &str = "Showtime";
 /// The most values one metric may carry in a line.
 pub const MAX_VALUES: usize = 100;
+/// Metrics also written under fewer dimensions: the metric's name and the
+/// roll-up's dimension names, `Program` first. A line declares a roll-up
+/// when it has all of its dimensions.
+pub const ROLLUPS: &[(&str, &[&str])] = &[
+    // Reconciles by outcome whatever triggered them: the reconcile-errors
+    // alarm (Outcome = error).
+    ("Reconciles", &["Program", "Outcome"]),
+];
 
 /// A metric's CloudWatch unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -122,8 +137,11 @@ impl Emf {
     pub(super) fn drain(&mut self, timestamp_ms: i64) -> Vec<String> {
         let mut lines = Vec::new();
         for (dimensions, metrics) in &mut self.held {
+            let names: Vec<&str> = dimensions.iter().map(|(k, _)| k.as_str()).collect();
             let mut line = Map::new();
-            let mut definitions = Vec::new();
+            // One directive per list of dimension sets: metrics with a
+            // roll-up are declared apart from those without.
+            let mut directives: BTreeMap<Vec<Vec<&str>>, Vec<Value>> = BTreeMap::new();
             for (name, (unit, held)) in metrics.iter_mut() {
                 let values: Vec<Value> = match held {
                     Held::Count(n) if *n == 0.0 => continue,
@@ -132,7 +150,10 @@ impl Emf {
                     Held::Values(v) if v.is_empty() => continue,
                     Held::Values(v) => std::mem::take(v).into_iter().map(|v| json!(v)).collect(),
                 };
-                definitions.push(json!({ "Name": name, "Unit": unit.as_str() }));
+                directives
+                    .entry(dimension_sets(name, &names))
+                    .or_default()
+                    .push(json!({ "Name": name, "Unit": unit.as_str() }));
                 // EMF takes a number or a list of at most MAX_VALUES.
                 let value = match values.as_slice() {
                     [one] => one.clone(),
@@ -140,28 +161,53 @@ impl Emf {
                 };
                 line.insert((*name).to_owned(), value);
             }
-            if definitions.is_empty() {
+            if directives.is_empty() {
                 continue;
             }
-            let names: Vec<&str> = dimensions.iter().map(|(k, _)| k.as_str()).collect();
             for (k, v) in dimensions.iter() {
                 line.insert(k.clone(), json!(v));
             }
+            let directives: Vec<Value> = directives
+                .into_iter()
+                .map(|(sets, definitions)| {
+                    json!({
+                        "Namespace": NAMESPACE,
+                        "Dimensions": sets,
+                        "Metrics": definitions,
+                    })
+                })
+                .collect();
             line.insert(
                 "_aws".to_owned(),
                 json!({
                     "Timestamp": timestamp_ms,
-                    "CloudWatchMetrics": [{
-                        "Namespace": NAMESPACE,
-                        "Dimensions": [names],
-                        "Metrics": definitions,
-                    }],
+                    "CloudWatchMetrics": directives,
                 }),
             );
             lines.push(Value::Object(line).to_string());
         }
         lines
     }
+}
+
+/// The dimension sets `metric` is declared under in a line whose dimensions
+/// are `names`: all of them, then each applicable roll-up.
+fn dimension_sets<'a>(metric: &str, names: &[&'a str]) -> Vec<Vec<&'a str>> {
+    let mut sets = vec![names.to_vec()];
+    for (rolled, dimensions) in ROLLUPS {
+        if *rolled != metric || dimensions.len() >= names.len() {
+            continue;
+        }
+        // The roll-up's names as this line spells them (borrowed from it).
+        let set: Option<Vec<&str>> = dimensions
+            .iter()
+            .map(|d| names.iter().copied().find(|n| n == d))
+            .collect();
+        if let Some(set) = set {
+            sets.push(set);
+        }
+    }
+    sets
 }
 
 #[cfg(test)]
@@ -203,9 +249,10 @@ mod tests {
             .find(|l| l.get("Reconciles").is_some())
             .unwrap();
         assert_eq!(by_trigger["Reconciles"], 2.0);
+        // Also rolled up by outcome, for an alarm on errors of any trigger.
         assert_eq!(
             by_trigger["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            json!([["Program", "Trigger", "Outcome"]])
+            json!([["Program", "Trigger", "Outcome"], ["Program", "Outcome"]])
         );
 
         // Counters and values start again; gauges are written again.
@@ -214,5 +261,47 @@ mod tests {
         let again: Value = serde_json::from_str(&again[0]).unwrap();
         assert_eq!(again["QueueDepth"], 3.0);
         assert!(again.get("QueueWait").is_none());
+    }
+
+    #[test]
+    fn a_rollup_is_declared_only_for_its_metric() {
+        let mut emf = Emf::new("showtime-lambda");
+        let dimensions = [("Trigger", "sweep"), ("Outcome", "error")];
+        emf.count("Reconciles", &dimensions, 1.0);
+        // Another metric under the same dimensions (none is today) keeps
+        // only its own set.
+        emf.count("Retries", &dimensions, 2.0);
+        emf.count("Teardowns", &[("Result", "ok")], 1.0);
+        let lines: Vec<Value> = emf
+            .drain(0)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        let line = lines
+            .iter()
+            .find(|l| l.get("Reconciles").is_some())
+            .unwrap();
+        assert_eq!(line["Retries"], 2.0);
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"],
+            json!([
+                {
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["Program", "Trigger", "Outcome"]],
+                    "Metrics": [{ "Name": "Retries", "Unit": "Count" }],
+                },
+                {
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["Program", "Trigger", "Outcome"], ["Program", "Outcome"]],
+                    "Metrics": [{ "Name": "Reconciles", "Unit": "Count" }],
+                },
+            ])
+        );
+        let teardowns = lines.iter().find(|l| l.get("Teardowns").is_some()).unwrap();
+        assert_eq!(
+            teardowns["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Program", "Result"]])
+        );
     }
 }
