@@ -65,8 +65,11 @@ impl ActionsRun {
             .collect()
     }
 
-    /// The `check` job: `showtime sync PR --check-only`, its outputs.
+    /// The `check` job: `showtime sync PR --check-only`, its outputs. The
+    /// job's token is read-only (`pull-requests: read`, `issues: read`):
+    /// every request it makes must be a read.
     async fn check(&self, site: &Site) -> HashMap<String, String> {
+        site.fake.clear_requests();
         let run = site
             .run_with(
                 env!("CARGO_BIN_EXE_showtime"),
@@ -75,6 +78,22 @@ impl ActionsRun {
             )
             .await
             .ok();
+        let requests = site.fake.requests();
+        assert!(!requests.is_empty(), "the check job reads the PR");
+        for request in requests {
+            let query = request.path == "/graphql"
+                && !request
+                    .body
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("mutation");
+            assert!(
+                request.method == "GET" || query,
+                "the check job's read-only token cannot {} {}",
+                request.method,
+                request.path
+            );
+        }
         run.stdout
             .lines()
             .filter_map(|l| l.split_once('='))
