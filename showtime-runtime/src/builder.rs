@@ -69,7 +69,7 @@ impl CommandBuilder {
     }
 
     /// Asks `registry` before building whether the image is already there
-    /// (see [image reuse](CommandBuilder#image-reuse)).
+    /// (see "Image reuse" on [`CommandBuilder`]).
     pub fn with_registry(mut self, registry: impl showtime_aws::Registry + 'static) -> Self {
         self.registry = Some(std::sync::Arc::new(registry));
         self
