@@ -22,7 +22,6 @@ use serde_json::Value;
 use showtime_core::Config;
 
 use crate::error::AwsError;
-use crate::secrets::Secrets;
 
 /// The shipped template: Superset on port 8080, modelled on
 /// superset-showtime's task definition (SQLite examples, no Talisman, logs
@@ -212,7 +211,7 @@ impl TaskDraft {
     }
 }
 
-fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
+pub(crate) fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
     if v.is_empty() { None } else { Some(v) }
 }
 
@@ -615,64 +614,6 @@ pub(crate) fn apply_config(
     container.environment = Some(env);
 }
 
-/// Puts `secrets` on a container as ECS `secrets` (`name` + `valueFrom`),
-/// on top of `template`'s own: a configured secret replaces the template's
-/// secret or plain variable of the same name (the shipped template's
-/// `SUPERSET_SECRET_KEY` placeholder, say). The set is recomputed from the
-/// template each time, so a secret removed from the settings leaves the
-/// next revision, and the template's plain value of its name comes back.
-pub(crate) fn apply_secrets(
-    container: &mut ContainerDefinition,
-    template: &ContainerDefinition,
-    secrets: &Secrets,
-) -> Result<(), AwsError> {
-    let previous: Vec<String> = container
-        .secrets()
-        .iter()
-        .map(|s| s.name().to_owned())
-        .collect();
-    let mut merged: Vec<Secret> = template
-        .secrets()
-        .iter()
-        .filter(|s| !secrets.contains(s.name()))
-        .cloned()
-        .collect();
-    for (name, secret) in secrets.iter() {
-        merged.push(
-            Secret::builder()
-                .name(name)
-                .value_from(secret.arn())
-                .build()
-                .map_err(|e| AwsError::Setting {
-                    name: name.to_owned(),
-                    message: e.to_string(),
-                })?,
-        );
-    }
-    let mut env: Vec<KeyValuePair> = container
-        .environment()
-        .iter()
-        .filter(|kv| !secrets.contains(kv.name().unwrap_or_default()))
-        .cloned()
-        .collect();
-    for name in previous {
-        let still = merged.iter().any(|s| s.name() == name);
-        let in_env = env.iter().any(|kv| kv.name() == Some(name.as_str()));
-        if !still
-            && !in_env
-            && let Some(kv) = template
-                .environment()
-                .iter()
-                .find(|kv| kv.name() == Some(name.as_str()))
-        {
-            env.push(kv.clone());
-        }
-    }
-    container.environment = Some(env);
-    container.secrets = non_empty(merged);
-    Ok(())
-}
-
 /// Makes sure the container maps `port`.
 pub(crate) fn ensure_port(container: &mut ContainerDefinition, port: u16) {
     if container.port_mappings().is_empty() {
@@ -686,10 +627,10 @@ pub(crate) fn ensure_port(container: &mut ContainerDefinition, port: u16) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn vars() -> Vars {
+    pub(crate) fn vars() -> Vars {
         Vars {
             region: Some("us-west-2".to_owned()),
             cluster: "superset-ci".to_owned(),
@@ -701,7 +642,7 @@ mod tests {
         }
     }
 
-    fn env_of(c: &ContainerDefinition) -> Vec<(String, String)> {
+    pub(crate) fn env_of(c: &ContainerDefinition) -> Vec<(String, String)> {
         c.environment()
             .iter()
             .map(|kv| {
@@ -750,81 +691,6 @@ mod tests {
         v.region = None;
         let err = parse(DEFAULT_TEMPLATE, &v).unwrap_err();
         assert!(matches!(err, AwsError::Setting { ref name, .. } if name == "AWS_REGION"));
-    }
-
-    fn secrets_of(c: &ContainerDefinition) -> Vec<(String, String)> {
-        c.secrets()
-            .iter()
-            .map(|s| (s.name().to_owned(), s.value_from().to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn secrets_replace_plain_values_and_leave_when_removed() {
-        const KEY: &str = "arn:aws:ssm:us-west-2:123456789012:parameter/showtime/key";
-        const DB: &str = "arn:aws:secretsmanager:us-west-2:123456789012:secret:db-AbCdEf";
-        let table: BTreeMap<String, String> = [
-            ("SUPERSET_SECRET_KEY".to_owned(), KEY.to_owned()),
-            ("DATABASE_URL".to_owned(), format!("{DB}:url::")),
-        ]
-        .into();
-        let secrets = Secrets::parse(&table, "SUPERSET_FEATURE_").unwrap_or_else(|e| panic!("{e}"));
-        let draft = parse(DEFAULT_TEMPLATE, &vars()).unwrap_or_else(|e| panic!("{e}"));
-        let template = draft.containers[0].clone();
-        assert!(
-            env_of(&template)
-                .iter()
-                .any(|(k, _)| k == "SUPERSET_SECRET_KEY")
-        );
-
-        let mut c = template.clone();
-        apply_secrets(&mut c, &template, &secrets).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            secrets_of(&c),
-            [
-                ("DATABASE_URL".to_owned(), format!("{DB}:url::")),
-                ("SUPERSET_SECRET_KEY".to_owned(), KEY.to_owned()),
-            ]
-        );
-        assert!(
-            !env_of(&c).iter().any(|(k, _)| k == "SUPERSET_SECRET_KEY"),
-            "a secret replaces the template's plain value"
-        );
-        assert_eq!(env_of(&c).len() + 1, env_of(&template).len());
-
-        // The secret removed from the settings: the next revision has no
-        // secrets, and the template's plain value again.
-        apply_secrets(&mut c, &template, &Secrets::default()).unwrap_or_else(|e| panic!("{e}"));
-        assert!(c.secrets().is_empty());
-        let mut back = env_of(&c);
-        let mut expected = env_of(&template);
-        back.sort();
-        expected.sort();
-        assert_eq!(back, expected);
-    }
-
-    #[test]
-    fn secrets_need_an_execution_role() {
-        let table: BTreeMap<String, String> = [(
-            "API_TOKEN".to_owned(),
-            "arn:aws:ssm:us-west-2:123456789012:parameter/token".to_owned(),
-        )]
-        .into();
-        let secrets = Secrets::parse(&table, "SUPERSET_FEATURE_").unwrap_or_else(|e| panic!("{e}"));
-        let text = r#"{"containerDefinitions":[{"name":"a","image":"x"}]}"#;
-        let mut draft = parse(text, &vars()).unwrap_or_else(|e| panic!("{e}"));
-        assert!(draft.check_secrets().is_ok(), "no secrets, no role needed");
-        let template = draft.containers[0].clone();
-        apply_secrets(&mut draft.containers[0], &template, &secrets)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let err = draft
-            .check_secrets()
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(err.contains("executionRoleArn"), "{err}");
-        draft.execution_role_arn = Some("ecsTaskExecutionRole".to_owned());
-        assert!(draft.check_secrets().is_ok());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::EcsBackend;
 use super::list::{SHA_TAG, config_tags, is_config_key, tag};
 use crate::error::{AwsError, human};
+use crate::secrets;
 use crate::settings::Capacity;
 use crate::template::{self, Size, TaskDraft, Vars};
 
@@ -105,7 +106,7 @@ impl EcsBackend {
         container.image = Some(image);
         let base = container.environment().to_vec();
         template::apply_config(container, base, &spec.config, &self.settings.feature_prefix);
-        template::apply_secrets(container, &template_container, &self.settings.secrets)?;
+        secrets::apply_secrets(container, &template_container, &self.settings.secrets)?;
         template::ensure_port(container, self.settings.container_port);
         draft.check_secrets()?;
         let ours = Self::showtime_tags(spec);
@@ -332,7 +333,7 @@ impl EcsBackend {
         // The secrets are the settings' of now, as the size is: a
         // configuration change is when a changed set reaches a running
         // environment.
-        template::apply_secrets(container, &template_container, &self.settings.secrets)?;
+        secrets::apply_secrets(container, &template_container, &self.settings.secrets)?;
         draft.check_secrets()?;
 
         let family = td
