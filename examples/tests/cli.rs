@@ -266,3 +266,31 @@ fn version_prints_the_package_version() {
     let stdout = success(&["version"], b"");
     assert_eq!(stdout, format!("showtime {}\n", env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn config_check_refuses_a_secret_that_is_not_an_arn() {
+    let dir = std::env::temp_dir().join(format!("showtime-cli-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let good = dir.join("good.toml");
+    std::fs::write(
+        &good,
+        "[ecs.secrets]\nSUPERSET_SECRET_KEY = \
+         \"arn:aws:ssm:us-west-2:123456789012:parameter/showtime/secret-key\"\n\
+         DATABASE_URL = \
+         \"arn:aws:secretsmanager:us-west-2:123456789012:secret:showtime/db-AbCdEf:url::\"\n",
+    )
+    .expect("the file is written");
+    let ok = success(&["config", "check", good.to_str().expect("UTF-8")], b"");
+    assert!(ok.contains("OK"), "{ok}");
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[ecs.secrets]\nSUPERSET_SECRET_KEY = \"hunter2\"\n")
+        .expect("the file is written");
+    let err = bad_input(&["config", "check", bad.to_str().expect("UTF-8")], b"");
+    assert!(
+        err.contains("[ecs.secrets] SUPERSET_SECRET_KEY") && err.contains("not an ARN"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "the value is not repeated: {err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

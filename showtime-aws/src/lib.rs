@@ -9,8 +9,14 @@
 //!   `showtime_managed=true`), readiness with an HTTP health check,
 //!   configuration changes without a rebuild, idempotent destroy, and
 //!   listing for sweeps. It touches only what it tagged and named.
-//! * [`EcsSettings`]: cluster, network, sizes, template and timeouts, with
-//!   [`EcsSettings::from_lookup`] reading `SHOWTIME_*` variables.
+//! * [`EcsSettings`]: cluster, network, sizes, template, secrets and
+//!   timeouts, with [`EcsSettings::from_lookup`] reading `SHOWTIME_*`
+//!   variables.
+//! * [`Secrets`]: variables whose values ECS reads from SSM Parameter Store
+//!   or Secrets Manager at task start; Showtime handles only their ARNs
+//!   ([`SecretRef`]).
+//! * [`EcrRegistry`]: whether an image tag is already in ECR (the
+//!   [`Registry`] an image builder asks before building).
 //! * [`AwsError`]: what went wrong and how to fix it, transient or
 //!   permanent for the engine.
 //! * [`DEFAULT_TEMPLATE`]: the shipped task definition for Superset on
@@ -38,15 +44,19 @@
 
 pub mod backend;
 pub mod ec2;
+pub mod ecr;
 pub mod error;
 pub mod health;
+pub mod secrets;
 pub mod settings;
 pub mod sqs;
 pub mod template;
 
 pub use backend::{EcsBackend, MANAGED_TAG, Progress};
 pub use ec2::{Ec2Client, Interfaces, NetworkInterface};
+pub use ecr::{EcrImage, EcrRegistry, Registry};
 pub use error::AwsError;
+pub use secrets::{SecretRef, SecretStore, Secrets};
 pub use settings::{AddressKind, Capacity, EcsSettings, fill_image};
 pub use showtime_core as core;
 pub use sqs::SqsQueue;

@@ -15,6 +15,7 @@ use showtime_core::Sha;
 use showtime_core::ports::EnvId;
 
 use crate::error::AwsError;
+use crate::secrets::Secrets;
 use crate::template;
 pub use crate::template::Size;
 
@@ -90,6 +91,10 @@ pub struct EcsSettings {
     pub task_definition_template: Option<String>,
     /// The prefix of feature-flag variables (default `SUPERSET_FEATURE_`).
     pub feature_prefix: String,
+    /// Variables whose values ECS reads from SSM Parameter Store or Secrets
+    /// Manager when a task starts (`[ecs.secrets]`); Showtime passes only
+    /// their ARNs. Default none.
+    pub secrets: Secrets,
     /// How long [`wait_ready`](showtime_core::ports::Backend::wait_ready)
     /// waits for the service and its address (default 15 minutes).
     pub ready_timeout: Duration,
@@ -151,6 +156,7 @@ impl Default for EcsSettings {
             default_size: "medium".to_owned(),
             task_definition_template: None,
             feature_prefix: "SUPERSET_FEATURE_".to_owned(),
+            secrets: Secrets::default(),
             ready_timeout: Duration::from_secs(15 * 60),
             poll_interval: Duration::from_secs(10),
             draining_timeout: Duration::from_secs(5 * 60),

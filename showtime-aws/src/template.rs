@@ -170,6 +170,23 @@ impl TaskDraft {
         self.memory = Some(size.memory.to_string());
     }
 
+    /// ECS fetches a container's secrets with the task's execution role, so
+    /// a task definition with secrets and no execution role cannot start:
+    /// refused here, with the fix, rather than by ECS.
+    pub fn check_secrets(&self) -> Result<(), AwsError> {
+        let with_secrets = self.containers.iter().any(|c| !c.secrets().is_empty());
+        if with_secrets && self.execution_role_arn.is_none() {
+            return Err(AwsError::Template {
+                message: "the task has secrets but no `executionRoleArn`: ECS reads secrets \
+                          with the execution role, so give the template one (allowed \
+                          ssm:GetParameters, secretsmanager:GetSecretValue and kms:Decrypt on \
+                          the secrets)"
+                    .to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     /// The `RegisterTaskDefinition` request for `family`.
     pub fn request(
         self,
@@ -194,7 +211,7 @@ impl TaskDraft {
     }
 }
 
-fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
+pub(crate) fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
     if v.is_empty() { None } else { Some(v) }
 }
 
@@ -557,7 +574,7 @@ pub(crate) fn upsert(env: &mut Vec<KeyValuePair>, name: &str, value: &str) {
 }
 
 /// Whether a configuration decides variable `name`.
-fn is_config_var(name: &str, feature_prefix: &str) -> bool {
+pub(crate) fn is_config_var(name: &str, feature_prefix: &str) -> bool {
     (!feature_prefix.is_empty() && name.starts_with(feature_prefix)) || CONFIG_VARS.contains(&name)
 }
 
@@ -610,10 +627,10 @@ pub(crate) fn ensure_port(container: &mut ContainerDefinition, port: u16) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn vars() -> Vars {
+    pub(crate) fn vars() -> Vars {
         Vars {
             region: Some("us-west-2".to_owned()),
             cluster: "superset-ci".to_owned(),
@@ -625,7 +642,7 @@ mod tests {
         }
     }
 
-    fn env_of(c: &ContainerDefinition) -> Vec<(String, String)> {
+    pub(crate) fn env_of(c: &ContainerDefinition) -> Vec<(String, String)> {
         c.environment()
             .iter()
             .map(|kv| {

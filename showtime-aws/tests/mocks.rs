@@ -76,6 +76,8 @@ mod destroy;
 mod errors;
 #[path = "mocks/list.rs"]
 mod list;
+#[path = "mocks/registry.rs"]
+mod registry;
 #[path = "mocks/wait_ready.rs"]
 mod wait_ready;
 

@@ -42,6 +42,10 @@ mod destroy;
 mod ec2;
 #[path = "moto/list.rs"]
 mod list;
+#[path = "moto/registry.rs"]
+mod registry;
+#[path = "moto/secrets.rs"]
+mod secrets;
 mod support;
 #[path = "moto/wait_ready.rs"]
 mod wait_ready;
@@ -59,7 +63,10 @@ use aws_sdk_ecs::types::{
 };
 use aws_types::SdkConfig;
 use chrono::{DateTime, Utc};
-use showtime_aws::{AddressKind, Ec2Client, EcsBackend, EcsSettings, Interfaces, MANAGED_TAG};
+use showtime_aws::{
+    AddressKind, Ec2Client, EcrImage, EcsBackend, EcsSettings, Interfaces, MANAGED_TAG, Registry,
+    Secrets,
+};
 use showtime_core::ports::{Backend, EnvId, EnvSpec, PortError};
 use showtime_core::{Config, FeatureName, Login, PrNumber, Sha};
 use support::Moto;

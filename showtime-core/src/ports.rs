@@ -562,9 +562,15 @@ pub trait Backend: Send + Sync {
 #[async_trait]
 pub trait ImageBuilder: Send + Sync {
     /// Builds and pushes the image for `sha` of `pr` and returns its
-    /// reference. A builder may return at once when that image already
-    /// exists in the registry; the shipped command builder always runs its
-    /// command (the workflow builds with the registry's layer cache).
+    /// reference. A builder should return at once, building nothing, when
+    /// that image already exists in the registry: the engine asks again
+    /// for every deploy of a commit (`/circus refresh` of the running
+    /// commit, a retry after a failure), and a commit's image is the same
+    /// each time. The shipped command builder
+    /// (`showtime_runtime::builder::CommandBuilder`) asks ECR first
+    /// (`DescribeImages` of the tag) when its image is in the configured
+    /// repository, and builds when the image is absent or the question
+    /// fails; the shipped workflow builds with a registry layer cache.
     async fn build(&self, pr: PrNumber, sha: &Sha) -> Result<String, PortError>;
 }
 

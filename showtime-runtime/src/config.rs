@@ -36,6 +36,9 @@
 //! subnets = ["subnet-0abc"]
 //! security_groups = ["sg-0abc"]
 //!
+//! [ecs.secrets]                 # read by ECS at task start; only the ARNs pass here
+//! SUPERSET_SECRET_KEY = "arn:aws:ssm:us-west-2:123456789012:parameter/showtime/secret-key"
+//!
 //! [local]
 //! state_dir = "/tmp/showtime"
 //!
@@ -293,6 +296,33 @@ pub struct EcsSection {
     pub task_definition: Option<PathBuf>,
     /// Seconds to wait for a healthy environment.
     pub ready_timeout_secs: Option<u64>,
+    /// `[ecs.secrets]`: variable name to the ARN of an SSM parameter or a
+    /// Secrets Manager secret, which ECS reads when a task starts (see
+    /// `showtime_aws::Secrets`); checked when the file is read.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+}
+
+#[cfg(feature = "aws")]
+impl EcsSection {
+    /// The secrets, read into `showtime_aws::Secrets` with the backend's
+    /// feature-flag prefix; an error names the key at fault in `file`.
+    pub fn parse_secrets(
+        &self,
+        feature_prefix: &str,
+        file: &str,
+    ) -> Result<showtime_aws::Secrets, ConfigError> {
+        showtime_aws::Secrets::parse(&self.secrets, feature_prefix).map_err(|e| match e {
+            showtime_aws::AwsError::Setting { name, message } => ConfigError::Value {
+                name: format!("[ecs.secrets] {name} in {file}"),
+                message,
+            },
+            other => ConfigError::Value {
+                name: format!("[ecs.secrets] in {file}"),
+                message: other.to_string(),
+            },
+        })
+    }
 }
 
 /// `[local]`: the local-process backend's own schema.
@@ -381,6 +411,12 @@ impl FileConfig {
                 "an empty command; give the program and its arguments".into(),
             ));
         }
+        // With the default feature-flag prefix: a file cannot change it.
+        #[cfg(feature = "aws")]
+        self.ecs.parse_secrets(
+            &showtime_aws::EcsSettings::default().feature_prefix,
+            &path.display().to_string(),
+        )?;
         Ok(())
     }
 }
@@ -584,6 +620,50 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(bad.contains("[notify] expiring_warning"), "{bad}");
+    }
+
+    #[cfg(feature = "aws")]
+    #[test]
+    fn secrets_are_checked_when_the_file_is_read() {
+        let arn = "arn:aws:ssm:us-west-2:123456789012:parameter/showtime/key";
+        let good = parse(&format!("[ecs.secrets]\nSUPERSET_SECRET_KEY = \"{arn}\"\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            good.ecs
+                .secrets
+                .get("SUPERSET_SECRET_KEY")
+                .map(String::as_str),
+            Some(arn)
+        );
+        for (text, names, says) in [
+            (
+                "[ecs.secrets]\nDB = \"hunter2\"\n",
+                "[ecs.secrets] DB in showtime.toml",
+                "not an ARN",
+            ),
+            (
+                "[ecs.secrets]\nDB = \"arn:aws:ssm:us-west-2:1:parameter/x\"\n",
+                "[ecs.secrets] DB in showtime.toml",
+                "12 digits",
+            ),
+            (
+                &format!("[ecs.secrets]\nSUPERSET_FEATURE_X = \"{arn}\"\n"),
+                "[ecs.secrets] SUPERSET_FEATURE_X",
+                "set by Showtime",
+            ),
+            (
+                &format!("[ecs.secrets]\n\"A-B\" = \"{arn}\"\n"),
+                "[ecs.secrets] A-B",
+                "not an environment variable name",
+            ),
+        ] {
+            let err = parse(text).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains(names) && err.contains(says), "{text}: {err}");
+            assert!(
+                !err.contains("hunter2"),
+                "a pasted value is not repeated: {err}"
+            );
+        }
     }
 
     #[test]

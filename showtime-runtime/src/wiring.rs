@@ -145,6 +145,7 @@ pub fn ecs_settings(
         }
         other => WiringError::Aws(other),
     })?;
+    ecs.secrets = f.parse_secrets(&ecs.feature_prefix, &settings.file_name())?;
     if let Some(sizes) = &settings.file.sizes {
         ecs.sizes = sizes
             .iter()
@@ -266,12 +267,15 @@ async fn ecs(
     progress: Option<Progress>,
 ) -> Result<(Arc<dyn Backend>, Arc<dyn ImageBuilder>), WiringError> {
     let ecs = ecs_settings(settings, env)?;
-    let builder = crate::builder::CommandBuilder {
-        image: (settings.file.build.image.clone()).unwrap_or_else(|| ecs.image_template.clone()),
-        repository: ecs.ecr_repository.clone(),
-        command: settings.file.build.command.clone(),
-    };
+    let image = (settings.file.build.image.clone()).unwrap_or_else(|| ecs.image_template.clone());
+    let repository = ecs.ecr_repository.clone();
     let mut backend = showtime_aws::EcsBackend::from_env(ecs).await?;
+    // The builder asks ECR through the backend's client before building
+    // (no call at all when there is no build command).
+    let builder =
+        crate::builder::CommandBuilder::new(image, repository, settings.file.build.command.clone())
+            .with_registry(backend.registry())
+            .with_progress(progress.clone());
     if let Some(progress) = progress {
         backend = backend.with_progress(move |p| progress(&format!("{}: {}", p.env, p.message)));
     }

@@ -4,9 +4,9 @@
 //! and must not decide ownership (that is the listing module's).
 
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, DeploymentCircuitBreaker,
-    DeploymentConfiguration, LaunchType, NetworkConfiguration, PropagateTags, Service, Tag,
-    TaskDefinitionField,
+    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerDefinition,
+    DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType, NetworkConfiguration,
+    PropagateTags, Service, Tag, TaskDefinitionField,
 };
 use showtime_core::Config;
 use showtime_core::ports::{EnvId, EnvSpec};
@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::EcsBackend;
 use super::list::{SHA_TAG, config_tags, is_config_key, tag};
 use crate::error::{AwsError, human};
+use crate::secrets;
 use crate::settings::Capacity;
 use crate::template::{self, Size, TaskDraft, Vars};
 
@@ -101,10 +102,13 @@ impl EcsBackend {
             spec.image.clone()
         };
         let container = draft.container_mut(self.settings.container_name.as_deref())?;
+        let template_container = container.clone();
         container.image = Some(image);
         let base = container.environment().to_vec();
         template::apply_config(container, base, &spec.config, &self.settings.feature_prefix);
+        secrets::apply_secrets(container, &template_container, &self.settings.secrets)?;
         template::ensure_port(container, self.settings.container_port);
+        draft.check_secrets()?;
         let ours = Self::showtime_tags(spec);
         let mut tags: Vec<Tag> = draft
             .tags
@@ -312,18 +316,25 @@ impl EcsBackend {
         let sha = tag(service.tags(), SHA_TAG)
             .unwrap_or(id.sha.as_str())
             .to_owned();
-        let template_draft = template::parse(self.template_text(), &self.vars(id, &sha))?;
+        let mut template_draft = template::parse(self.template_text(), &self.vars(id, &sha))?;
         let container_name = self.settings.container_name.as_deref();
-        let template_env = {
-            let mut t = template_draft;
-            t.container_mut(container_name)
-                .map(|c| c.environment().to_vec())
-                .unwrap_or_default()
-        };
+        let template_container = template_draft
+            .container_mut(container_name)
+            .map(|c| c.clone())
+            .unwrap_or_else(|_| ContainerDefinition::builder().build());
         let prefix = &self.settings.feature_prefix;
         let container = draft.container_mut(container_name)?;
-        let base = template::reset_config_env(container.environment(), &template_env, prefix);
+        let base = template::reset_config_env(
+            container.environment(),
+            template_container.environment(),
+            prefix,
+        );
         template::apply_config(container, base, config, prefix);
+        // The secrets are the settings' of now, as the size is: a
+        // configuration change is when a changed set reaches a running
+        // environment.
+        secrets::apply_secrets(container, &template_container, &self.settings.secrets)?;
+        draft.check_secrets()?;
 
         let family = td
             .family()

@@ -43,6 +43,7 @@ use showtime_core::ports::{Backend, EnvId, EnvInfo, EnvSpec, PortError};
 use showtime_core::{Address, Config, PrNumber};
 
 use crate::ec2::{Ec2Client, Interfaces, NetworkInterface};
+use crate::ecr::EcrRegistry;
 use crate::error::{self, AwsError, OPERATION_TIMEOUT};
 use crate::health::{self, HealthCheck};
 use crate::settings::EcsSettings;
@@ -214,6 +215,12 @@ impl EcsBackend {
     ) -> Self {
         self.health = Arc::new(check);
         self
+    }
+
+    /// ECR through this backend's client, for an image builder to ask
+    /// whether an image is already there ([`EcrRegistry`]).
+    pub fn registry(&self) -> EcrRegistry {
+        EcrRegistry::new(self.ecr.clone())
     }
 
     /// The settings in use.

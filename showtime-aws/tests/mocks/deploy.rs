@@ -333,3 +333,56 @@ async fn an_unknown_size_lists_the_sizes_before_any_call() {
     let err = no_subnets.deploy(&spec).await.unwrap_err().to_string();
     assert!(err.contains("SHOWTIME_ECS_SUBNETS"), "{err}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn deploy_passes_secrets_as_arns_only() {
+    let describe = mock!(Ecs::describe_services).then_output(missing);
+    let (register, register_seen) = register_rule(td_arn("pr-42-abc123f", 1));
+    let (create, _) = create_rule();
+    let rules = [&describe, &register, &create];
+    let key = "arn:aws:ssm:us-east-1:123456789012:parameter/showtime/secret-key";
+    let table = BTreeMap::from([("SUPERSET_SECRET_KEY".to_owned(), key.to_owned())]);
+    let s = EcsSettings {
+        secrets: showtime_aws::Secrets::parse(&table, "SUPERSET_FEATURE_").unwrap(),
+        ..settings()
+    };
+    let b = backend(mock_sdk!(aws_sdk_ecs, rules), no_ecr(), no_ec2(), s);
+    b.deploy(&spec()).await.unwrap();
+    assert_eq!(calls(&rules), 3, "secrets cost no AWS call");
+
+    let td = register_seen.lock().unwrap().clone().unwrap();
+    assert_eq!(td.execution_role_arn(), Some("ecsTaskExecutionRole"));
+    let container = &td.container_definitions()[0];
+    let secrets: Vec<(&str, &str)> = container
+        .secrets()
+        .iter()
+        .map(|s| (s.name(), s.value_from()))
+        .collect();
+    assert_eq!(secrets, [("SUPERSET_SECRET_KEY", key)]);
+    assert!(
+        !env_map(container).contains_key("SUPERSET_SECRET_KEY"),
+        "no plain value beside the secret"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn secrets_without_an_execution_role_are_refused_before_any_call() {
+    let describe = mock!(Ecs::describe_services).then_output(missing);
+    let rules = [&describe];
+    let table = BTreeMap::from([(
+        "API_TOKEN".to_owned(),
+        "arn:aws:ssm:us-east-1:123456789012:parameter/token".to_owned(),
+    )]);
+    let s = EcsSettings {
+        secrets: showtime_aws::Secrets::parse(&table, "SUPERSET_FEATURE_").unwrap(),
+        task_definition_template: Some(
+            r#"{"containerDefinitions":[{"name":"app","image":"x"}]}"#.to_owned(),
+        ),
+        ..settings()
+    };
+    let b = backend(mock_sdk!(aws_sdk_ecs, rules), no_ecr(), no_ec2(), s);
+    let err = b.deploy(&spec()).await.unwrap_err();
+    assert!(!err.is_transient());
+    assert!(err.to_string().contains("executionRoleArn"), "{err}");
+    assert_eq!(calls(&rules), 0);
+}
