@@ -24,19 +24,14 @@ use showtime_core::plan::{Event, Next, Plan, Step};
 use showtime_core::ports::EnvId;
 use showtime_core::sweep::SweepReport;
 use showtime_core::{PrNumber, Status};
+use showtime_examples::lambda::Role;
 use showtime_runtime::config::{Overrides, Settings};
 use showtime_runtime::logs::LogFormat;
 use showtime_runtime::metrics::emf::{NAMESPACE, ROLLUPS};
 use showtime_runtime::metrics::{Metrics, MetricsFormat};
 
-/// The `Program` dimension of the Lambda functions' metrics (the contract
-/// with `showtime-lambda`).
-const LAMBDA_PROGRAM: &str = "showtime-lambda";
-/// Variables the template sets that the code on this branch does not read
-/// yet: `showtime-lambda` reads `SHOWTIME_LAMBDA_ROLE` to know which part a
-/// function plays (receiver, worker, sweep); drop it from here once that
-/// program is in the workspace.
-const READ_BY_THE_LAMBDA_PROGRAM: &[&str] = &["SHOWTIME_LAMBDA_ROLE"];
+/// The `Program` dimension of the Lambda functions' metrics.
+const LAMBDA_PROGRAM: &str = showtime_examples::lambda::PROGRAM;
 /// Actions that IAM lets one grant on `*` only (no resource type, or a
 /// listing that a condition scopes instead).
 const UNSCOPABLE: &[&str] = &[
@@ -310,11 +305,9 @@ fn readme_iam_list() -> BTreeSet<String> {
 /// The ECR push actions the README's GitHub Actions set-up adds.
 fn readme_ecr_push() -> BTreeSet<String> {
     let readme = readme();
-    let start = readme
-        .find("plus\nECR push (")
-        .or_else(|| readme.find("ECR push ("))
-        .unwrap();
+    let start = readme.find("ECR push").unwrap();
     let text = &readme[start..];
+    let text = &text[text.find("(`ecr:").unwrap()..];
     let text = &text[..text.find(')').unwrap()];
     let push: BTreeSet<String> = text
         .split('`')
@@ -344,11 +337,10 @@ fn every_variable_the_functions_set_is_one_the_programs_read() {
                 continue;
             }
             let read = sources.contains(&format!("\"{variable}\""));
-            assert!(
-                read || READ_BY_THE_LAMBDA_PROGRAM.contains(&variable.as_str()),
-                "{name} sets {variable}, which no program reads"
-            );
+            assert!(read, "{name} sets {variable}, which no program reads");
         }
+        let role = env[showtime_examples::lambda::ROLE_VARIABLE].parse::<Role>();
+        assert!(role.is_ok(), "{name}: {role:?}");
         assert_eq!(env["SHOWTIME_METRICS"], "emf", "{name}");
         assert_eq!(
             MetricsFormat::resolve(None, &|k| env.get(k).cloned()),
