@@ -34,6 +34,7 @@ use showtime_runtime::metrics::Metrics;
 use showtime_runtime::receiver::{Answer, Receiver};
 use showtime_runtime::wiring;
 use showtime_runtime::worker::{self, EngineHandler, Handler};
+use tracing::Instrument;
 
 use crate::output::Output;
 use crate::{CliError, sweeper};
@@ -176,8 +177,10 @@ pub async fn receive(receiver: &Receiver, request: Request) -> Response<Body> {
                 pr = tracing::field::Empty,
                 actor = tracing::field::Empty
             );
-            let _entered = span.enter();
-            receiver.accept(request.headers(), request.body()).await
+            receiver
+                .accept(request.headers(), request.body())
+                .instrument(span)
+                .await
         }
         http::Method::GET | http::Method::HEAD => Answer {
             status: http::StatusCode::OK,

@@ -343,6 +343,14 @@ async fn runtime_api(events: Vec<Value>) -> RuntimeApi {
     }
 }
 
+/// The binary measured: this build's, or `SHOWTIME_LAMBDA_BIN` (a release
+/// build, for the README's figures; a `showtime` beside it serves the local
+/// backend's environments).
+fn lambda_binary() -> String {
+    std::env::var("SHOWTIME_LAMBDA_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_showtime-lambda").to_owned())
+}
+
 /// Runs `showtime-lambda` as `role` on `events` until it has answered
 /// them all; returns its answers and its cold start (process start to its
 /// first poll) and first invocation's end.
@@ -363,7 +371,7 @@ async fn invoke_with(
 ) -> (Vec<(String, Value)>, Duration, Duration, String) {
     let count = events.len();
     let api = runtime_api(events).await;
-    let mut command = site.command(env!("CARGO_BIN_EXE_showtime-lambda"), &[]);
+    let mut command = site.command(&lambda_binary(), &[]);
     let variables = BTreeMap::from([
         ("AWS_LAMBDA_RUNTIME_API", api.addr.to_string()),
         ("AWS_LAMBDA_FUNCTION_NAME", format!("showtime-{role}")),
