@@ -153,6 +153,7 @@ impl MemoryHost {
                 "add_labels" => "host.add_labels",
                 "remove_label" => "host.remove_label",
                 "permission" => "host.permission",
+                "team_membership" => "host.team_membership",
                 "upsert_comment" => "host.upsert_comment",
                 "ensure_label" => "host.ensure_label",
                 "repository_labels" => "host.repository_labels",
