@@ -315,8 +315,7 @@ async fn refuse_unless_allowed(
         Some(found) if found.allowed() => Ok(found.permission),
         Some(found) => {
             let policy = engine.policy();
-            let why =
-                access::refusal_reason(policy, actor, found.permission, &found.memberships);
+            let why = access::refusal_reason(policy, actor, found.permission, &found.memberships);
             let teams = match policy.allowed_teams.is_empty() {
                 true => "",
                 false => " or an active membership of an allowed team",

@@ -255,7 +255,12 @@ mod tests {
     #[test]
     fn permission_alone_allows_without_asking_for_teams() {
         let policy = policy_with_teams(&["org/a"]);
-        let verdict = access(&policy, &login("al"), Permission::Write, &Memberships::new());
+        let verdict = access(
+            &policy,
+            &login("al"),
+            Permission::Write,
+            &Memberships::new(),
+        );
         assert_eq!(verdict, Access::Allowed(Grant::Permission));
     }
 

@@ -703,7 +703,11 @@ mod tests {
         let teams: Vec<String> = policy.allowed_teams.iter().map(Team::to_string).collect();
         assert_eq!(teams, ["apache/committers", "apache/pmc"]);
         assert_eq!(
-            policy.team_quotas.get(&"apache/committers".parse::<Team>().unwrap_or_else(|e| panic!("{e}"))),
+            policy.team_quotas.get(
+                &"apache/committers"
+                    .parse::<Team>()
+                    .unwrap_or_else(|e| panic!("{e}"))
+            ),
             Some(&10)
         );
         for bad in [

@@ -143,7 +143,11 @@ impl Planner<'_> {
                      expire.",
                     self.mention()
                 )));
-                return refused(refusal, &format!("refused: {}", refusal_words(refusal)), steps);
+                return refused(
+                    refusal,
+                    &format!("refused: {}", refusal_words(refusal)),
+                    steps,
+                );
             }
             Ok(None) => {}
         }

@@ -10,9 +10,7 @@ use crate::{ShortSha, Status};
 
 use super::failure::failure_ops;
 use super::requests::Requests;
-use super::{
-    Decision, Event, LabelOp, Next, Plan, Planner, RETRY_HINT, Step, act, refused,
-};
+use super::{Decision, Event, LabelOp, Next, Plan, Planner, RETRY_HINT, Step, act, refused};
 
 impl Planner<'_> {
     /// Converges what exists with what the labels say, after the label

@@ -158,9 +158,9 @@ impl Planner<'_> {
         let required = self.policy.required_permission;
         let teams = !self.policy.allowed_teams.is_empty();
         // With allowed teams, the reply names both rules that refused.
-        let why = self.actor_login().map(|login| {
-            refusal_reason(self.policy, login, permission, &self.obs.memberships)
-        });
+        let why = self
+            .actor_login()
+            .map(|login| refusal_reason(self.policy, login, permission, &self.obs.memberships));
         let mut steps = Vec::new();
         let mut consumed = consume(requests);
         if pushed {

@@ -70,7 +70,9 @@ async fn someone_outside_the_team_is_refused_with_both_rules_named() {
     assert_eq!(world.backend.calls("deploy"), 0);
     let body = &world.host.comments(pr)[0].body;
     assert!(
-        body.contains("`read` permission (`write` is needed) and not an active member of `org/committers`"),
+        body.contains(
+            "`read` permission (`write` is needed) and not an active member of `org/committers`"
+        ),
         "{body}"
     );
 }

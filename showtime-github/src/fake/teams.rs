@@ -67,7 +67,11 @@ pub(super) fn route(teams: &Teams, ctx: &Ctx<'_>, segments: &[&str]) -> Reply {
         return not_found();
     }
     if teams.refused {
-        return error(403, "Resource not accessible by integration", MEMBERSHIP_DOCS);
+        return error(
+            403,
+            "Resource not accessible by integration",
+            MEMBERSHIP_DOCS,
+        );
     }
     let decode = |s: &str| percent_decode(s, false).map(|s| s.to_lowercase());
     let (Some(org), Some(slug), Some(user)) = (decode(org), decode(slug), decode(user)) else {

@@ -28,8 +28,16 @@ async fn membership_is_one_request_then_remembered() {
     let host = host(&fake);
     let committers = team("acme/committers");
 
-    assert!(host.team_membership(&committers, &login("bob")).await.unwrap());
-    assert!(host.team_membership(&committers, &login("Bob")).await.unwrap());
+    assert!(
+        host.team_membership(&committers, &login("bob"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        host.team_membership(&committers, &login("Bob"))
+            .await
+            .unwrap()
+    );
     assert_eq!(
         log(&fake),
         ["GET /orgs/acme/teams/committers/memberships/bob"],
@@ -37,12 +45,32 @@ async fn membership_is_one_request_then_remembered() {
     );
 
     // An invitation not yet accepted, a stranger, an unknown team.
-    assert!(!host.team_membership(&committers, &login("carol")).await.unwrap());
-    assert!(!host.team_membership(&committers, &login("dave")).await.unwrap());
-    assert!(!host.team_membership(&team("acme/nobody"), &login("bob")).await.unwrap());
+    assert!(
+        !host
+            .team_membership(&committers, &login("carol"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !host
+            .team_membership(&committers, &login("dave"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !host
+            .team_membership(&team("acme/nobody"), &login("bob"))
+            .await
+            .unwrap()
+    );
     assert_eq!(fake.requests().len(), 4);
     // Negative answers are remembered too.
-    assert!(!host.team_membership(&committers, &login("dave")).await.unwrap());
+    assert!(
+        !host
+            .team_membership(&committers, &login("dave"))
+            .await
+            .unwrap()
+    );
     assert_eq!(fake.requests().len(), 4);
 }
 
@@ -66,7 +94,11 @@ async fn a_refused_read_names_the_members_read_permission_and_is_not_remembered(
     );
 
     fake.refuse_team_reads(false);
-    assert!(host.team_membership(&committers, &login("bob")).await.unwrap());
+    assert!(
+        host.team_membership(&committers, &login("bob"))
+            .await
+            .unwrap()
+    );
     assert_eq!(fake.requests().len(), 2);
 }
 
