@@ -48,6 +48,7 @@ pub async fn measure() -> Result<Vec<OperationCount>, String> {
         fake.add_comment(1, "someone", &format!("comment {i}"));
     }
     fake.set_permission("maxime", "write");
+    fake.set_team_membership("acme/committers", "maxime", Some("active"));
     let host = host(&fake)?;
     let mut out = Vec::new();
     let mut record = |operation: &str, budget: usize| {
@@ -81,6 +82,17 @@ pub async fn measure() -> Result<Vec<OperationCount>, String> {
         .map_err(|e: showtime_core::Error| e.to_string())?;
     host.permission(&maxime).await.map_err(e)?;
     record("a user's permission", 1);
+    let committers: showtime_core::Team = "acme/committers"
+        .parse()
+        .map_err(|e: showtime_core::Error| e.to_string())?;
+    host.team_membership(&committers, &maxime)
+        .await
+        .map_err(e)?;
+    record("a team membership", 1);
+    host.team_membership(&committers, &maxime)
+        .await
+        .map_err(e)?;
+    record("the same team membership again (remembered)", 0);
     let marker = "<!-- showtime:status -->";
     let id = host
         .upsert_comment(pr(1), CommentAt::Unknown, marker, &format!("{marker} one"))
@@ -197,7 +209,7 @@ mod tests {
             .build()
             .expect("a runtime");
         let counts = runtime.block_on(super::measure()).expect("measured");
-        assert_eq!(counts.len(), 24);
+        assert_eq!(counts.len(), 26);
         for count in counts {
             assert!(count.requests <= count.budget, "{count:?}");
         }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use showtime_core::access::{self, Authorization};
 use showtime_core::commands::SlashCommand;
 use showtime_core::engine::{Engine, EngineError, Outcome};
 use showtime_core::plan::Event;
@@ -108,25 +109,20 @@ fn check_sha(pr: &PullRequest, sha: Option<&Sha>) -> Result<(), CliError> {
     }
 }
 
-/// The actor's permission and whether it suffices, or `None` without an
-/// actor.
+/// Whether the actor may act, by the planner's rule (permission, or an
+/// allowed team), or `None` without an actor.
 async fn authorization(
     engine: &Engine,
     actor: Option<&Login>,
-) -> Result<Option<(Permission, bool)>, CliError> {
+) -> Result<Option<Authorization>, CliError> {
     let Some(actor) = actor else {
         return Ok(None);
     };
-    let permission = engine
-        .ports()
-        .host
-        .permission(actor)
+    let found = engine
+        .authorize(actor)
         .await
         .map_err(|e| CliError::Failed(format!("cannot read {actor}'s permission: {e}")))?;
-    Ok(Some((
-        permission,
-        permission >= engine.policy().required_permission,
-    )))
+    Ok(Some(found))
 }
 
 /// `sync PR`: reconcile once, or with `check_only` say what a reconcile
@@ -260,7 +256,7 @@ async fn check(
     actor: Option<Login>,
 ) -> Result<(), CliError> {
     let auth = authorization(engine, actor.as_ref()).await?;
-    let lines = actions::check(engine, read, sha, event, actor, auth.map(|(p, _)| p))
+    let lines = actions::check(engine, read, sha, event, actor, auth)
         .await
         .map_err(engine_error)?;
     out.key_values(&lines)
@@ -316,12 +312,19 @@ async fn refuse_unless_allowed(
     pr: PrNumber,
 ) -> Result<Permission, CliError> {
     match authorization(engine, Some(actor)).await? {
-        Some((permission, false)) => Err(CliError::Refused(format!(
-            "{actor} has `{}` permission; PR #{pr} needs `{}` or more (nothing done)",
-            permission.as_str(),
-            engine.policy().required_permission.as_str()
-        ))),
-        Some((permission, true)) => Ok(permission),
+        Some(found) if found.allowed() => Ok(found.permission),
+        Some(found) => {
+            let policy = engine.policy();
+            let why = access::refusal_reason(policy, actor, found.permission, &found.memberships);
+            let teams = match policy.allowed_teams.is_empty() {
+                true => "",
+                false => " or an active membership of an allowed team",
+            };
+            Err(CliError::Refused(format!(
+                "{actor} has {why}; PR #{pr} needs `{}` permission{teams} (nothing done)",
+                policy.required_permission.as_str()
+            )))
+        }
         None => Err(CliError::Internal("an actor without a permission".into())),
     }
 }

@@ -398,6 +398,55 @@ async fn refusals_and_bad_input_have_their_own_exit_codes() {
     site.clean_up().await;
 }
 
+/// The budgets of the team path: a `start` by a member of an allowed team
+/// below the permission level costs one membership read more than `start`
+/// (8); a refusal, the PR read, the permission and the membership.
+const TEAM_BUDGETS: &[(&str, usize)] = &[("start (team member)", 9), ("start (refused)", 3)];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_of_an_allowed_team_starts_an_environment() {
+    let site = Site::start("teams").await;
+    std::fs::write(
+        site.dir.join("showtime.toml"),
+        "[access]\nallowed_teams = [\"acme/committers\"]\n",
+    )
+    .unwrap();
+    site.fake.set_permission("bob", "read");
+    site.fake
+        .set_team_membership("acme/committers", "bob", Some("active"));
+    let mut counts = Vec::new();
+
+    // Someone in neither: refused, naming both rules, nothing touched.
+    let (refused, n) = site.counted_as("visitor", &["start", "42"], "").await;
+    counts.push(("start (refused)", n));
+    assert_eq!(refused.code, 3, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("not an active member of `acme/committers`"),
+        "{refused:?}"
+    );
+    assert_eq!(site.fake.count("GET", "/orgs/"), 1);
+    assert!(site.live().await.is_empty());
+
+    // A member with `read`: the environment runs.
+    let (started, n) = site.counted_as("bob", &["start", "42", "--json"], "").await;
+    counts.push(("start (team member)", n));
+    started.ok();
+    assert_eq!(site.live().await, [format!("pr-42-{}", &HEAD[..7])]);
+    assert_eq!(
+        site.fake.count("GET", "/orgs/"),
+        1,
+        "one membership read in the process, however often the rule is applied"
+    );
+    println!("team budgets: {counts:?}");
+    for (flow, budget) in TEAM_BUDGETS {
+        let n = counts.iter().find(|(f, _)| f == flow).unwrap().1;
+        assert!(n <= *budget, "{flow}: {n} > {budget}: {counts:?}");
+    }
+    site.clean_up().await;
+}
+
 /// Makes PR `pr`'s creation label say it was created `hours` ago.
 fn backdate(site: &Site, pr: u64, hours: i64) {
     let created = site

@@ -105,6 +105,8 @@ pub enum ValueKind {
     LegacyTrigger,
     /// [`crate::pr::CommentId`].
     CommentId,
+    /// [`crate::Team`].
+    Team,
 }
 
 impl fmt::Display for ValueKind {
@@ -127,6 +129,7 @@ impl fmt::Display for ValueKind {
             ValueKind::Dialect => "label dialect",
             ValueKind::LegacyTrigger => "legacy trigger label",
             ValueKind::CommentId => "comment id",
+            ValueKind::Team => "team",
         })
     }
 }

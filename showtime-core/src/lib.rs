@@ -8,7 +8,7 @@
 //!
 //! * typed values, parsed once at the edge: [`PrNumber`], [`Sha`],
 //!   [`ShortSha`], [`Status`], [`Ttl`], [`Timestamp`], [`Address`],
-//!   [`Login`], [`FeatureName`], [`SizeName`], [`ConfCommand`];
+//!   [`Login`], [`Team`], [`FeatureName`], [`SizeName`], [`ConfCommand`];
 //! * the label codec, [`labels`]: label names to a [`labels::LabelState`] and
 //!   back, in both dialects, with the minimal [`labels::diff`];
 //! * slash commands in comments, [`commands`], and feature flags in a PR
@@ -30,6 +30,7 @@
 //! assert_eq!(change.remove, ["🎪 abc123f 🚦 running"]);
 //! ```
 
+pub mod access;
 pub mod address;
 pub mod commands;
 pub mod comment;
@@ -46,6 +47,7 @@ pub mod pr;
 pub mod sha;
 pub mod status;
 pub mod sweep;
+pub mod team;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod timestamp;
@@ -59,5 +61,6 @@ pub use ports::{DateTime, Utc, async_trait};
 pub use pr::{CommentId, PrNumber};
 pub use sha::{Sha, ShortSha};
 pub use status::Status;
+pub use team::Team;
 pub use timestamp::Timestamp;
 pub use ttl::{Ttl, TtlUnit};

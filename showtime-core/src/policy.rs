@@ -3,11 +3,12 @@
 //! Everything the planner decides that is a matter of taste rather than
 //! correctness lives here, with defaults a small team can start from.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::labels::{Codec, Dialect};
 use crate::ports::Permission;
-use crate::{Ttl, TtlUnit};
+use crate::{Team, Ttl, TtlUnit};
 
 /// What to do with a backend environment of an open PR that no label claims.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -60,6 +61,13 @@ pub struct Policy {
     /// The lowest repository permission that may trigger, command, or push a
     /// commit that deploys automatically (default `write`).
     pub required_permission: Permission,
+    /// Teams whose active members may act as if they had
+    /// `required_permission`, asked only when the permission alone does
+    /// not allow (see [`crate::access`]). Empty by default.
+    pub allowed_teams: Vec<Team>,
+    /// At most this many environments requested by members of each team,
+    /// across all PRs (see [`crate::access`]). Empty by default.
+    pub team_quotas: BTreeMap<Team, usize>,
     /// The TTL of a new environment when the PR has none (default `24h`).
     pub default_ttl: Ttl,
     /// The longest lifetime, counted from creation, that `extend` may reach
@@ -100,6 +108,8 @@ impl Default for Policy {
             codec: Codec::default(),
             dialect: Dialect::Seed,
             required_permission: Permission::Write,
+            allowed_teams: Vec::new(),
+            team_quotas: BTreeMap::new(),
             default_ttl: Ttl::DAY,
             max_ttl: Ttl::new(2, TtlUnit::Weeks).unwrap_or(Ttl::CLOSE),
             allow_manual_ttl: true,

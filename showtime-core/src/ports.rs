@@ -60,7 +60,7 @@ use std::time::Duration;
 pub use async_trait::async_trait;
 pub use chrono::{DateTime, Utc};
 
-use crate::{Address, CommentId, Config, Login, PrNumber, Sha, ShortSha};
+use crate::{Address, CommentId, Config, Login, PrNumber, Sha, ShortSha, Team};
 
 /// An error from a port call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -279,6 +279,21 @@ pub trait PrHost: Send + Sync {
     /// The user's permission on the repository. An unknown user is
     /// [`Permission::None`], not an error.
     async fn permission(&self, user: &Login) -> Result<Permission, PortError>;
+
+    /// Whether `user` is an active member of `team` (a pending invitation
+    /// is not membership; an unknown team or user is `Ok(false)`). The
+    /// engine asks only when a policy names teams
+    /// ([`crate::access`]); a host should remember each answer for the
+    /// process, so a person costs one request per team.
+    ///
+    /// The default cannot tell and answers with a permanent error, which
+    /// the engine counts as no membership.
+    async fn team_membership(&self, team: &Team, user: &Login) -> Result<bool, PortError> {
+        let _ = user;
+        Err(PortError::permanent(format!(
+            "this PR host cannot check membership of team {team}"
+        )))
+    }
 
     /// Creates or edits in place the one comment of this PR whose body
     /// contains `marker` (an HTML comment), so a PR never collects more than

@@ -16,10 +16,11 @@
 
 use std::path::Path;
 
+use showtime_core::access::Authorization;
 use showtime_core::engine::{Engine, EngineError};
 use showtime_core::labels::{Codec, LabelState};
 use showtime_core::plan::{Actor, Event, Plan, Refusal, Step};
-use showtime_core::ports::{Permission, PullRequest};
+use showtime_core::ports::PullRequest;
 use showtime_core::{Login, PrNumber, Sha};
 use showtime_github::webhook::{Outcome, read_event};
 
@@ -114,16 +115,17 @@ pub const CHECK_KEYS: [&str; 9] = [
 
 /// What a workflow's `check` job needs to know, changing nothing: the
 /// [`CHECK_KEYS`] with their values, for the PR as `read`, the `event`
-/// and the `actor` with the permission already read (`None`: no actor). A
-/// `sha` that is no longer the head means no action.
+/// and the `actor` with what [`Engine::authorize`] found of them (`None`:
+/// no actor). A `sha` that is no longer the head means no action.
 pub async fn check(
     engine: &Engine,
     read: PullRequest,
     sha: Option<&Sha>,
     event: Event,
     actor: Option<Login>,
-    permission: Option<Permission>,
+    authorization: Option<Authorization>,
 ) -> Result<Vec<(&'static str, String)>, EngineError> {
+    let permission = authorization.as_ref().map(|a| a.permission);
     let pr = read.number;
     let head = read.head_sha.clone();
     let labels = engine.policy().codec.parse(&read.labels);
@@ -140,7 +142,8 @@ pub async fn check(
         (action_of(&plan, &labels), plan.reason.clone())
     };
     let build = !stale && plan.steps.iter().any(|s| matches!(s, Step::Build { .. }));
-    let authorized = permission.map(|p| p >= engine.policy().required_permission);
+    // By permission or by team, as the planner decides.
+    let authorized = authorization.as_ref().map(Authorization::allowed);
     let values = [
         action.to_owned(),
         build.to_string(),

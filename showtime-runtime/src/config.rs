@@ -18,6 +18,10 @@
 //! legacy_trigger = "showtime"   # the non-🎪 up-label
 //! backend = "ecs"               # or "local"
 //!
+//! [access]                      # team members act as if they had `permission`
+//! allowed_teams = ["apache/superset-committers"]
+//! team_quotas = { "apache/superset-committers" = 10 }
+//!
 //! [github]
 //! repository = "apache/superset"
 //! api_url = "https://api.github.com"
@@ -64,7 +68,7 @@ use serde::{Deserialize, Deserializer};
 use showtime_core::labels::{Codec, DEFAULT_LEGACY_TRIGGER, Dialect};
 use showtime_core::policy::Policy;
 use showtime_core::ports::Permission;
-use showtime_core::{SizeName, Sizes, Ttl};
+use showtime_core::{SizeName, Sizes, Team, Ttl};
 
 /// The default file name looked for in the working directory.
 pub const DEFAULT_FILE: &str = "showtime.toml";
@@ -143,6 +147,9 @@ pub struct FileConfig {
     pub legacy_trigger: Option<String>,
     /// The backend.
     pub backend: Option<BackendKind>,
+    /// Access by team and per-team quotas.
+    #[serde(default)]
+    pub access: AccessSection,
     /// GitHub.
     #[serde(default)]
     pub github: GitHubSection,
@@ -228,6 +235,23 @@ pub struct CostSection {
     /// The month's budget in US dollars: a sweep warns through the notifier
     /// when the month's projected cost crosses 80 % and 100 % of it.
     pub monthly_budget_usd: Option<f64>,
+}
+
+/// `[access]`: besides the repository permission, active members of
+/// `allowed_teams` may act, and each team of `team_quotas` has a quota of
+/// environments requested by its members (the rules:
+/// [`showtime_core::access`]). Teams are written `org/team-slug`; the
+/// GitHub token needs the organization's `members: read` permission.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessSection {
+    /// Teams whose active members may act whatever their repository
+    /// permission, asked in this order.
+    #[serde(default)]
+    pub allowed_teams: Vec<Team>,
+    /// At most this many environments requested by each team's members.
+    #[serde(default)]
+    pub team_quotas: BTreeMap<Team, usize>,
 }
 
 /// `[github]`.
@@ -547,6 +571,8 @@ pub fn policy(file: &FileConfig) -> Result<Policy, ConfigError> {
     if let Some(p) = file.permission {
         policy.required_permission = p;
     }
+    policy.allowed_teams = file.access.allowed_teams.clone();
+    policy.team_quotas = file.access.team_quotas.clone();
     if let Some(text) = &file.notify.expiring_warning {
         let bad = |message: String| ConfigError::Value {
             name: "[notify] expiring_warning".into(),
@@ -664,6 +690,41 @@ mod tests {
                 "a pasted value is not repeated: {err}"
             );
         }
+    }
+
+    #[test]
+    fn access_by_team_is_read_and_team_names_are_checked() {
+        let file = parse(
+            "[access]\nallowed_teams = [\"Apache/committers\", \"apache/pmc\"]\n\
+             team_quotas = { \"apache/committers\" = 10 }\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let policy = policy(&file).unwrap_or_else(|e| panic!("{e}"));
+        let teams: Vec<String> = policy.allowed_teams.iter().map(Team::to_string).collect();
+        assert_eq!(teams, ["apache/committers", "apache/pmc"]);
+        assert_eq!(
+            policy.team_quotas.get(
+                &"apache/committers"
+                    .parse::<Team>()
+                    .unwrap_or_else(|e| panic!("{e}"))
+            ),
+            Some(&10)
+        );
+        for bad in [
+            "[access]\nallowed_teams = [\"committers\"]\n",
+            "[access]\nteam_quotas = { \"apache\" = 3 }\n",
+        ] {
+            let err = parse(bad).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(
+                err.starts_with("showtime.toml:") && err.contains("org/team-slug"),
+                "{bad}: {err}"
+            );
+        }
+        let err = parse("[access]\nallowed_team = []\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("allowed_team"), "{err}");
     }
 
     #[test]

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Mutex as AsyncMutex;
 use tracing::Instrument;
 
+use crate::access::{Access, Authorization, Membership, Memberships, access};
 use crate::plan::{Actor, Decision, Event, Need, Next, Observation, Plan, Refusal, Step, plan};
 use crate::policy::Policy;
 use crate::ports::{
@@ -335,6 +336,8 @@ impl Engine {
         let mut run = Run::new(self, pr, actor.clone());
         let mut event = event;
         let mut converged = false;
+        // Memberships asked for in one round serve the later ones.
+        let mut memberships = Memberships::new();
         for _ in 0..self.policy.max_rounds.max(1) {
             let current = match read.take() {
                 Some(current) => current,
@@ -344,7 +347,9 @@ impl Engine {
             obs.actor = actor.clone().map(|login| Actor { login, permission });
             obs.backend = backend.take();
             obs.ready = run.ready().clone();
+            obs.memberships = std::mem::take(&mut memberships);
             let plan = self.settle(&mut obs).await?;
+            memberships = std::mem::take(&mut obs.memberships);
             let actor = obs.actor.clone();
             permission = actor.as_ref().and_then(|a| a.permission);
             run.start_round(obs.pr, obs.labels);
@@ -441,10 +446,68 @@ impl Engine {
                         actor.permission = Some(p);
                     }
                 }
+                Decision::Observe(Need::Membership { team, login })
+                    if !obs.memberships.contains_key(&(team.clone(), login.clone())) =>
+                {
+                    let membership = self.membership(&team, &login).await;
+                    obs.memberships.insert((team, login), membership);
+                }
                 Decision::Observe(need) => {
                     return Err(EngineError::Plan {
                         pr,
                         message: format!("the planner asked again for {need:?}"),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Whether `user` is an active member of `team`, with the engine's
+    /// retries; an error is [`Membership::Unchecked`], which counts as no
+    /// membership (access fails closed) and is quoted in the refusal.
+    async fn membership(&self, team: &crate::Team, user: &Login) -> Membership {
+        match self
+            .retry(|| self.ports.host.team_membership(team, user))
+            .await
+        {
+            Ok(true) => Membership::Active,
+            Ok(false) => Membership::Absent,
+            Err(e) => Membership::Unchecked {
+                reason: e.to_string(),
+            },
+        }
+    }
+
+    /// Whether `user` may act on this repository, by the rule the planner
+    /// applies ([`crate::access`]): their permission is read, and their
+    /// team memberships only when the permission alone does not allow. For
+    /// a binding that refuses before touching a PR (`showtime start`).
+    /// An error reading the permission is returned; one reading a
+    /// membership counts as no membership.
+    pub async fn authorize(&self, user: &Login) -> Result<Authorization, EngineError> {
+        let permission = self
+            .retry(|| self.ports.host.permission(user))
+            .await
+            .map_err(EngineError::listing("the actor's permission"))?;
+        let mut memberships = Memberships::new();
+        loop {
+            match access(&self.policy, user, permission, &memberships) {
+                Access::Ask(team) => {
+                    let membership = self.membership(&team, user).await;
+                    memberships.insert((team, user.clone()), membership);
+                }
+                Access::Allowed(grant) => {
+                    return Ok(Authorization {
+                        permission,
+                        memberships,
+                        grant: Some(grant),
+                    });
+                }
+                Access::Refused => {
+                    return Ok(Authorization {
+                        permission,
+                        memberships,
+                        grant: None,
                     });
                 }
             }

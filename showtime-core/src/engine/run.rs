@@ -118,6 +118,7 @@ impl<'a> Run<'a> {
             backend: None,
             ready: self.ready.clone(),
             failure: Some(failure),
+            memberships: Default::default(),
         };
         match plan(&obs, &engine.policy, engine.ports.clock.now()) {
             Decision::Act(plan) => Ok(plan),

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::access::{TeamQuota, team_quota};
 use crate::config::Config;
 use crate::flags::from_description;
 use crate::labels::{Requester, Trigger};
@@ -10,7 +11,16 @@ use crate::ports::EnvInfo;
 use crate::{Login, ShortSha, Status, Timestamp};
 
 use super::requests::{Requests, consume, consume_step};
-use super::{Decision, Deployment, LabelOp, Next, Planner, Refusal, Step, act, refused};
+use super::{Decision, Deployment, LabelOp, Need, Next, Planner, Refusal, Step, act, refused};
+
+/// The plan reason's words for a quota refusal: `quota` as before, `team
+/// quota` for a team's.
+pub(super) fn refusal_words(refusal: Refusal) -> &'static str {
+    match refusal {
+        Refusal::TeamQuota => "team quota",
+        _ => "quota",
+    }
+}
 
 impl Planner<'_> {
     /// Whether the head commit differs from what is active or being built.
@@ -31,7 +41,9 @@ impl Planner<'_> {
             && self.status_of(&self.head()) != Some(Status::Failed)
     }
 
-    pub(super) fn quota_refusal(&self) -> Option<String> {
+    /// Which quota a new environment would exceed, and why in words; or a
+    /// membership the team quotas need first.
+    pub(super) fn quota_refusal(&self) -> Result<Option<(Refusal, String)>, Need> {
         let others: Vec<&EnvInfo> = self
             .backend
             .iter()
@@ -40,27 +52,61 @@ impl Planner<'_> {
             .collect();
         if let Some(max) = self.policy.quota_total {
             if others.len() >= max {
-                return Some(format!(
-                    "the total quota is reached: {} of {max} environments are running",
-                    others.len()
-                ));
+                return Ok(Some((
+                    Refusal::Quota,
+                    format!(
+                        "the total quota is reached: {} of {max} environments are running",
+                        others.len()
+                    ),
+                )));
             }
         }
-        if let (Some(max), Some(login)) = (self.policy.quota_per_requester, self.actor_login()) {
+        let Some(login) = self.actor_login() else {
+            return Ok(None);
+        };
+        if let Some(max) = self.policy.quota_per_requester {
             let mine: Vec<String> = others
                 .iter()
                 .filter(|e| e.requested_by.as_ref() == Some(login))
                 .map(|e| format!("#{}", e.id.pr))
                 .collect();
             if mine.len() >= max {
-                return Some(format!(
-                    "@{login} already has {} of {max} environments ({})",
-                    mine.len(),
-                    mine.join(", ")
-                ));
+                return Ok(Some((
+                    Refusal::Quota,
+                    format!(
+                        "@{login} already has {} of {max} environments ({})",
+                        mine.len(),
+                        mine.join(", ")
+                    ),
+                )));
             }
         }
-        None
+        match team_quota(self.policy, login, &others, &self.obs.memberships) {
+            TeamQuota::Within => Ok(None),
+            TeamQuota::Ask(team, login) => Err(Need::Membership { team, login }),
+            TeamQuota::Reached { team, max, prs } => {
+                let prs: Vec<String> = prs.iter().map(|pr| format!("#{pr}")).collect();
+                Ok(Some((
+                    Refusal::TeamQuota,
+                    format!(
+                        "team `{team}` has {} of {max} environments ({})",
+                        prs.len(),
+                        prs.join(", ")
+                    ),
+                )))
+            }
+            TeamQuota::Unchecked {
+                team,
+                login,
+                reason,
+            } => Ok(Some((
+                Refusal::TeamQuota,
+                format!(
+                    "the quota of team `{team}` could not be checked: the membership of \
+                     @{login} is unknown ({reason})"
+                ),
+            ))),
+        }
     }
 
     pub(super) fn start(&self, requests: &Requests) -> Decision {
@@ -88,13 +134,22 @@ impl Planner<'_> {
             Some(active) => return self.build(requests, "rebuild", Some(active.clone())),
             None => {}
         }
-        if let Some(why) = self.quota_refusal() {
-            let mut steps = consume_step(requests);
-            steps.push(Step::Comment(format!(
-                "{}: not started, because {why}. Stop an environment or wait for one to expire.",
-                self.mention()
-            )));
-            return refused(Refusal::Quota, "refused: quota", steps);
+        match self.quota_refusal() {
+            Err(need) => return Decision::Observe(need),
+            Ok(Some((refusal, why))) => {
+                let mut steps = consume_step(requests);
+                steps.push(Step::Comment(format!(
+                    "{}: not started, because {why}. Stop an environment or wait for one to \
+                     expire.",
+                    self.mention()
+                )));
+                return refused(
+                    refusal,
+                    &format!("refused: {}", refusal_words(refusal)),
+                    steps,
+                );
+            }
+            Ok(None) => {}
         }
         self.build(requests, "create", None)
     }

@@ -10,9 +10,7 @@ use crate::{ShortSha, Status};
 
 use super::failure::failure_ops;
 use super::requests::Requests;
-use super::{
-    Decision, Event, LabelOp, Next, Plan, Planner, RETRY_HINT, Refusal, Step, act, refused,
-};
+use super::{Decision, Event, LabelOp, Next, Plan, Planner, RETRY_HINT, Step, act, refused};
 
 impl Planner<'_> {
     /// Converges what exists with what the labels say, after the label
@@ -32,14 +30,19 @@ impl Planner<'_> {
             return need;
         }
         if may_create {
-            if let Some(why) = self.quota_refusal() {
-                return refused(
-                    Refusal::Quota,
-                    "refused: quota",
-                    vec![Step::Comment(format!(
-                        "Not started, because {why}. Stop an environment or wait for one to expire."
-                    ))],
-                );
+            match self.quota_refusal() {
+                Err(need) => return Decision::Observe(need),
+                Ok(Some((refusal, why))) => {
+                    return refused(
+                        refusal,
+                        &format!("refused: {}", super::create::refusal_words(refusal)),
+                        vec![Step::Comment(format!(
+                            "Not started, because {why}. Stop an environment or wait for one \
+                             to expire."
+                        ))],
+                    );
+                }
+                Ok(None) => {}
             }
             return self.build(&Requests::default(), "create (up-label)", None);
         }

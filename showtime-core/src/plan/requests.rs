@@ -1,6 +1,7 @@
 //! Requests: what a PR asks for (triggers, slash commands, the event) and
 //! whether its actor may ask it; stop, help, status and TTL requests.
 
+use crate::access::{Access, access, refusal_reason};
 use crate::commands::SlashCommand;
 use crate::config::ConfCommand;
 use crate::flags::from_description;
@@ -114,9 +115,16 @@ impl Planner<'_> {
                 permission: None, ..
             }) => Err(Need::Permission),
             Some(Actor {
+                login,
                 permission: Some(p),
-                ..
-            }) => Ok(*p >= self.policy.required_permission),
+            }) => match access(self.policy, login, *p, &self.obs.memberships) {
+                Access::Allowed(_) => Ok(true),
+                Access::Refused => Ok(false),
+                Access::Ask(team) => Err(Need::Membership {
+                    team,
+                    login: login.clone(),
+                }),
+            },
         }
     }
 
@@ -148,15 +156,27 @@ impl Planner<'_> {
             .and_then(|a| a.permission)
             .unwrap_or(Permission::None);
         let required = self.policy.required_permission;
+        let teams = !self.policy.allowed_teams.is_empty();
+        // With allowed teams, the reply names both rules that refused.
+        let why = self
+            .actor_login()
+            .map(|login| refusal_reason(self.policy, login, permission, &self.obs.memberships));
         let mut steps = Vec::new();
         let mut consumed = consume(requests);
         if pushed {
             consumed.push(LabelOp::Frozen(true));
             steps.push(Step::Labels(consumed));
+            let whose = match (&why, teams) {
+                (Some(why), true) => format!("who has {why}"),
+                _ => format!("whose permission is `{permission}` (`{required}` is needed)"),
+            };
+            let who_can = match teams {
+                true => format!("with `{required}` permission or in an allowed team"),
+                false => format!("with `{required}` permission"),
+            };
             steps.push(Step::Comment(format!(
-                "Commit `{}` was pushed by {}, whose permission is `{permission}` (`{required}` \
-                 is needed), so it was not deployed and the environment is frozen. Someone with \
-                 `{required}` permission can deploy it with `/circus refresh`.",
+                "Commit `{}` was pushed by {}, {whose}, so it was not deployed and the \
+                 environment is frozen. Someone {who_can} can deploy it with `/circus refresh`.",
                 self.head(),
                 self.mention()
             )));
@@ -169,11 +189,18 @@ impl Planner<'_> {
         if !consumed.is_empty() {
             steps.push(Step::Labels(consumed));
         }
-        steps.push(Step::Comment(format!(
-            "{}: refused. Your permission on this repository is `{permission}`; Showtime acts \
-             for `{required}` and above. Nothing was changed.",
-            self.mention()
-        )));
+        let message = match (&why, teams) {
+            (Some(why), true) => format!(
+                "{}: refused. You have {why}. Nothing was changed.",
+                self.mention()
+            ),
+            _ => format!(
+                "{}: refused. Your permission on this repository is `{permission}`; Showtime \
+                 acts for `{required}` and above. Nothing was changed.",
+                self.mention()
+            ),
+        };
+        steps.push(Step::Comment(message));
         refused(Refusal::Permission, "refused: permission", steps)
     }
 

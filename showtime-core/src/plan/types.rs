@@ -6,11 +6,12 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+use crate::access::Memberships;
 use crate::commands::SlashCommand;
 use crate::config::Config;
 use crate::labels::{Codec, LabelState};
 use crate::ports::{EnvId, EnvInfo, Permission, PortError, PullRequest};
-use crate::{Address, Login, Sha};
+use crate::{Address, Login, Sha, Team};
 
 use super::LabelOp;
 
@@ -98,6 +99,10 @@ pub struct Observation {
     /// answers with the plan that records the failure, whatever else the
     /// observation says.
     pub failure: Option<StepFailure>,
+    /// Team memberships asked for so far ([`Need::Membership`]): of the
+    /// actor for [`Policy::allowed_teams`](crate::policy::Policy), and of
+    /// requesters for team quotas.
+    pub memberships: Memberships,
 }
 
 impl Observation {
@@ -112,6 +117,7 @@ impl Observation {
             backend: None,
             ready: BTreeMap::new(),
             failure: None,
+            memberships: Memberships::new(),
         }
     }
 }
@@ -129,12 +135,20 @@ pub struct StepFailure {
 }
 
 /// What the planner needs before it can decide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Need {
     /// The actor's repository permission.
     Permission,
     /// The backend's environments.
     Backend,
+    /// Whether `login` is an active member of `team`, to put in
+    /// [`Observation::memberships`] (see [`crate::access`]).
+    Membership {
+        /// The team.
+        team: Team,
+        /// Whose membership.
+        login: Login,
+    },
 }
 
 /// The planner's answer.
@@ -185,19 +199,22 @@ pub enum Refusal {
     UntrustedCommit,
     /// A per-requester or total quota is reached.
     Quota,
+    /// A team's quota is reached ([`Policy::team_quotas`](crate::policy::Policy)).
+    TeamQuota,
     /// The TTL asked for is not allowed (`manual`, or over the maximum).
     Ttl,
 }
 
 impl Refusal {
     /// A short stable name: `blocked`, `permission`, `untrusted_commit`,
-    /// `quota`, `ttl`.
+    /// `quota`, `team_quota`, `ttl`.
     pub fn as_str(self) -> &'static str {
         match self {
             Refusal::Blocked => "blocked",
             Refusal::Permission => "permission",
             Refusal::UntrustedCommit => "untrusted_commit",
             Refusal::Quota => "quota",
+            Refusal::TeamQuota => "team_quota",
             Refusal::Ttl => "ttl",
         }
     }

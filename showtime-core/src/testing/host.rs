@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use crate::labels::is_showtime_label;
 use crate::ports::{CommentAt, Permission, PortError, PrHost, PullRequest};
-use crate::{CommentId, Login, PrNumber};
+use crate::{CommentId, Login, PrNumber, Team};
 
 use super::faults::{Counter, Faults};
 use super::lock;
@@ -26,6 +26,8 @@ pub struct MemoryComment {
 struct HostState {
     prs: BTreeMap<PrNumber, PullRequest>,
     permissions: HashMap<String, Permission>,
+    /// Active members by team, logins lowercased.
+    teams: HashMap<Team, BTreeSet<String>>,
     comments: BTreeMap<PrNumber, Vec<MemoryComment>>,
     definitions: BTreeMap<String, (String, String, String)>,
     next_comment: u64,
@@ -90,6 +92,17 @@ impl MemoryHost {
             .insert(login.to_lowercase(), permission);
     }
 
+    /// Makes `login` an active member of `team` (`true`) or not.
+    pub fn set_team_member(&self, team: &Team, login: &str, member: bool) {
+        let mut state = lock(&self.state);
+        let members = state.teams.entry(team.clone()).or_default();
+        if member {
+            members.insert(login.to_lowercase());
+        } else {
+            members.remove(&login.to_lowercase());
+        }
+    }
+
     /// The PR's comments.
     pub fn comments(&self, pr: PrNumber) -> Vec<MemoryComment> {
         lock(&self.state)
@@ -140,6 +153,7 @@ impl MemoryHost {
                 "add_labels" => "host.add_labels",
                 "remove_label" => "host.remove_label",
                 "permission" => "host.permission",
+                "team_membership" => "host.team_membership",
                 "upsert_comment" => "host.upsert_comment",
                 "ensure_label" => "host.ensure_label",
                 "repository_labels" => "host.repository_labels",
@@ -224,6 +238,14 @@ impl PrHost for MemoryHost {
             .get(&user.as_str().to_lowercase())
             .copied()
             .unwrap_or(Permission::None))
+    }
+
+    async fn team_membership(&self, team: &Team, user: &Login) -> Result<bool, PortError> {
+        self.enter("team_membership").await?;
+        Ok(lock(&self.state)
+            .teams
+            .get(team)
+            .is_some_and(|members| members.contains(&user.as_str().to_lowercase())))
     }
 
     async fn upsert_comment(

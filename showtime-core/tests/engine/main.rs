@@ -9,6 +9,7 @@ mod concurrency;
 mod crash;
 mod lifecycle;
 mod sweep;
+mod teams;
 
 use std::sync::Arc;
 

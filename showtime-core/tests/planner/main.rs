@@ -15,8 +15,10 @@ mod refusals;
 mod repair;
 mod stop;
 mod sweep;
+mod teams;
 
 use chrono::{DateTime, Duration, Utc};
+use showtime_core::access::Membership;
 use showtime_core::commands::SlashCommand;
 use showtime_core::labels::{Codec, Trigger};
 use showtime_core::plan::{
@@ -24,7 +26,7 @@ use showtime_core::plan::{
 };
 use showtime_core::policy::{OrphanPolicy, Policy};
 use showtime_core::ports::{EnvId, EnvInfo, Health, Permission, PrState, PullRequest};
-use showtime_core::{ConfCommand, Config, PrNumber, ShortSha, Status, Ttl};
+use showtime_core::{ConfCommand, Config, PrNumber, ShortSha, Status, Team, Ttl};
 
 // ---------------------------------------------------------------------------
 // Fixtures
@@ -150,6 +152,7 @@ fn obs(
         backend,
         ready: Default::default(),
         failure: None,
+        memberships: Default::default(),
     }
 }
 
@@ -164,10 +167,23 @@ struct Resolved {
 /// the engine does: with `permission` for the actor, or `backend` as the
 /// backend's listing. Each fact may be asked for once, and only when missing.
 fn resolve(
+    obs: Observation,
+    policy: &Policy,
+    permission: Option<Permission>,
+    backend: &[EnvInfo],
+) -> Resolved {
+    resolve_teams(obs, policy, permission, backend, &[])
+}
+
+/// [`resolve`], answering a membership asked for ([`Need::Membership`])
+/// with active for the `(team, login)` pairs of `members` and absent for
+/// any other.
+fn resolve_teams(
     mut obs: Observation,
     policy: &Policy,
     permission: Option<Permission>,
     backend: &[EnvInfo],
+    members: &[(&str, &str)],
 ) -> Resolved {
     let mut asked = Vec::new();
     loop {
@@ -176,7 +192,7 @@ fn resolve(
             Decision::Observe(need) => need,
         };
         assert!(!asked.contains(&need), "asked twice for {need:?}");
-        asked.push(need);
+        asked.push(need.clone());
         match need {
             Need::Permission => {
                 let actor = obs
@@ -189,6 +205,17 @@ fn resolve(
             Need::Backend => {
                 assert!(obs.backend.is_none(), "asked for a listing it had");
                 obs.backend = Some(backend.to_vec());
+            }
+            Need::Membership { team, login } => {
+                let active = members
+                    .iter()
+                    .any(|(t, l)| t.parse::<Team>().unwrap() == team && *l == login.as_str());
+                let membership = match active {
+                    true => Membership::Active,
+                    false => Membership::Absent,
+                };
+                let known = obs.memberships.insert((team, login), membership);
+                assert_eq!(known, None, "asked for a membership it had");
             }
         }
     }

@@ -47,6 +47,9 @@
 //! [`FakeDeployment`] and the module `deployments`: newest first, transient
 //! deployments never made inactive by `auto_inactive`); `POST` also updates
 //! where octocrab uses it for a `PATCH`. Outside it: `POST /graphql` (below),
+//! `GET /orgs/{org}/teams/{team_slug}/memberships/{username}`
+//! ([`FakeGitHub::set_team_membership`]; 404 for a non-member, 403 after
+//! [`FakeGitHub::refuse_team_reads`]),
 //! `POST /app/installations/{id}/access_tokens`, `GET /rate_limit`, and
 //! GitHub's OAuth web flow for one test user: `GET /login/oauth/authorize`,
 //! `POST /login/oauth/access_token` and `GET /user`
@@ -210,6 +213,7 @@ mod oauth;
 mod rest;
 mod server;
 mod state;
+mod teams;
 mod util;
 
 pub use deployments::{FakeDeployment, FakeDeploymentStatus};
@@ -486,6 +490,34 @@ impl FakeGitHub {
         self.state()
             .permissions
             .insert(login.to_lowercase(), (login.to_owned(), role));
+    }
+
+    /// Makes `login` a member of the team `org/slug` with `state`
+    /// (`active`, or `pending` for an invitation not yet accepted), or
+    /// removes them with `None`. Unknown teams answer 404, as on GitHub.
+    ///
+    /// # Panics
+    ///
+    /// For a team not written `org/slug`, or another state.
+    pub fn set_team_membership(&self, team: &str, login: &str, state: Option<&str>) {
+        assert!(
+            team.split_once('/')
+                .is_some_and(|(org, slug)| !org.is_empty() && !slug.is_empty()),
+            "fake GitHub: a team is written org/slug, not {team:?}"
+        );
+        assert!(
+            matches!(state, None | Some("active" | "pending")),
+            "fake GitHub: a membership is active or pending, not {state:?}"
+        );
+        self.state().teams.set(team, login, state);
+    }
+
+    /// Answers every team membership read with `403 Resource not
+    /// accessible by integration` (`true`), as GitHub does for a token
+    /// without the organization's `members: read` permission, or answers
+    /// them again (`false`).
+    pub fn refuse_team_reads(&self, refused: bool) {
+        self.state().teams.refused = refused;
     }
 
     /// Defines a label in the repository, or updates the colour and

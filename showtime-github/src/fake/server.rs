@@ -367,6 +367,7 @@ fn serve(state: &mut State, ctx: &Ctx<'_>, resource: Resource) -> Reply {
             Some(answer) => Reply::json(200, answer),
             None => problems_parsing_json(GRAPHQL_DOCS),
         },
+        ["orgs", rest @ ..] => super::teams::route(&state.teams, ctx, rest),
         ["repos", owner, repo, rest @ ..] => {
             let matches = |given: &str, expected: &str| {
                 percent_decode(given, false)

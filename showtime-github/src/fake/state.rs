@@ -208,6 +208,8 @@ pub(super) struct State {
     pub(super) oauth: super::oauth::OAuth,
     /// Deployments in creation order (see [`super::deployments`]).
     pub(super) deployments: Vec<super::deployments::DeploymentRec>,
+    /// Organization teams and their members (see [`super::teams`]).
+    pub(super) teams: super::teams::Teams,
     next_label_id: u64,
     next_comment_id: u64,
     next_deployment_id: u64,
@@ -233,6 +235,7 @@ impl State {
             refused_mutations: Refusal::None,
             oauth: super::oauth::OAuth::default(),
             deployments: Vec::new(),
+            teams: super::teams::Teams::default(),
             next_label_id: 4_000_001,
             next_comment_id: 9_000_001,
             next_deployment_id: 7_000_001,

@@ -18,6 +18,10 @@
 //! * whether label definitions are still attached anywhere is one GraphQL
 //!   query per 50 names;
 //! * the status comment's id is remembered once found;
+//! * a team membership is one request per team and person, remembered for
+//!   the life of the process (a removal from the team takes effect at the
+//!   next start); the token needs the organization's `members: read`
+//!   permission, and a 403 says so;
 //! * GitHub Deployments are one request each: list an environment's,
 //!   create one, add a status (`deployments`; when to call them is
 //!   [`crate::deployments`]'s).
@@ -52,14 +56,17 @@ use std::sync::atomic::AtomicBool;
 use async_trait::async_trait;
 use serde_json::json;
 use showtime_core::ports::{CommentAt, Permission, PortError, PrHost, PullRequest};
-use showtime_core::{CommentId, Login, PrNumber};
+use showtime_core::{CommentId, Login, PrNumber, Team};
 
 pub use config::{Auth, DEFAULT_API_URL, GitHubConfig, GitHubError};
 pub use deployments::{Deployment, DeploymentState, DeploymentStatus, STATUS_DESCRIPTION_MAX};
 use ids::NodeIds;
 pub use observe::{Exchange, Observer, template};
 use transport::{Method, Transport, next_link};
-use wire::{WireComment, WireLabel, WirePermission, WirePull, permission_of, to_pull_request};
+use wire::{
+    WireComment, WireLabel, WireMembership, WirePermission, WirePull, permission_of,
+    to_pull_request,
+};
 
 /// The PR host on GitHub.
 pub struct GitHubHost {
@@ -71,6 +78,9 @@ pub struct GitHubHost {
     /// Whether the server refused the label mutations (an older GitHub
     /// Enterprise Server): REST from then on.
     mutations_refused: AtomicBool,
+    /// Team memberships answered, by team and lower-cased login: asked
+    /// once per process.
+    memberships: Mutex<HashMap<(Team, String), bool>>,
 }
 
 impl std::fmt::Debug for GitHubHost {
@@ -90,6 +100,7 @@ impl GitHubHost {
             comment_ids: Mutex::new(HashMap::new()),
             ids: NodeIds::default(),
             mutations_refused: AtomicBool::new(false),
+            memberships: Mutex::new(HashMap::new()),
         })
     }
 
@@ -116,6 +127,10 @@ impl GitHubHost {
             next = next_link(&headers);
         }
         Ok(None)
+    }
+
+    fn known_memberships(&self) -> std::sync::MutexGuard<'_, HashMap<(Team, String), bool>> {
+        self.memberships.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn remembered_comment(&self) -> std::sync::MutexGuard<'_, HashMap<PrNumber, u64>> {
@@ -204,6 +219,39 @@ impl PrHost for GitHubHost {
             Err(PortError::NotFound { .. }) => Ok(Permission::None),
             Err(e) => Err(e),
         }
+    }
+
+    async fn team_membership(&self, team: &Team, user: &Login) -> Result<bool, PortError> {
+        let key = (team.clone(), user.as_str().to_lowercase());
+        if let Some(known) = self.known_memberships().get(&key) {
+            return Ok(*known);
+        }
+        let uri = format!(
+            "/orgs/{}/teams/{}/memberships/{}",
+            segment(team.org()),
+            segment(team.slug()),
+            segment(user.as_str())
+        );
+        let reply = self.transport.get_passing(&uri, &[403, 404]).await?;
+        let active = match reply.status.as_u16() {
+            // Not a member, or no such team: GitHub does not tell apart.
+            404 => false,
+            403 => {
+                return Err(PortError::permanent(format!(
+                    "GET {uri}: 403: GitHub refused to tell whether @{user} is a member of \
+                     team {team}; the token needs the organization permission `members: \
+                     read` (a GitHub App: Organization permissions → Members → Read-only; a \
+                     personal access token: `read:org`)"
+                )));
+            }
+            _ => {
+                let (wire, _): (WireMembership, _) = reply.parse(Method::Get, &uri)?;
+                // A pending invitation is not membership.
+                wire.state == "active"
+            }
+        };
+        self.known_memberships().insert(key, active);
+        Ok(active)
     }
 
     async fn upsert_comment(

@@ -69,6 +69,9 @@ const LITERALS: &[&str] = &[
     "access_tokens",
     "rate_limit",
     "user",
+    "orgs",
+    "teams",
+    "memberships",
 ];
 
 /// The template of `uri` (a path, or an absolute URL as `Link` headers
@@ -104,6 +107,9 @@ pub fn template(uri: &str) -> String {
             (Some("deployments"), _) => ":deployment_id",
             (Some("statuses"), _) => ":status_id",
             (Some("installations"), _) => ":installation_id",
+            (Some("orgs"), _) => ":org",
+            (Some("teams"), _) => ":team_slug",
+            (Some("memberships"), _) => ":username",
             _ => ":param",
         };
         out.push_str(named);
@@ -150,6 +156,10 @@ mod tests {
                 "/repos/:owner/:repo/deployments/:deployment_id/statuses",
             ),
             ("/repos/acme/labels/labels", "/repos/:owner/:repo/labels"),
+            (
+                "/orgs/apache/teams/committers/memberships/bob",
+                "/orgs/:org/teams/:team_slug/memberships/:username",
+            ),
             ("/graphql", "/graphql"),
             ("https://ghe.example/api/graphql", "/graphql"),
             (

@@ -109,6 +109,20 @@ impl Transport {
         checked(method, uri, reply)
     }
 
+    /// Sends one `GET`, once, and returns an answer whose status is one of
+    /// `passing` as it is, for a caller that gives it a meaning (a 404 that
+    /// says "not a member"); a rate limit, and any other answer, as
+    /// [`Transport::send`] would.
+    pub(super) async fn get_passing(&self, uri: &str, passing: &[u16]) -> Result<Reply, PortError> {
+        let reply = self
+            .once(&self.client, Method::Get, uri, None, None)
+            .await?;
+        if passing.contains(&reply.status.as_u16()) && !is_rate_limited(&reply) {
+            return Ok(reply);
+        }
+        checked(Method::Get, uri, reply)
+    }
+
     /// Posts one GraphQL document, once. A `200` is returned as it is:
     /// GraphQL reports its errors in the body.
     pub(super) async fn graphql(&self, document: &Value) -> Result<Reply, PortError> {

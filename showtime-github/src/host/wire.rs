@@ -21,6 +21,13 @@ pub(super) struct WireLabel {
     pub(super) node_id: Option<String>,
 }
 
+/// A team membership (`GET /orgs/{org}/teams/{slug}/memberships/{user}`).
+#[derive(Deserialize)]
+pub(super) struct WireMembership {
+    /// `active`, or `pending` for an invitation not yet accepted.
+    pub(super) state: String,
+}
+
 /// The head of a pull request.
 #[derive(Deserialize)]
 struct WireHead {

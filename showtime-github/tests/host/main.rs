@@ -11,6 +11,7 @@
 mod definitions;
 mod deployments;
 mod reads;
+mod teams;
 mod transitions;
 
 use showtime_core::plan::Event;

@@ -129,6 +129,14 @@ impl PrHost for LabelWatch {
         self.inner.permission(user).await
     }
 
+    async fn team_membership(
+        &self,
+        team: &showtime_core::Team,
+        user: &Login,
+    ) -> Result<bool, PortError> {
+        self.inner.team_membership(team, user).await
+    }
+
     async fn upsert_comment(
         &self,
         pr: PrNumber,
