@@ -105,6 +105,10 @@ pub enum ValueKind {
     LegacyTrigger,
     /// [`crate::pr::CommentId`].
     CommentId,
+    /// [`crate::schedule::Zone`].
+    TimeZone,
+    /// [`crate::schedule::QuietHours`].
+    QuietHours,
 }
 
 impl fmt::Display for ValueKind {
@@ -127,6 +131,8 @@ impl fmt::Display for ValueKind {
             ValueKind::Dialect => "label dialect",
             ValueKind::LegacyTrigger => "legacy trigger label",
             ValueKind::CommentId => "comment id",
+            ValueKind::TimeZone => "time zone",
+            ValueKind::QuietHours => "quiet hours",
         })
     }
 }

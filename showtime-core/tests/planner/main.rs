@@ -67,6 +67,7 @@ fn pr(head: &str) -> PullRequest {
         body: String::new(),
         labels: Vec::new(),
         comments: None,
+        updated_at: None,
     }
 }
 
