@@ -85,7 +85,9 @@ impl Planner<'_> {
                 ops.push(LabelOp::Status(a.clone(), status));
                 reasons.push("status restored");
             }
-            if labelled.and_then(|e| e.address).is_none() && env.address.is_some() {
+            // A sleeping one has no address; its wake is repaired below.
+            let asleep = labelled.and_then(|e| e.status) == Some(Status::Sleeping);
+            if labelled.and_then(|e| e.address).is_none() && env.address.is_some() && !asleep {
                 ops.push(LabelOp::Address(a.clone(), env.address));
                 reasons.push("address restored");
             }

@@ -13,6 +13,7 @@ mod expiry;
 mod failure;
 mod refusals;
 mod repair;
+mod sleep;
 mod stop;
 mod sweep;
 
@@ -263,6 +264,8 @@ fn has_cloud_steps(plan: &Plan) -> bool {
                 | Step::AwaitReady(_)
                 | Step::ApplyConfig(..)
                 | Step::Destroy(_)
+                | Step::Sleep(_)
+                | Step::Wake(_)
         )
     })
 }
