@@ -25,7 +25,7 @@ pub fn plan_json(plan: &Plan) -> Value {
 pub fn env_json(env: &EnvInfo) -> Value {
     let reason = match &env.health {
         Health::Failed { reason } => Some(reason.as_str()),
-        Health::Starting | Health::Healthy => None,
+        Health::Starting | Health::Healthy | Health::Asleep => None,
     };
     json!({
         "name": env.id.name(),
@@ -41,12 +41,13 @@ pub fn env_json(env: &EnvInfo) -> Value {
     })
 }
 
-/// The word for a health: `starting`, `healthy` or `failed`.
+/// The word for a health: `starting`, `healthy`, `failed` or `asleep`.
 pub fn health_name(health: &Health) -> &'static str {
     match health {
         Health::Starting => "starting",
         Health::Healthy => "healthy",
         Health::Failed { .. } => "failed",
+        Health::Asleep => "asleep",
     }
 }
 
