@@ -124,6 +124,15 @@ pub enum AwsError {
         /// The cluster.
         cluster: String,
     },
+    /// The environment sleeps (its service's desired count is 0).
+    #[error(
+        "environment `{service}` is asleep (desired count 0); wake it first \
+         (`/circus wake`)"
+    )]
+    Asleep {
+        /// The service name.
+        service: String,
+    },
     /// The environment did not become healthy.
     #[error("environment `{service}` did not become healthy: {reason}")]
     Unhealthy {

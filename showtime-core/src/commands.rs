@@ -16,7 +16,7 @@ use crate::error::{Error, excerpt};
 const PREFIXES: &[&str] = &["/circus", "/showtime"];
 
 /// Every command with its arguments, for error messages and `help`.
-pub(crate) const VALID_COMMANDS: &str = "refresh, extend [<ttl>], keep-alive, status, destroy, \
+pub(crate) const VALID_COMMANDS: &str = "refresh, extend [<ttl>], keep-alive, wake, status, destroy, \
                                   enable <FLAG>, disable <FLAG>, debug [on|off], size <name>, help";
 
 /// One slash command.
@@ -28,6 +28,8 @@ pub enum SlashCommand {
     Extend(Ttl),
     /// Keep the environment until the PR closes (TTL `close`).
     KeepAlive,
+    /// Wake the sleeping environment.
+    Wake,
     /// Refresh the status comment.
     Status,
     /// Destroy the environment.
@@ -50,6 +52,7 @@ impl fmt::Display for SlashCommand {
             SlashCommand::Refresh => f.write_str("refresh"),
             SlashCommand::Extend(ttl) => write!(f, "extend {ttl}"),
             SlashCommand::KeepAlive => f.write_str("keep-alive"),
+            SlashCommand::Wake => f.write_str("wake"),
             SlashCommand::Status => f.write_str("status"),
             SlashCommand::Destroy => f.write_str("destroy"),
             SlashCommand::Enable(name) => write!(f, "enable {name}"),
@@ -91,6 +94,11 @@ const SPECS: &[Spec] = &[
         name: "keep-alive",
         usage: "/circus keep-alive",
         arg: Arg::None(SlashCommand::KeepAlive),
+    },
+    Spec {
+        name: "wake",
+        usage: "/circus wake",
+        arg: Arg::None(SlashCommand::Wake),
     },
     Spec {
         name: "status",
@@ -255,6 +263,7 @@ mod tests {
                 SlashCommand::Extend("48h".parse().unwrap()),
             ),
             ("/circus keep-alive", SlashCommand::KeepAlive),
+            ("/circus wake", SlashCommand::Wake),
             ("/circus status", SlashCommand::Status),
             ("/circus destroy", SlashCommand::Destroy),
             (

@@ -21,7 +21,7 @@ pub const MARKER: &str = "<!-- showtime:status -->";
 /// # use showtime_core::ports::{PullRequest, PrState};
 /// # let pr = PullRequest { number: "1".parse().unwrap(), state: PrState::Open,
 /// #     head_sha: "abc123f".parse().unwrap(), author: "maxime".parse().unwrap(),
-/// #     title: "Add a chart".into(), body: String::new(), labels: vec![], comments: None };
+/// #     title: "Add a chart".into(), body: String::new(), labels: vec![], comments: None, updated_at: None };
 /// let labels = showtime_core::labels::Codec::default().parse(["🎪 🎯 abc123f", "🎪 🚦 running"]);
 /// let now = chrono::DateTime::from_timestamp(1_705_320_000, 0).unwrap();
 /// let body = render(&pr, &labels, "Ready.", showtime_core::Ttl::CLOSE, now);
@@ -103,6 +103,7 @@ fn status_emoji(status: Option<Status>) -> &'static str {
         Some(Status::Failed) => "❌",
         Some(Status::Updating | Status::Configuring) => "🔄",
         Some(Status::Destroying) => "🧹",
+        Some(Status::Sleeping) => "💤",
         Some(Status::Requested | Status::Building | Status::Deploying) => "🏗️",
         None => "❓",
     }

@@ -107,6 +107,10 @@ pub enum ValueKind {
     CommentId,
     /// [`crate::Team`].
     Team,
+    /// [`crate::schedule::Zone`].
+    TimeZone,
+    /// [`crate::schedule::QuietHours`].
+    QuietHours,
 }
 
 impl fmt::Display for ValueKind {
@@ -130,6 +134,8 @@ impl fmt::Display for ValueKind {
             ValueKind::LegacyTrigger => "legacy trigger label",
             ValueKind::CommentId => "comment id",
             ValueKind::Team => "team",
+            ValueKind::TimeZone => "time zone",
+            ValueKind::QuietHours => "quiet hours",
         })
     }
 }

@@ -44,6 +44,7 @@ pub mod plan;
 pub mod policy;
 pub mod ports;
 pub mod pr;
+pub mod schedule;
 pub mod sha;
 pub mod status;
 pub mod sweep;

@@ -100,6 +100,10 @@ pub struct Policy {
     /// environment is about to expire (on the PR's comment and to the
     /// notifier); `None` never warns. Default 2 hours.
     pub expiry_warning: Option<chrono::Duration>,
+    /// When a sweep puts idle environments to sleep (scales them to zero);
+    /// `None` (the default) never. Ignored with a backend that cannot
+    /// sleep ([`Backend::can_sleep`](crate::ports::Backend::can_sleep)).
+    pub sleep: Option<crate::schedule::SleepSchedule>,
 }
 
 impl Default for Policy {
@@ -122,6 +126,7 @@ impl Default for Policy {
             max_rounds: 6,
             define_labels: false,
             expiry_warning: Some(chrono::Duration::hours(2)),
+            sleep: None,
         }
     }
 }

@@ -162,6 +162,11 @@ pub struct PullRequest {
     pub body: String,
     /// Every label name on it, as GitHub spells them.
     pub labels: Vec<String>,
+    /// When anything last happened on it (GitHub's `updated_at`: a push,
+    /// a comment, a label change, an edit), when the host says; GitHub's
+    /// listing does, at no extra request. The sleep schedule measures
+    /// idleness from it.
+    pub updated_at: Option<DateTime<Utc>>,
     /// How many comments it has, when the read says (GitHub's PR read
     /// does, its listing does not): a PR with none has no status comment
     /// to look for.
@@ -486,6 +491,10 @@ pub enum Health {
         /// Why, for a person.
         reason: String,
     },
+    /// Put to sleep with [`Backend::sleep`]: it exists, runs nothing and
+    /// answers nothing until [`Backend::wake`]. Not a failure: a sweep
+    /// leaves it alone.
+    Asleep,
 }
 
 /// One environment as its backend lists it.
@@ -566,6 +575,41 @@ pub trait Backend: Send + Sync {
     /// ones included (deployed and never ready, or deployed halfway).
     /// Destroying one that does not exist succeeds.
     async fn destroy(&self, id: &EnvId) -> Result<(), PortError>;
+
+    /// Whether this backend can put environments to sleep
+    /// ([`Backend::sleep`], [`Backend::wake`]). The default is `false`, and
+    /// then the engine never asks: `[sleep]` schedules do nothing.
+    fn can_sleep(&self) -> bool {
+        false
+    }
+
+    /// Scales the environment to zero (ECS: `desiredCount` 0; a process:
+    /// stopped) while keeping everything needed to start it again as it
+    /// was: [`Backend::list`] then lists it as [`Health::Asleep`]. Putting
+    /// an environment that sleeps to sleep succeeds; a missing one is
+    /// [`PortError::NotFound`].
+    ///
+    /// The default answers [`PortError::Permanent`]: a backend that
+    /// implements it says so with [`Backend::can_sleep`].
+    async fn sleep(&self, id: &EnvId) -> Result<(), PortError> {
+        Err(PortError::permanent(format!(
+            "this backend cannot put {id} to sleep"
+        )))
+    }
+
+    /// Starts a sleeping environment again, as it was before it slept, and
+    /// returns without waiting: the engine then waits with
+    /// [`Backend::wait_ready`], as after a deploy. Waking one that is
+    /// awake (or starting) succeeds; a missing one is
+    /// [`PortError::NotFound`].
+    ///
+    /// The default answers [`PortError::Permanent`], like
+    /// [`Backend::sleep`].
+    async fn wake(&self, id: &EnvId) -> Result<(), PortError> {
+        Err(PortError::permanent(format!(
+            "this backend cannot wake {id}"
+        )))
+    }
 
     /// Every environment this backend manages, or only those of one PR:
     /// Showtime's own, never anything else in the same cloud. A listing may

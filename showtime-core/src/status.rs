@@ -8,7 +8,9 @@ use crate::error::{Error, ValueKind, serde_via_str};
 /// Where an environment is in its lifecycle.
 ///
 /// `requested → building → deploying → running → updating → destroying`, plus
-/// `configuring` (applying configuration without a rebuild) and `failed`.
+/// `configuring` (applying configuration without a rebuild), `sleeping`
+/// (scaled to zero while idle; it still exists and its TTL still counts)
+/// and `failed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Status {
     /// Asked for; nothing started yet.
@@ -33,11 +35,15 @@ pub enum Status {
     Destroying,
     /// A step failed; the reason is in the PR's status comment.
     Failed,
+    /// Scaled to zero while idle or in quiet hours: it exists, costs
+    /// nothing while asleep, and its TTL still counts. `/circus wake`, the
+    /// dashboard's Wake or a new commit brings it back.
+    Sleeping,
 }
 
 impl Status {
     /// Every status, in lifecycle order.
-    pub const ALL: [Status; 8] = [
+    pub const ALL: [Status; 9] = [
         Status::Requested,
         Status::Building,
         Status::Deploying,
@@ -46,6 +52,7 @@ impl Status {
         Status::Configuring,
         Status::Destroying,
         Status::Failed,
+        Status::Sleeping,
     ];
 
     /// The lowercase word used in labels and JSON.
@@ -59,6 +66,7 @@ impl Status {
             Status::Configuring => "configuring",
             Status::Destroying => "destroying",
             Status::Failed => "failed",
+            Status::Sleeping => "sleeping",
         }
     }
 
@@ -83,7 +91,7 @@ impl FromStr for Status {
                     ValueKind::Status,
                     s,
                     "one of requested, building, deploying, running, updating, \
-                     configuring, destroying, failed",
+                     configuring, destroying, failed, sleeping",
                 )
             })
     }

@@ -38,6 +38,15 @@
 //! stops the process group, then deletes the record and the log. An absent
 //! environment is `Ok`.
 //!
+//! **`sleep` and `wake` keep the environment.** `sleep` stops the process
+//! group and marks the record asleep (listed as [`Health::Asleep`], with no
+//! address); nothing else changes, so its creation time and configuration
+//! stay. `wake` starts the same command with the same configuration again,
+//! on the same port when it is free (so the address people knew stays
+//! right), and returns without waiting: the engine waits with
+//! `wait_ready`. Both succeed when there is nothing to do, and answer
+//! [`LocalError::NotFound`] for an environment without a record.
+//!
 //! **`list` tells the truth about crashes.** Every record is reported: a
 //! live process answering its health check is [`Health::Healthy`], one not
 //! answering yet is [`Health::Starting`] (or [`Health::Failed`] once it has
@@ -180,6 +189,9 @@ impl LocalBackend {
         let deadline = Instant::now() + settings.ready_timeout;
         loop {
             let record = self.existing(id)?;
+            if record.asleep {
+                return Err(LocalError::Asleep { id: id.clone() });
+            }
             let port = record.process.port;
             if liveness(&record.process).await != Liveness::Ours {
                 return Err(LocalError::Exited {
@@ -218,6 +230,7 @@ impl LocalBackend {
     async fn info(&self, id: &EnvId, record: &Record) -> EnvInfo {
         let process = &record.process;
         let (health, address) = match liveness(process).await {
+            _ if record.asleep => (Health::Asleep, None),
             Liveness::Ours => {
                 let health = match self.probe(process.port).await {
                     Ok(()) => Health::Healthy,
@@ -294,10 +307,14 @@ impl Backend for LocalBackend {
             Stored::Absent => None,
             Stored::Corrupt { .. } => Some("starting again over an unreadable record"),
             Stored::Record(record) => {
-                if liveness(&record.process).await == Liveness::Ours {
+                if !record.asleep && liveness(&record.process).await == Liveness::Ours {
                     return Ok(());
                 }
-                self.stop(id, &record.process).await?;
+                // A sleeping record's process was stopped long ago: its
+                // group id may be someone else's by now, so no signal.
+                if !record.asleep {
+                    self.stop(id, &record.process).await?;
+                }
                 Some("starting again after the previous process ended")
             }
         };
@@ -324,6 +341,12 @@ impl Backend for LocalBackend {
         {
             let _changing = self.changes.lock().await;
             let mut record = self.existing(id)?;
+            if record.asleep {
+                // Kept for the wake, which starts it with this configuration.
+                record.env.config = config.clone();
+                self.state.write(id, &record)?;
+                return Ok(());
+            }
             self.stop(id, &record.process).await?;
             record.env.config = config.clone();
             let port = process::free_port(Some(record.process.port))?;
@@ -339,10 +362,42 @@ impl Backend for LocalBackend {
         Ok(())
     }
 
+    fn can_sleep(&self) -> bool {
+        true
+    }
+
+    async fn sleep(&self, id: &EnvId) -> Result<(), PortError> {
+        let _changing = self.changes.lock().await;
+        let mut record = self.existing(id)?;
+        if record.asleep {
+            return Ok(());
+        }
+        self.stop(id, &record.process).await?;
+        record.asleep = true;
+        self.state.write(id, &record)?;
+        Ok(())
+    }
+
+    async fn wake(&self, id: &EnvId) -> Result<(), PortError> {
+        let _changing = self.changes.lock().await;
+        let mut record = self.existing(id)?;
+        if !record.asleep {
+            return Ok(());
+        }
+        let port = process::free_port(Some(record.process.port))?;
+        record.process = self.start(id, &record.env, port, Some("waking from sleep"))?;
+        record.asleep = false;
+        self.commit(id, &record).await?;
+        Ok(())
+    }
+
     async fn destroy(&self, id: &EnvId) -> Result<(), PortError> {
         let _changing = self.changes.lock().await;
         if let Stored::Record(record) = self.state.read(id)? {
-            self.stop(id, &record.process).await?;
+            // Asleep, nothing runs (and its old group id is not ours).
+            if !record.asleep {
+                self.stop(id, &record.process).await?;
+            }
         }
         self.state.remove(id)?;
         Ok(())

@@ -100,6 +100,12 @@ pub enum LocalError {
         /// The environment.
         id: EnvId,
     },
+    /// The environment sleeps: its process was stopped on purpose.
+    #[error("{id} is asleep (its process was stopped to save resources); wake it first")]
+    Asleep {
+        /// The environment.
+        id: EnvId,
+    },
     /// The process has exited (before or after it answered its health check).
     #[error(
         "{id} is not running: its process has exited (deploy starts it again); \

@@ -87,6 +87,11 @@ pub(crate) struct Record {
     #[serde(flatten)]
     pub(crate) env: EnvRecord,
     pub(crate) process: ProcessRecord,
+    /// Put to sleep: `process` was stopped on purpose and is started
+    /// again, on the same port if it is free, by a wake. Absent from the
+    /// records of environments that never slept (older records too).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) asleep: bool,
 }
 
 impl Record {
@@ -96,6 +101,7 @@ impl Record {
             version: RECORD_VERSION,
             env,
             process,
+            asleep: false,
         }
     }
 }

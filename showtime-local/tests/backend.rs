@@ -489,6 +489,46 @@ async fn apply_config_restarts_with_the_new_configuration() {
     wait_until_dead(pid).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sleep_stops_the_process_and_wake_starts_it_on_the_same_port() {
+    let dir = StateDir::new();
+    let backend = dir.env_server();
+    let spec = spec(17, SHA_A);
+    backend.deploy(&spec).await.unwrap();
+    let address = backend.wait_ready(&spec.id).await.unwrap();
+    let old_pid = pid_of(&backend, &spec.id);
+
+    backend.sleep(&spec.id).await.unwrap();
+    wait_until_dead(old_pid).await;
+    backend.sleep(&spec.id).await.unwrap();
+    let listed = backend.list(None).await.unwrap();
+    assert_eq!(listed[0].health, Health::Asleep);
+    assert_eq!(listed[0].address, None);
+    assert_eq!(listed[0].created_at, spec.created_at);
+    assert!(
+        get(socket(address), "/health").await.is_err(),
+        "still answering"
+    );
+    // Waiting for a sleeping environment says to wake it, without waiting.
+    let err = backend.wait_ready(&spec.id).await.unwrap_err();
+    assert!(
+        matches!(&err, PortError::Permanent { message } if message.contains("asleep")),
+        "{err:?}"
+    );
+
+    backend.wake(&spec.id).await.unwrap();
+    let woken = backend.wait_ready(&spec.id).await.unwrap();
+    assert_eq!(woken, address, "the port was free, so the address is kept");
+    assert_ne!(pid_of(&backend, &spec.id), old_pid);
+    assert_eq!(backend.list(None).await.unwrap()[0].health, Health::Healthy);
+    backend.wake(&spec.id).await.unwrap();
+
+    // Destroying a sleeping environment signals nothing and removes it.
+    backend.sleep(&spec.id).await.unwrap();
+    backend.destroy(&spec.id).await.unwrap();
+    assert!(backend.list(None).await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn files_that_are_not_ours_are_left_alone() {
     let dir = StateDir::new();

@@ -103,6 +103,10 @@ pub enum Change {
     Configured,
     /// It costs nothing from then on.
     Destroyed,
+    /// Put to sleep (scaled to zero): it costs nothing until it wakes.
+    Slept,
+    /// Woken from sleep: it costs again from then on.
+    Woke,
 }
 
 impl From<ChangeKind> for Change {
@@ -111,6 +115,8 @@ impl From<ChangeKind> for Change {
             ChangeKind::Deployed => Change::Deployed,
             ChangeKind::Configured => Change::Configured,
             ChangeKind::Destroyed => Change::Destroyed,
+            ChangeKind::Slept => Change::Slept,
+            ChangeKind::Woke => Change::Woke,
         }
     }
 }

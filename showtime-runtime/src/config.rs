@@ -55,6 +55,12 @@
 //! client_id = "Iv1.0123456789abcdef"
 //! refresh_secs = 15
 //!
+//! [sleep]                       # scale idle environments to zero
+//! after_idle = "8h"
+//! quiet_hours = "20:00-07:00"
+//! weekends = true
+//! time_zone = "Europe/Paris"
+//!
 //! [cost]
 //! price_vcpu_hour = 0.04048
 //! price_gb_hour = 0.004445
@@ -179,6 +185,66 @@ pub struct FileConfig {
     /// The durable work queue between the receiver and the workers.
     #[serde(default)]
     pub queue: QueueSection,
+    /// When idle environments are put to sleep (scaled to zero).
+    #[serde(default)]
+    pub sleep: SleepSection,
+}
+
+/// `[sleep]`: a sweep scales idle environments to zero (see the README's
+/// "Sleep and wake"). Without any key, nothing sleeps.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SleepSection {
+    /// Asleep after this long without activity on the PR (`8h`, `1d`).
+    pub after_idle: Option<String>,
+    /// Asleep every day between these local times (`20:00-07:00`).
+    pub quiet_hours: Option<String>,
+    /// Asleep on Saturdays and Sundays (local time).
+    #[serde(default)]
+    pub weekends: bool,
+    /// The IANA time zone of `quiet_hours` and `weekends` (default `UTC`).
+    pub time_zone: Option<String>,
+}
+
+impl SleepSection {
+    /// The schedule, or `None` when nothing would ever sleep.
+    pub fn schedule(&self) -> Result<Option<showtime_core::schedule::SleepSchedule>, ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Value {
+            name: format!("[sleep] {key}"),
+            message,
+        };
+        let after_idle = match &self.after_idle {
+            None => None,
+            Some(text) => {
+                let d = crate::view::parse_duration(text).map_err(|m| bad("after_idle", m))?;
+                let d = chrono::Duration::from_std(d)
+                    .map_err(|_| bad("after_idle", format!("`{text}` is too long")))?;
+                (!d.is_zero()).then_some(d)
+            }
+        };
+        let quiet_hours = self
+            .quiet_hours
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e: showtime_core::Error| bad("quiet_hours", e.to_string()))?;
+        let time_zone = self
+            .time_zone
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e: showtime_core::Error| bad("time_zone", e.to_string()))?
+            .unwrap_or_default();
+        if after_idle.is_none() && quiet_hours.is_none() && !self.weekends {
+            return Ok(None);
+        }
+        Ok(Some(showtime_core::schedule::SleepSchedule {
+            after_idle,
+            quiet_hours,
+            weekends: self.weekends,
+            time_zone,
+        }))
+    }
 }
 
 /// `[queue]`: with an SQS FIFO queue, `showtime-webhook` only receives
@@ -583,6 +649,7 @@ pub fn policy(file: &FileConfig) -> Result<Policy, ConfigError> {
             .map_err(|_| bad(format!("`{text}` is too long")))?;
         policy.expiry_warning = (!warning.is_zero()).then_some(warning);
     }
+    policy.sleep = file.sleep.schedule()?;
     Ok(policy)
 }
 
@@ -628,6 +695,31 @@ mod tests {
         assert_eq!(file.ecs.cluster.as_deref(), Some("superset-ci"));
         assert_eq!(file.local.ready_timeout_secs, Some(30));
         policy(&file).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn the_sleep_schedule_is_read_and_checked() {
+        let file = parse(
+            "[sleep]\nafter_idle = \"8h\"\nquiet_hours = \"20:00-07:00\"\n\
+             weekends = true\ntime_zone = \"Europe/Paris\"\n",
+        )
+        .unwrap();
+        let schedule = policy(&file).unwrap().sleep.unwrap();
+        assert_eq!(schedule.after_idle, Some(chrono::Duration::hours(8)));
+        assert_eq!(schedule.time_zone.name(), "Europe/Paris");
+        assert!(schedule.weekends);
+        assert!(policy(&parse("").unwrap()).unwrap().sleep.is_none());
+        for (text, key) in [
+            (
+                "[sleep]\ntime_zone = \"Mars/Olympus\"\nweekends = true\n",
+                "time_zone",
+            ),
+            ("[sleep]\nquiet_hours = \"8pm-7am\"\n", "quiet_hours"),
+            ("[sleep]\nafter_idle = \"soon\"\n", "after_idle"),
+        ] {
+            let err = policy(&parse(text).unwrap()).unwrap_err().to_string();
+            assert!(err.contains(&format!("[sleep] {key}")), "{err}");
+        }
     }
 
     #[test]

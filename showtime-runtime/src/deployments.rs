@@ -91,6 +91,20 @@ impl Backend for RecordedBackend {
         self.inner.apply_config(id, config).await
     }
 
+    fn can_sleep(&self) -> bool {
+        self.inner.can_sleep()
+    }
+
+    async fn sleep(&self, id: &EnvId) -> Result<(), PortError> {
+        self.inner.sleep(id).await
+    }
+
+    // The `wait_ready` that follows a wake records the deployment ready
+    // again, as after a deploy.
+    async fn wake(&self, id: &EnvId) -> Result<(), PortError> {
+        self.inner.wake(id).await
+    }
+
     async fn destroy(&self, id: &EnvId) -> Result<(), PortError> {
         let result = self.inner.destroy(id).await;
         if result.is_ok() {

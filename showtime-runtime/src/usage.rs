@@ -1,8 +1,9 @@
 //! Usage and cost: environment-hours and estimated dollars, from the audit
 //! trail and what the backend runs now.
 //!
-//! The trail says when each environment was deployed, resized and destroyed
-//! ([`Change`]); the backend's listing adds what still runs (and
+//! The trail says when each environment was deployed, resized, put to sleep,
+//! woken and destroyed ([`Change`]); only awake hours count (a sleeping
+//! environment runs nothing); the backend's listing adds what still runs (and
 //! environments older than the trail, from their tags). [`stretches`] turns
 //! both into stretches of one environment at one size; [`report`] sums them
 //! by requester, PR or size over a window, priced with [`Costs`]; [`budget`]
@@ -17,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use serde::Serialize;
 use showtime_core::SizeName;
-use showtime_core::ports::EnvInfo;
+use showtime_core::ports::{EnvInfo, Health};
 
 use crate::audit::{Change, Record};
 use crate::cost::Costs;
@@ -59,6 +60,8 @@ fn hours_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
 /// `running` environments describe, up to `now`.
 pub fn stretches(records: &[Record], running: &[EnvInfo], now: DateTime<Utc>) -> Vec<Stretch> {
     let mut open: BTreeMap<String, (Stretch, DateTime<Utc>)> = BTreeMap::new();
+    // Environments asleep: what their next stretch will be, once woken.
+    let mut asleep: BTreeMap<String, Stretch> = BTreeMap::new();
     let mut done = Vec::new();
     for record in records.iter().filter(|r| r.ok) {
         let (Some(env), Some(change), Some(pr)) = (&record.environment, record.change, record.pr)
@@ -68,6 +71,13 @@ pub fn stretches(records: &[Record], running: &[EnvInfo], now: DateTime<Utc>) ->
         let size = record.size.as_deref().and_then(|s| s.parse().ok());
         match change {
             Change::Deployed => {
+                // A deploy of a sleeping environment starts it again.
+                if let Some(mut stretch) = asleep.remove(env) {
+                    stretch.from = record.at;
+                    stretch.to = record.at;
+                    open.insert(env.clone(), (stretch, record.at));
+                    continue;
+                }
                 // A deploy of what runs already (a crash's retry) changes
                 // nothing.
                 open.entry(env.clone()).or_insert_with(|| {
@@ -83,6 +93,11 @@ pub fn stretches(records: &[Record], running: &[EnvInfo], now: DateTime<Utc>) ->
                 });
             }
             Change::Configured => {
+                // A resize while asleep applies from the wake on.
+                if let Some(stretch) = asleep.get_mut(env) {
+                    stretch.size = size;
+                    continue;
+                }
                 if let Some((stretch, last)) = open.get_mut(env) {
                     *last = record.at;
                     if stretch.size != size {
@@ -95,15 +110,41 @@ pub fn stretches(records: &[Record], running: &[EnvInfo], now: DateTime<Utc>) ->
                 }
             }
             Change::Destroyed => {
+                asleep.remove(env);
                 if let Some((mut stretch, _)) = open.remove(env) {
                     stretch.to = record.at;
                     done.push(stretch);
+                }
+            }
+            Change::Slept => {
+                if let Some((mut stretch, _)) = open.remove(env) {
+                    stretch.to = record.at;
+                    done.push(stretch.clone());
+                    asleep.insert(env.clone(), stretch);
+                }
+            }
+            Change::Woke => {
+                if let Some(mut stretch) = asleep.remove(env) {
+                    stretch.from = record.at;
+                    stretch.to = record.at;
+                    open.insert(env.clone(), (stretch, record.at));
                 }
             }
         }
     }
     for info in running {
         let name = info.id.name();
+        if info.health == Health::Asleep {
+            // Asleep now: what the trail counted up to its sleep stands,
+            // and nothing since (one the trail never saw sleep is counted
+            // to its last record, erring low).
+            asleep.remove(&name);
+            if let Some((mut stretch, last)) = open.remove(&name) {
+                stretch.to = last;
+                done.push(stretch);
+            }
+            continue;
+        }
         match open.remove(&name) {
             Some((mut stretch, _)) => {
                 stretch.to = now;
@@ -360,8 +401,10 @@ pub fn budget(
     .single()
     .unwrap_or(now + Duration::days(31));
     let so_far = report(stretches, costs, GroupBy::Pr, start, now).total.usd;
+    // What sleeps now costs nothing until someone wakes it.
     let per_hour: f64 = running
         .iter()
+        .filter(|env| env.health != Health::Asleep)
         .filter_map(|env| {
             let size = env
                 .config
@@ -524,6 +567,54 @@ mod tests {
                 ..Default::default()
             },
         }
+    }
+
+    #[test]
+    fn only_awake_hours_count() {
+        let records = [
+            record(0, "pr-1-aaaaaaa", Change::Deployed, None, "alice"),
+            record(8, "pr-1-aaaaaaa", Change::Slept, None, "alice"),
+            record(20, "pr-1-aaaaaaa", Change::Woke, None, "alice"),
+            record(22, "pr-1-aaaaaaa", Change::Destroyed, None, "alice"),
+            // Asleep from 4 until destroyed at 30: 4 hours.
+            record(0, "pr-2-bbbbbbb", Change::Deployed, None, "bob"),
+            record(4, "pr-2-bbbbbbb", Change::Slept, None, "bob"),
+            record(30, "pr-2-bbbbbbb", Change::Destroyed, None, "bob"),
+            // Asleep since 10 and listed asleep now: 10 hours.
+            record(0, "pr-3-ccccccc", Change::Deployed, None, "carol"),
+            record(10, "pr-3-ccccccc", Change::Slept, None, "carol"),
+            // Woken at 30 and running now: 1 + (40 - 30) hours.
+            record(0, "pr-4-ddddddd", Change::Deployed, None, "dave"),
+            record(1, "pr-4-ddddddd", Change::Slept, None, "dave"),
+            record(30, "pr-4-ddddddd", Change::Woke, None, "dave"),
+        ];
+        let mut sleeping = running("pr-3-ccccccc", 0, None);
+        sleeping.health = Health::Asleep;
+        let live = [sleeping, running("pr-4-ddddddd", 0, None)];
+        let now = at(40);
+        let mut hours: BTreeMap<String, f64> = BTreeMap::new();
+        for s in stretches(&records, &live, now) {
+            *hours.entry(s.env.clone()).or_default() += s.hours_within(at(-100), now);
+        }
+        let hours: Vec<(&str, f64)> = hours.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(
+            hours,
+            [
+                ("pr-1-aaaaaaa", 10.0),
+                ("pr-2-bbbbbbb", 4.0),
+                ("pr-3-ccccccc", 10.0),
+                ("pr-4-ddddddd", 11.0),
+            ]
+        );
+        let costs = Costs::default();
+        let r = report(
+            &stretches(&records, &live, now),
+            &costs,
+            GroupBy::Pr,
+            at(-100),
+            now,
+        );
+        assert_eq!(r.total.hours, 35.0);
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub fn plan_json(plan: &Plan) -> Value {
 pub fn env_json(env: &EnvInfo) -> Value {
     let reason = match &env.health {
         Health::Failed { reason } => Some(reason.as_str()),
-        Health::Starting | Health::Healthy => None,
+        Health::Starting | Health::Healthy | Health::Asleep => None,
     };
     json!({
         "name": env.id.name(),
@@ -41,12 +41,13 @@ pub fn env_json(env: &EnvInfo) -> Value {
     })
 }
 
-/// The word for a health: `starting`, `healthy` or `failed`.
+/// The word for a health: `starting`, `healthy`, `failed` or `asleep`.
 pub fn health_name(health: &Health) -> &'static str {
     match health {
         Health::Starting => "starting",
         Health::Healthy => "healthy",
         Health::Failed { .. } => "failed",
+        Health::Asleep => "asleep",
     }
 }
 
@@ -59,6 +60,7 @@ pub fn sweep_json(report: &SweepReport) -> Value {
             "plans": plans.iter().map(plan_json).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "destroyed": destroyed(report),
+        "slept": slept(report),
         "orphans": report.orphans.iter().map(|id| id.name()).collect::<Vec<_>>(),
         "young_orphans": report.young_orphans.iter().map(|id| id.name()).collect::<Vec<_>>(),
         "deleted_labels": report.deleted_labels,
@@ -84,7 +86,23 @@ fn destroyed(report: &SweepReport) -> Vec<Value> {
     out
 }
 
-/// A sweep report for people: what was destroyed, kept, and why.
+/// Every environment the sweep put to sleep (or would), with why.
+fn slept(report: &SweepReport) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (pr, plans) in &report.prs {
+        for plan in plans {
+            for step in &plan.steps {
+                if let Step::Sleep(id) = step {
+                    out.push(json!({"pr": pr, "environment": id.name(), "reason": plan.reason}));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A sweep report for people: what was destroyed, put to sleep, kept, and
+/// why.
 pub fn sweep_text(report: &SweepReport) -> String {
     let verb = if report.dry_run {
         "would destroy"
@@ -101,11 +119,26 @@ pub fn sweep_text(report: &SweepReport) -> String {
             text("reason")
         ));
     }
+    let sleep_verb = if report.dry_run {
+        "would put to sleep"
+    } else {
+        "put to sleep"
+    };
+    for d in slept(report) {
+        let text = |key: &str| d[key].as_str().unwrap_or_default().to_owned();
+        lines.push(format!(
+            "{sleep_verb} {} (PR #{}): {}",
+            text("environment"),
+            text("pr"),
+            text("reason")
+        ));
+    }
     for (pr, plans) in &report.prs {
-        if plans
-            .iter()
-            .all(|p| !p.steps.iter().any(|s| matches!(s, Step::Destroy(_))))
-        {
+        if plans.iter().all(|p| {
+            !p.steps
+                .iter()
+                .any(|s| matches!(s, Step::Destroy(_) | Step::Sleep(_)))
+        }) {
             let reason = plans.first().map_or("nothing to do", |p| p.reason.as_str());
             lines.push(format!("kept PR #{pr}: {reason}"));
         }

@@ -245,6 +245,8 @@ fn decode_login(text: &str) -> Option<Login> {
 fn env_info(service: &Service) -> Option<EnvInfo> {
     let id = EcsBackend::parse_service_name(service.service_name()?)?;
     let health = match rollout(service) {
+        // Scaled to zero on purpose (ACTIVE, no task wanted): asleep.
+        _ if service.desired_count() == 0 => Health::Asleep,
         Rollout::Ready => Health::Healthy,
         Rollout::Failed(reason) => Health::Failed { reason },
         Rollout::Pending(_) => Health::Starting,

@@ -19,6 +19,7 @@
 //! | `wait_ready` | DescribeServices × polls until the rollout completes, then ListTasks, DescribeTasks, ec2:DescribeNetworkInterfaces for a public address (again per poll until the task has an address) = 4 at best, 3 with private addresses |
 //! | `apply_config` | DescribeServices, DescribeTaskDefinition, RegisterTaskDefinition, UpdateService, TagResource (the configuration's tag; +1 UntagResource when it shrank out of a continuation tag), then `wait_ready` = 9 at best |
 //! | `destroy` | DescribeServices, DeleteService, ListTaskDefinitions, DeregisterTaskDefinition × revisions, ecr:BatchDeleteImage = 5 with one revision |
+//! | `sleep` / `wake` | DescribeServices, UpdateService (desiredCount 0 / 1) = 2 (1 when already so); a wake then `wait_ready` |
 //! | `list` | ListServices × ⌈N/100⌉, DescribeServices × ⌈M/10⌉, M being the services whose *name* is Showtime's |
 
 mod deploy;
@@ -339,6 +340,24 @@ impl Backend for EcsBackend {
     /// service that is not Showtime's is refused untouched.
     async fn destroy(&self, id: &EnvId) -> Result<(), PortError> {
         self.remove(id).await.map_err(PortError::from)
+    }
+
+    fn can_sleep(&self) -> bool {
+        true
+    }
+
+    /// `UpdateService desiredCount=0` (after DescribeServices: 2 calls, 1
+    /// when it already sleeps): the service, its task definition and its
+    /// tags stay, and no task runs or costs. Listed as asleep.
+    async fn sleep(&self, id: &EnvId) -> Result<(), PortError> {
+        self.scale(id, 0).await.map_err(PortError::from)
+    }
+
+    /// `UpdateService desiredCount=1` (after DescribeServices: 2 calls);
+    /// the new task gets a new address, which `wait_ready` finds as after
+    /// a deploy.
+    async fn wake(&self, id: &EnvId) -> Result<(), PortError> {
+        self.scale(id, 1).await.map_err(PortError::from)
     }
 
     /// Showtime's services in the cluster (optionally of one PR), with the

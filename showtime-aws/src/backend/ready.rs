@@ -40,6 +40,11 @@ impl EcsBackend {
         // 1. The rollout.
         let service = loop {
             let service = self.managed_service(id).await?;
+            if service.desired_count() == 0 {
+                return Err(AwsError::Asleep {
+                    service: name.clone(),
+                });
+            }
             match rollout(&service) {
                 Rollout::Ready => break service,
                 Rollout::Failed(reason) => {
@@ -261,5 +266,28 @@ pub(super) fn rollout(service: &Service) -> Rollout {
             primary.pending_count(),
             state.map(|s| s.as_str()).unwrap_or("in progress")
         ))
+    }
+}
+
+impl EcsBackend {
+    /// Sleep or wake: the service's desired count set to `desired` (0 or
+    /// 1), when it is not already; see
+    /// [`Backend::sleep`](showtime_core::ports::Backend::sleep).
+    pub(super) async fn scale(&self, id: &EnvId, desired: i32) -> Result<(), AwsError> {
+        let service = self.managed_service(id).await?;
+        if service.desired_count() == desired {
+            return Ok(());
+        }
+        self.ecs
+            .update_service()
+            .cluster(&self.settings.cluster)
+            .service(Self::service_name(id))
+            .desired_count(desired)
+            .send()
+            .await
+            .map_err(|e| self.sdk("ecs:UpdateService", e))?;
+        let what = if desired == 0 { "asleep" } else { "waking" };
+        self.progress(id, format!("desired count {desired}: {what}"));
+        Ok(())
     }
 }

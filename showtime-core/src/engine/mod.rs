@@ -150,16 +150,22 @@ pub enum ChangeKind {
     Configured,
     /// Destroyed: it costs nothing from now on.
     Destroyed,
+    /// Put to sleep (scaled to zero): it costs nothing until it wakes.
+    Slept,
+    /// Woken from sleep: it runs (and costs) again from now on.
+    Woke,
 }
 
 impl EnvChange {
-    /// The change `step` makes, if it is a deploy, a configuration change
-    /// or a destroy.
+    /// The change `step` makes, if it is a deploy, a configuration change,
+    /// a destroy, a sleep or a wake.
     pub fn of(step: &Step) -> Option<EnvChange> {
         let (env, kind, size) = match step {
             Step::Deploy(d) => (&d.env, ChangeKind::Deployed, d.config.size.clone()),
             Step::ApplyConfig(env, config) => (env, ChangeKind::Configured, config.size.clone()),
             Step::Destroy(env) => (env, ChangeKind::Destroyed, None),
+            Step::Sleep(env) => (env, ChangeKind::Slept, None),
+            Step::Wake(env) => (env, ChangeKind::Woke, None),
             _ => return None,
         };
         Some(EnvChange {
@@ -267,8 +273,13 @@ pub struct Engine {
 
 impl Engine {
     /// An engine over `ports` following `policy`.
-    pub fn new(ports: Ports, policy: Policy) -> Self {
+    pub fn new(ports: Ports, mut policy: Policy) -> Self {
         let seed = ports.clock.now().timestamp_subsec_nanos();
+        // A schedule the backend cannot keep is no schedule: the planner
+        // never plans a sleep it would fail.
+        if !ports.backend.can_sleep() {
+            policy.sleep = None;
+        }
         Engine {
             ports,
             policy,

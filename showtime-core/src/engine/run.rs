@@ -240,6 +240,8 @@ impl<'a> Run<'a> {
                     .await
             }
             Step::Destroy(env) => engine.retry(|| ports.backend.destroy(env)).await,
+            Step::Sleep(env) => engine.retry(|| ports.backend.sleep(env)).await,
+            Step::Wake(env) => engine.retry(|| ports.backend.wake(env)).await,
             Step::Labels(_) | Step::Intent(_) | Step::Comment(_) | Step::Notify(_) => Ok(()),
         }
     }

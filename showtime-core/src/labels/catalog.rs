@@ -18,6 +18,8 @@ const RED: &str = "dc3545";
 const ORANGE: &str = "fd7e14";
 /// Grey: going away.
 const GREY: &str = "6c757d";
+/// Blue: asleep (scaled to zero).
+const BLUE: &str = "1d76db";
 /// Pale yellow: facts about an environment.
 const PALE: &str = "FFF9C4";
 /// Light orange: lifetime and freezing.
@@ -34,6 +36,7 @@ pub fn status_color(status: Status) -> &'static str {
         Status::Updating | Status::Configuring => ORANGE,
         Status::Destroying => GREY,
         Status::Failed => RED,
+        Status::Sleeping => BLUE,
     }
 }
 
@@ -175,6 +178,12 @@ const REFERENCE: &[ReferenceEntry] = &[
         Some("🎪 <sha7> 🚦 failed"),
         "Status: a step failed; the reason is in the PR comment",
         RED,
+    ),
+    row(
+        "🎪 🚦 sleeping",
+        Some("🎪 <sha7> 🚦 sleeping"),
+        "Status: scaled to zero while idle; `/circus wake` or a new commit wakes it",
+        BLUE,
     ),
     row(
         "🎪 📅 <YYYY-MM-DDTHH-MM>",

@@ -21,7 +21,7 @@ impl Planner<'_> {
         let active = self.labels().active.as_ref()?;
         let serving = matches!(
             self.status_of(active),
-            Some(Status::Running | Status::Updating | Status::Configuring)
+            Some(Status::Running | Status::Updating | Status::Configuring | Status::Sleeping)
         );
         if !serving {
             return None;

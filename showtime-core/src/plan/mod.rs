@@ -31,6 +31,7 @@ mod failure;
 mod ops;
 mod repair;
 mod requests;
+mod sleep;
 mod sweep;
 mod teardown;
 mod types;
@@ -207,6 +208,10 @@ impl Planner<'_> {
         // A sweep warns, once per expiry time, of an expiry drawing near.
         if let Some(warning) = self.expiry_warning() {
             return warning;
+        }
+        // A sweep puts an idle environment to sleep, per the schedule.
+        if let Some(sleep) = self.sleep_due() {
+            return sleep;
         }
 
         // A frozen PR ignores new commits, whoever pushed them.

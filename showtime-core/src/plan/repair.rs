@@ -83,13 +83,32 @@ impl Planner<'_> {
                     Health::Healthy => Status::Running,
                     Health::Starting => Status::Deploying,
                     Health::Failed { .. } => Status::Failed,
+                    Health::Asleep => Status::Sleeping,
                 };
                 ops.push(LabelOp::Status(a.clone(), status));
                 reasons.push("status restored");
             }
-            if labelled.and_then(|e| e.address).is_none() && env.address.is_some() {
+            // A sleeping one has no address; its wake is repaired below.
+            let asleep = labelled.and_then(|e| e.status) == Some(Status::Sleeping);
+            if labelled.and_then(|e| e.address).is_none() && env.address.is_some() && !asleep {
                 ops.push(LabelOp::Address(a.clone(), env.address));
                 reasons.push("address restored");
+            }
+        }
+
+        // Asleep or awake where the labels say otherwise.
+        if let Some(a) = active.clone() {
+            let before = ops.len();
+            let await_wake = self.repair_sleep(&a, &mut ops);
+            if !await_wake.is_empty() {
+                if !ops.is_empty() {
+                    steps.push(Step::Labels(ops));
+                }
+                steps.extend(await_wake);
+                return act("woken: await ready", steps, Next::Requeue);
+            }
+            if ops.len() > before {
+                reasons.push("sleep state restored");
             }
         }
 
@@ -131,6 +150,17 @@ impl Planner<'_> {
                 }
                 Some(Health::Failed { reason }) => {
                     return self.fail(&building, reason, ops);
+                }
+                Some(Health::Asleep) => {
+                    // Nothing puts a build to sleep; one found asleep is
+                    // woken and awaited like one that is starting.
+                    if !ops.is_empty() {
+                        steps.push(Step::Labels(ops));
+                    }
+                    let id = self.id(&building);
+                    steps.push(Step::Wake(id.clone()));
+                    steps.push(Step::AwaitReady(id));
+                    return act("starting: wake and await ready", steps, Next::Requeue);
                 }
                 None if self.status_of(&building) == Some(Status::Failed) => {
                     ops.push(LabelOp::Building(None));

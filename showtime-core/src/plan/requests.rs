@@ -21,6 +21,7 @@ pub(super) struct Requests {
     pub(super) ttl: Option<TtlRequest>,
     pub(super) status: bool,
     pub(super) help: bool,
+    pub(super) wake: bool,
     /// Trigger labels to remove once the requests are handled or refused.
     pub(super) consumed: Vec<Trigger>,
 }
@@ -37,7 +38,7 @@ impl Requests {
     /// too, so it needs no permission look-up.
     pub(super) fn only_looks(&self) -> bool {
         (self.status || self.help)
-            && !(self.start || self.stop || self.sync)
+            && !(self.start || self.stop || self.sync || self.wake)
             && self.conf.is_empty()
             && self.ttl.is_none()
             && self.consumed.is_empty()
@@ -51,6 +52,7 @@ impl Requests {
             || self.ttl.is_some()
             || self.status
             || self.help
+            || self.wake
     }
 }
 
@@ -76,6 +78,7 @@ impl Planner<'_> {
                 SlashCommand::KeepAlive => r.ttl = Some(TtlRequest::KeepAlive),
                 SlashCommand::Status => r.status = true,
                 SlashCommand::Help => r.help = true,
+                SlashCommand::Wake => r.wake = true,
                 SlashCommand::Enable(name) => r.conf.push(ConfCommand::Enable(name.clone())),
                 SlashCommand::Disable(name) => r.conf.push(ConfCommand::Disable(name.clone())),
                 SlashCommand::Debug(on) => r.conf.push(ConfCommand::Debug(*on)),
@@ -224,6 +227,9 @@ impl Planner<'_> {
         }
         if let Some(ttl) = requests.ttl {
             return self.set_ttl(ttl, requests);
+        }
+        if requests.wake && !(requests.start || requests.sync) {
+            return self.wake(requests);
         }
         if requests.start || requests.sync {
             if let Some(need) = self.need_backend() {

@@ -284,6 +284,12 @@ pub enum Step {
     ApplyConfig(EnvId, Config),
     /// Destroy an environment.
     Destroy(EnvId),
+    /// Scale an environment to zero ([`Backend::sleep`](crate::ports::Backend::sleep)).
+    Sleep(EnvId),
+    /// Start a sleeping environment again
+    /// ([`Backend::wake`](crate::ports::Backend::wake)); a
+    /// [`Step::AwaitReady`] follows.
+    Wake(EnvId),
     /// Update the sticky status comment, with a message for this event.
     Comment(String),
     /// Tell the notifier.
@@ -298,7 +304,9 @@ impl Step {
             Step::Build { env, .. }
             | Step::AwaitReady(env)
             | Step::ApplyConfig(env, _)
-            | Step::Destroy(env) => Some(env),
+            | Step::Destroy(env)
+            | Step::Sleep(env)
+            | Step::Wake(env) => Some(env),
             Step::Deploy(d) => Some(&d.env),
             Step::Labels(_) | Step::Intent(_) | Step::Comment(_) | Step::Notify(_) => None,
         }
@@ -321,6 +329,8 @@ impl fmt::Display for Step {
             Step::AwaitReady(env) => write!(f, "await {env} ready"),
             Step::ApplyConfig(env, _) => write!(f, "apply configuration to {env}"),
             Step::Destroy(env) => write!(f, "destroy {env}"),
+            Step::Sleep(env) => write!(f, "put {env} to sleep"),
+            Step::Wake(env) => write!(f, "wake {env}"),
             Step::Comment(message) => write!(f, "status comment: {message}"),
             Step::Notify(text) => write!(f, "notify: {text}"),
         }

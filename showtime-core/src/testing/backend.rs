@@ -80,6 +80,11 @@ impl Backend for MemoryBackend {
         state.next_ip = state.next_ip.wrapping_add(1);
         let ip = state.next_ip;
         let env = state.envs.get_mut(id).ok_or_else(|| missing(id))?;
+        if env.health == Health::Asleep {
+            return Err(PortError::permanent(format!(
+                "{id} is asleep: wake it first"
+            )));
+        }
         if unhealthy {
             env.health = Health::Failed {
                 reason: "health check failed".to_owned(),
@@ -98,6 +103,28 @@ impl Backend for MemoryBackend {
         let mut state = lock(&self.state);
         let env = state.envs.get_mut(id).ok_or_else(|| missing(id))?;
         env.config = config.clone();
+        Ok(())
+    }
+
+    fn can_sleep(&self) -> bool {
+        true
+    }
+
+    async fn sleep(&self, id: &EnvId) -> Result<(), PortError> {
+        let mut state = lock(&self.state);
+        let env = state.envs.get_mut(id).ok_or_else(|| missing(id))?;
+        env.health = Health::Asleep;
+        // A process stopped has no address; waking gives it one again.
+        env.address = None;
+        Ok(())
+    }
+
+    async fn wake(&self, id: &EnvId) -> Result<(), PortError> {
+        let mut state = lock(&self.state);
+        let env = state.envs.get_mut(id).ok_or_else(|| missing(id))?;
+        if env.health == Health::Asleep {
+            env.health = Health::Starting;
+        }
         Ok(())
     }
 

@@ -238,6 +238,20 @@ impl<B: Backend> Backend for FaultyBackend<B> {
         self.inner.apply_config(id, config).await
     }
 
+    fn can_sleep(&self) -> bool {
+        self.inner.can_sleep()
+    }
+
+    async fn sleep(&self, id: &EnvId) -> Result<(), PortError> {
+        self.enter("sleep", "backend.sleep").await?;
+        self.inner.sleep(id).await
+    }
+
+    async fn wake(&self, id: &EnvId) -> Result<(), PortError> {
+        self.enter("wake", "backend.wake").await?;
+        self.inner.wake(id).await
+    }
+
     async fn destroy(&self, id: &EnvId) -> Result<(), PortError> {
         self.enter("destroy", "backend.destroy").await?;
         self.inner.destroy(id).await

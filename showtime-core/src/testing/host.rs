@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use crate::labels::is_showtime_label;
-use crate::ports::{CommentAt, Permission, PortError, PrHost, PullRequest};
+use crate::ports::{Clock, CommentAt, Permission, PortError, PrHost, PullRequest};
 use crate::{CommentId, Login, PrNumber, Team};
 
 use super::faults::{Counter, Faults};
@@ -39,6 +39,9 @@ pub struct MemoryHost {
     state: Mutex<HostState>,
     faults: Arc<Faults>,
     counts: Counter,
+    /// When set, every change to a PR (labels, comments) stamps its
+    /// `updated_at`, as GitHub does.
+    clock: Mutex<Option<Arc<dyn Clock>>>,
 }
 
 impl MemoryHost {
@@ -48,12 +51,32 @@ impl MemoryHost {
             state: Mutex::new(HostState::default()),
             faults,
             counts: Counter::default(),
+            clock: Mutex::new(None),
+        }
+    }
+
+    /// Stamps each PR's `updated_at` with `clock` whenever it changes (a
+    /// [`World`](super::World)'s host follows the world's clock).
+    pub fn follow_clock(&self, clock: Arc<dyn Clock>) {
+        *lock(&self.clock) = Some(clock);
+    }
+
+    fn touch(&self, state: &mut HostState, pr: PrNumber) {
+        let now = lock(&self.clock).as_ref().map(|c| c.now());
+        if let (Some(now), Some(p)) = (now, state.prs.get_mut(&pr)) {
+            p.updated_at = Some(now);
         }
     }
 
     /// Adds or replaces a PR.
     pub fn put_pr(&self, pr: PullRequest) {
-        lock(&self.state).prs.insert(pr.number, pr);
+        let number = pr.number;
+        let mut state = lock(&self.state);
+        let fresh = pr.updated_at.is_none();
+        state.prs.insert(number, pr);
+        if fresh {
+            self.touch(&mut state, number);
+        }
     }
 
     /// The PR as stored.
@@ -79,8 +102,13 @@ impl MemoryHost {
     }
 
     /// Changes a PR as a person would (outside Showtime, uncounted).
+    ///
+    /// The edit counts as activity: `updated_at` is stamped first (when
+    /// the host follows a clock), so the edit may still set it.
     pub fn edit_pr(&self, pr: PrNumber, edit: impl FnOnce(&mut PullRequest)) {
-        if let Some(p) = lock(&self.state).prs.get_mut(&pr) {
+        let mut state = lock(&self.state);
+        self.touch(&mut state, pr);
+        if let Some(p) = state.prs.get_mut(&pr) {
             edit(p);
         }
     }
@@ -211,6 +239,7 @@ impl PrHost for MemoryHost {
             }
             new_definitions.push(label.clone());
         }
+        self.touch(&mut state, pr);
         for label in new_definitions {
             state.definitions.entry(label.to_lowercase()).or_insert((
                 label,
@@ -228,6 +257,7 @@ impl PrHost for MemoryHost {
             p.labels
                 .retain(|l| l.to_lowercase() != label.to_lowercase());
         }
+        self.touch(&mut state, pr);
         Ok(())
     }
 
@@ -257,6 +287,7 @@ impl PrHost for MemoryHost {
     ) -> Result<CommentId, PortError> {
         self.enter("upsert_comment").await?;
         let mut state = lock(&self.state);
+        self.touch(&mut state, pr);
         let comments = state.comments.entry(pr).or_default();
         let found = match at {
             CommentAt::Id(id) => comments

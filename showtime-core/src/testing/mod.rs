@@ -121,8 +121,10 @@ impl<B: Backend + 'static> World<B> {
     pub fn with_backend(backend: B) -> Self {
         let faults = Arc::new(Faults::default());
         let clock = Arc::new(ManualClock::new(start()));
+        let host = Arc::new(MemoryHost::new(faults.clone()));
+        host.follow_clock(clock.clone());
         World {
-            host: Arc::new(MemoryHost::new(faults.clone())),
+            host,
             backend: Arc::new(FaultyBackend::new(backend, faults.clone())),
             builder: Arc::new(MemoryBuilder::new(faults.clone())),
             notifier: Arc::new(MemoryNotifier::default()),
@@ -163,6 +165,7 @@ impl<B: Backend + 'static> World<B> {
             body: String::new(),
             labels: labels.iter().map(|l| (*l).to_owned()).collect(),
             comments: None,
+            updated_at: None,
         };
         let number = pr.number;
         self.host.put_pr(pr);

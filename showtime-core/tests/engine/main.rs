@@ -8,6 +8,7 @@ mod backends;
 mod concurrency;
 mod crash;
 mod lifecycle;
+mod sleep;
 mod sweep;
 mod teams;
 

@@ -13,6 +13,7 @@ mod expiry;
 mod failure;
 mod refusals;
 mod repair;
+mod sleep;
 mod stop;
 mod sweep;
 mod teams;
@@ -69,6 +70,7 @@ fn pr(head: &str) -> PullRequest {
         body: String::new(),
         labels: Vec::new(),
         comments: None,
+        updated_at: None,
     }
 }
 
@@ -289,6 +291,8 @@ fn has_cloud_steps(plan: &Plan) -> bool {
                 | Step::AwaitReady(_)
                 | Step::ApplyConfig(..)
                 | Step::Destroy(_)
+                | Step::Sleep(_)
+                | Step::Wake(_)
         )
     })
 }

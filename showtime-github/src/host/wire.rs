@@ -57,6 +57,10 @@ pub(super) struct WirePull {
     /// How many comments the PR has: in a read of one PR, not in listings.
     #[serde(default)]
     comments: Option<u32>,
+    /// When anything last happened on the PR (RFC 3339), in reads and
+    /// listings alike.
+    #[serde(default)]
+    updated_at: Option<String>,
 }
 
 /// A deployment (`POST …/deployments`, each item of `GET …/deployments`).
@@ -120,6 +124,13 @@ pub(super) fn to_pull_request(wire: WirePull) -> Result<PullRequest, PortError> 
         body: wire.body.unwrap_or_default(),
         labels: wire.labels.into_iter().map(|l| l.name).collect(),
         comments: wire.comments,
+        // A time that does not parse is treated as unknown: the sleep
+        // schedule then counts from the environment's creation instead.
+        updated_at: wire
+            .updated_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc)),
     })
 }
 

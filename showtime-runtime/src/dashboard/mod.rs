@@ -19,7 +19,7 @@
 //! | `GET /dashboard?requester=&status=&sort=` | the page: a table of every environment (PR, requester, commit, status, address, age, time left, size, flags, estimated cost), filtered and sorted by the query (`sort` = `newest`, `oldest`, `expiry`) |
 //! | `GET /dashboard/data?…` | the same rows as JSON, with an `ETag`; `304` when `If-None-Match` names it |
 //! | `GET /dashboard/app.js`, `/dashboard/app.css` | the embedded script and style sheet |
-//! | `POST /dashboard/action` | a form: `csrf`, `do` = `extend:N`, `destroy:N` or `refresh:N`, `ttl` (for extend); `303` back to the page, which says what happened; `403` without a valid CSRF token or session |
+//! | `POST /dashboard/action` | a form: `csrf`, `do` = `extend:N`, `destroy:N`, `refresh:N` or `wake:N` (a sleeping environment), `ttl` (for extend); `303` back to the page, which says what happened; `403` without a valid CSRF token or session |
 //! | `GET /dashboard/login`, `GET /dashboard/oauth/callback`, `POST /dashboard/logout` | GitHub's OAuth web flow, and signing out |
 //!
 //! With `public = false` the page, its data and the webhook server's

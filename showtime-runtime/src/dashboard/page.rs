@@ -383,9 +383,15 @@ fn row_html(html: &mut String, row: &Row, ctx: &PageContext<'_>) {
         },
     );
     if ctx.viewer.is_some() {
+        // Wake only where there is something asleep to wake.
+        let wake = if row.status == Some(showtime_core::Status::Sleeping) {
+            format!("<button form=a name=do value=wake:{pr}>Wake</button>")
+        } else {
+            String::new()
+        };
         let _ = write!(
             html,
-            "<td><button form=a name=do value=extend:{pr}>Extend</button>\
+            "<td>{wake}<button form=a name=do value=extend:{pr}>Extend</button>\
              <button form=a name=do value=refresh:{pr}>Refresh</button>\
              <button form=a name=do value=destroy:{pr} class=x>Destroy</button>"
         );

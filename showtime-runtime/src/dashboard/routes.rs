@@ -262,6 +262,7 @@ enum Asked {
     Extend(PrNumber, Ttl),
     Destroy(PrNumber),
     Refresh(PrNumber),
+    Wake(PrNumber),
 }
 
 impl Asked {
@@ -275,13 +276,14 @@ impl Asked {
             }
             "destroy" => Some(Asked::Destroy(pr)),
             "refresh" => Some(Asked::Refresh(pr)),
+            "wake" => Some(Asked::Wake(pr)),
             _ => None,
         }
     }
 
     fn pr(&self) -> PrNumber {
         match self {
-            Asked::Extend(pr, _) | Asked::Destroy(pr) | Asked::Refresh(pr) => *pr,
+            Asked::Extend(pr, _) | Asked::Destroy(pr) | Asked::Refresh(pr) | Asked::Wake(pr) => *pr,
         }
     }
 
@@ -290,6 +292,7 @@ impl Asked {
             Asked::Extend(_, ttl) => SlashCommand::Extend(*ttl),
             Asked::Destroy(_) => SlashCommand::Destroy,
             Asked::Refresh(_) => SlashCommand::Refresh,
+            Asked::Wake(_) => SlashCommand::Wake,
         }
     }
 }
@@ -447,6 +450,7 @@ fn result(done: &Done, asked: &Asked) -> (FlashKind, String) {
         Asked::Extend(_, ttl) => format!("PR #{pr}: extended by {ttl}."),
         Asked::Destroy(_) => format!("PR #{pr}: destroyed."),
         Asked::Refresh(_) => format!("PR #{pr}: refreshed to its head commit."),
+        Asked::Wake(_) => format!("PR #{pr}: woken."),
     };
     (FlashKind::Done, text)
 }
@@ -588,6 +592,10 @@ mod tests {
         assert_eq!(
             Asked::read(&fields(&[("do", "destroy:12")])),
             Some(Asked::Destroy(pr))
+        );
+        assert_eq!(
+            Asked::read(&fields(&[("do", "wake:12")])),
+            Some(Asked::Wake(pr))
         );
         for bad in ["destroy:0", "destroy:x", "launch:12", "destroy", ""] {
             assert_eq!(Asked::read(&fields(&[("do", bad)])), None, "{bad}");

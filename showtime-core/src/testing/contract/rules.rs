@@ -24,7 +24,7 @@ macro_rules! ensure {
 }
 
 /// The per-method rules, in the order run.
-pub(super) const RULES: [Rule; 8] = [
+pub(super) const RULES: [Rule; 10] = [
     Rule::Fresh,
     Rule::DeployThenReady,
     Rule::DeployTwice,
@@ -33,6 +33,8 @@ pub(super) const RULES: [Rule; 8] = [
     Rule::Missing,
     Rule::ApplyConfig,
     Rule::ListOnePr,
+    Rule::SleepWake,
+    Rule::SleepMissing,
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +47,8 @@ pub(super) enum Rule {
     Missing,
     ApplyConfig,
     ListOnePr,
+    SleepWake,
+    SleepMissing,
 }
 
 impl Rule {
@@ -62,6 +66,11 @@ impl Rule {
             }
             Rule::ApplyConfig => "apply_config changes the configuration",
             Rule::ListOnePr => "list of one PR shows only its environments",
+            Rule::SleepWake => {
+                "sleep: listed asleep, twice is fine; wake then wait_ready: healthy again \
+                 (or, without can_sleep, sleep and wake refused as Permanent)"
+            }
+            Rule::SleepMissing => "sleep and wake of a missing environment fail and create nothing",
         }
     }
 
@@ -89,6 +98,8 @@ impl Rule {
             Rule::Missing => missing(b, settle).await,
             Rule::ApplyConfig => apply_config(b, settle).await,
             Rule::ListOnePr => list_one_pr(b, settle).await,
+            Rule::SleepWake => sleep_wake(b, settle).await,
+            Rule::SleepMissing => sleep_missing(b, settle).await,
         }
     }
 }
@@ -208,6 +219,77 @@ async fn apply_config<B: Backend>(b: &B, settle: Duration) -> Result<(), String>
     .await?;
     call("wait_ready after apply_config", b.wait_ready(id)).await?;
     Ok(())
+}
+
+async fn sleep_wake<B: Backend>(b: &B, settle: Duration) -> Result<(), String> {
+    let spec = spec(1, SHA_A).config(configured()).build();
+    let id = &spec.id;
+    deploy(b, id, &spec).await?;
+    call("wait_ready after deploy", b.wait_ready(id)).await?;
+    if !b.can_sleep() {
+        for (what, result) in [("sleep", b.sleep(id).await), ("wake", b.wake(id).await)] {
+            ensure!(
+                matches!(result, Err(PortError::Permanent { .. })),
+                "can_sleep says no, so {what} must answer PortError::Permanent, \
+                 but it answered {result:?}"
+            );
+        }
+        return Ok(());
+    }
+    call("sleep", b.sleep(id)).await?;
+    call("a second sleep", b.sleep(id)).await?;
+    let env = eventually(b, Some(id.pr), settle, "it listed asleep", |envs| {
+        find(envs, id)
+            .filter(|e| e.health == Health::Asleep)
+            .cloned()
+    })
+    .await?;
+    ensure!(
+        env.created_at == spec.created_at && env.config == spec.config,
+        "asleep, {id} must keep its creation time and configuration (its TTL still \
+         counts): list gives {} and {:?}",
+        env.created_at,
+        env.config
+    );
+    call("wake", b.wake(id)).await?;
+    let address = call("wait_ready after wake", b.wait_ready(id)).await?;
+    call("a wake of an awake environment", b.wake(id)).await?;
+    let env = eventually(b, Some(id.pr), settle, "it listed healthy again", |envs| {
+        find(envs, id)
+            .filter(|e| e.health == Health::Healthy)
+            .cloned()
+    })
+    .await?;
+    if let Some(listed) = env.address {
+        ensure!(
+            listed == address,
+            "list gives {id} the address {listed}, but wait_ready after wake returned {address}"
+        );
+    }
+    // Asleep is destroyable like anything else (TTL expiry, a closed PR).
+    call("sleep before destroy", b.sleep(id)).await?;
+    call("destroy of a sleeping environment", b.destroy(id)).await?;
+    gone(b, id, settle).await
+}
+
+async fn sleep_missing<B: Backend>(b: &B, settle: Duration) -> Result<(), String> {
+    if !b.can_sleep() {
+        return Ok(());
+    }
+    let id = spec(3, SHA_A).build().id;
+    for (what, result) in [("sleep", b.sleep(&id).await), ("wake", b.wake(&id).await)] {
+        match result {
+            Err(PortError::NotFound { .. } | PortError::Permanent { .. }) => {}
+            Err(other) => {
+                return Err(format!(
+                    "{what} of the missing {id} answered `{other}`; it must be \
+                     PortError::NotFound (or Permanent)"
+                ));
+            }
+            Ok(()) => return Err(format!("{what} of the missing {id} succeeded")),
+        }
+    }
+    gone(b, &id, settle).await
 }
 
 async fn list_one_pr<B: Backend>(b: &B, settle: Duration) -> Result<(), String> {
@@ -356,6 +438,7 @@ pub(super) fn describe(envs: &[EnvInfo]) -> String {
                 Health::Starting => "starting".to_owned(),
                 Health::Healthy => "healthy".to_owned(),
                 Health::Failed { reason } => format!("failed: {reason}"),
+                Health::Asleep => "asleep".to_owned(),
             };
             format!("{} ({health})", e.id)
         })

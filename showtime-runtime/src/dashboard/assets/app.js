@@ -54,7 +54,9 @@
     cell(tr, env.per_hour != null && created !== null
       ? "$" + (env.per_hour * Math.max(0, now - created) / 3600).toFixed(2) : "-");
     if (actions) {
-      var td = cell(tr, button("extend", "Extend", env.pr));
+      var td = cell(tr, "");
+      if (env.status === "sleeping") td.appendChild(button("wake", "Wake", env.pr));
+      td.appendChild(button("extend", "Extend", env.pr));
       td.appendChild(button("refresh", "Refresh", env.pr));
       td.appendChild(button("destroy", "Destroy", env.pr, true));
     }
