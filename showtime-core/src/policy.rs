@@ -92,6 +92,17 @@ pub struct Policy {
     /// environment is about to expire (on the PR's comment and to the
     /// notifier); `None` never warns. Default 2 hours.
     pub expiry_warning: Option<chrono::Duration>,
+    /// How long a serving environment may stay [`Health::Unhealthy`]
+    /// (crashing, failing its health check while the platform retries)
+    /// before it is marked `failed` and redeployed once; one the backend
+    /// lists as [`Health::Failed`] (gone for good) is acted on at once.
+    /// `None` watches nothing: a running environment that dies stays
+    /// `running` on its PR. Default 5 minutes. See
+    /// [self-healing](crate::plan#self-healing).
+    ///
+    /// [`Health::Unhealthy`]: crate::ports::Health::Unhealthy
+    /// [`Health::Failed`]: crate::ports::Health::Failed
+    pub heal_after: Option<chrono::Duration>,
 }
 
 impl Default for Policy {
@@ -112,6 +123,7 @@ impl Default for Policy {
             max_rounds: 6,
             define_labels: false,
             expiry_warning: Some(chrono::Duration::hours(2)),
+            heal_after: Some(chrono::Duration::minutes(5)),
         }
     }
 }

@@ -356,6 +356,7 @@ pub(super) fn describe(envs: &[EnvInfo]) -> String {
                 Health::Starting => "starting".to_owned(),
                 Health::Healthy => "healthy".to_owned(),
                 Health::Failed { reason } => format!("failed: {reason}"),
+                Health::Unhealthy { since, reason } => format!("unhealthy since {since}: {reason}"),
             };
             format!("{} ({health})", e.id)
         })
