@@ -21,6 +21,7 @@
 //! | `destroy` | DescribeServices, DeleteService, ListTaskDefinitions, DeregisterTaskDefinition × revisions, ecr:BatchDeleteImage = 5 with one revision |
 //! | `list` | ListServices × ⌈N/100⌉, DescribeServices × ⌈M/10⌉, M being the services whose *name* is Showtime's |
 
+mod crashes;
 mod deploy;
 mod destroy;
 mod list;
