@@ -104,6 +104,17 @@ pub struct Policy {
     /// `None` (the default) never. Ignored with a backend that cannot
     /// sleep ([`Backend::can_sleep`](crate::ports::Backend::can_sleep)).
     pub sleep: Option<crate::schedule::SleepSchedule>,
+    /// How long a serving environment may stay [`Health::Unhealthy`]
+    /// (crashing, failing its health check while the platform retries)
+    /// before it is marked `failed` and redeployed once; one the backend
+    /// lists as [`Health::Failed`] (gone for good) is acted on at once.
+    /// `None` watches nothing: a running environment that dies stays
+    /// `running` on its PR. Default 5 minutes. See
+    /// [self-healing](crate::plan#self-healing).
+    ///
+    /// [`Health::Unhealthy`]: crate::ports::Health::Unhealthy
+    /// [`Health::Failed`]: crate::ports::Health::Failed
+    pub heal_after: Option<chrono::Duration>,
 }
 
 impl Default for Policy {
@@ -127,6 +138,7 @@ impl Default for Policy {
             define_labels: false,
             expiry_warning: Some(chrono::Duration::hours(2)),
             sleep: None,
+            heal_after: Some(chrono::Duration::minutes(5)),
         }
     }
 }

@@ -479,14 +479,24 @@ pub struct EnvSpec {
 }
 
 /// How an environment is doing, as its backend sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// A listing reports what it sees now, and the planner decides (see
+/// [self-healing](crate::plan#self-healing)): an environment that served
+/// and is now [`Health::Failed`], or [`Health::Unhealthy`] for longer than
+/// [`Policy::heal_after`](crate::policy::Policy::heal_after), is marked
+/// `failed` on its PR and redeployed once. The default is
+/// [`Health::Healthy`], for a backend that cannot tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Health {
     /// Created, not yet answering: the starting stage (see the
     /// [module docs](self#the-starting-stage)).
     Starting,
     /// Answering its health check.
+    #[default]
     Healthy,
-    /// Crashed or failing its health check.
+    /// Crashed, or failing its health check, for good: nothing will bring
+    /// it back without a deploy (its process is gone, its rollout was
+    /// stopped).
     Failed {
         /// Why, for a person.
         reason: String,
@@ -495,6 +505,30 @@ pub enum Health {
     /// answers nothing until [`Backend::wake`]. Not a failure: a sweep
     /// leaves it alone.
     Asleep,
+    /// It served, and now crashes or fails its health check, while the
+    /// platform keeps trying (ECS starting replacement tasks): it may
+    /// recover by itself, so the planner waits
+    /// [`Policy::heal_after`](crate::policy::Policy::heal_after) from
+    /// `since` before it acts. `since` is the backend's own record (the
+    /// first of the recent stopped tasks on ECS), so the wait holds across
+    /// processes without a label.
+    Unhealthy {
+        /// Since when, as far as the backend's records go.
+        since: DateTime<Utc>,
+        /// Why: the last stopped task's reason and exit code, for a person.
+        reason: String,
+    },
+}
+
+impl Health {
+    /// Why it is not healthy, for a [`Health::Failed`] or
+    /// [`Health::Unhealthy`] environment.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Health::Failed { reason } | Health::Unhealthy { reason, .. } => Some(reason),
+            Health::Starting | Health::Healthy | Health::Asleep => None,
+        }
+    }
 }
 
 /// One environment as its backend lists it.
@@ -502,7 +536,9 @@ pub enum Health {
 pub struct EnvInfo {
     /// Which environment.
     pub id: EnvId,
-    /// How it is doing.
+    /// How it is doing. A backend that lists an environment once served
+    /// as [`Health::Starting`] hides a crash from the planner: report
+    /// [`Health::Unhealthy`] or [`Health::Failed`] instead.
     pub health: Health,
     /// Where it answers, once known.
     pub address: Option<Address>,

@@ -134,12 +134,13 @@ fn state() -> impl Strategy<Value = LabelState> {
         (
             proptest::option::of(1u64..=u64::MAX),
             proptest::option::of(timestamp()),
+            proptest::option::of(short_sha()),
         ),
     )
         .prop_map(
             |(
                 (environments, active, building, ttl, config, triggers, frozen, blocked),
-                (comment, warned),
+                (comment, warned, healed),
             )| {
                 LabelState {
                     environments,
@@ -147,6 +148,7 @@ fn state() -> impl Strategy<Value = LabelState> {
                     building,
                     ttl,
                     expiry_warned: warned,
+                    healed,
                     config,
                     triggers,
                     frozen,
@@ -173,6 +175,7 @@ fn hostile_label() -> impl Strategy<Value = String> {
         "⌛",
         "💬",
         "⏰",
+        "🩹",
         "👤",
         "🤡",
         "⚙",

@@ -639,3 +639,53 @@ async fn bad_settings_and_specs_are_refused() {
     assert!(!err.is_transient());
     assert!(backend.list(None).await.unwrap().is_empty());
 }
+
+/// Self-healing through the engine: the app of a running environment is
+/// killed, a sweep marks it failed with the backend's reason and starts a
+/// new process once; killed again, it is left `failed`.
+#[tokio::test]
+async fn a_killed_environment_is_redeployed_once_by_a_sweep() {
+    use showtime_core::plan::Event;
+    use showtime_core::ports::Permission;
+    use showtime_core::testing::World;
+
+    let dir = StateDir::new();
+    let world = World::with_backend(dir.env_server());
+    world.host.set_permission("maxime", Permission::Write);
+    let pr = world.open_pr(9, SHA_A, "maxime", &["testenv-up"]);
+    world
+        .engine()
+        .reconcile(pr, Event::Look, Some("maxime".parse().unwrap()))
+        .await
+        .unwrap();
+    let local = world.backend.inner();
+    let id = spec(9, SHA_A).id;
+    let first = pid_of(local, &id);
+
+    kill("-KILL", &first.to_string());
+    wait_until_dead(first).await;
+    let report = world.engine().sweep(false).await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let labels = world.host.labels(pr);
+    assert!(labels.contains(&"🎪 🚦 running".to_owned()), "{labels:?}");
+    assert!(labels.contains(&"🎪 🩹 abc123f".to_owned()), "{labels:?}");
+    let second = pid_of(local, &id);
+    assert_ne!(first, second);
+    assert!(running(second));
+    let comment = world.host.comments(pr).last().unwrap().body.clone();
+    assert!(comment.contains("no longer running"), "{comment}");
+    let listed = local.list(None).await.unwrap();
+    let (status, _) = get(socket(listed[0].address.unwrap()), "/health")
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+
+    kill("-KILL", &second.to_string());
+    wait_until_dead(second).await;
+    world.engine().sweep(false).await.unwrap();
+    let labels = world.host.labels(pr);
+    assert!(labels.contains(&"🎪 🚦 failed".to_owned()), "{labels:?}");
+    assert_eq!(pid_of(local, &id), second, "not started a third time");
+
+    local.destroy(&id).await.unwrap();
+}

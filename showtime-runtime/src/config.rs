@@ -49,6 +49,10 @@
 //! [notify]
 //! expiring_warning = "2h"       # a sweep warns once this long before the TTL ends
 //!
+//! [heal]
+//! after = "5m"                  # a serving environment unhealthy this long: failed,
+//!                               # redeployed once ("off": never)
+//!
 //! [dashboard]                   # secrets only from variables
 //! public = false                # sign in with GitHub to see the page
 //! url = "https://showtime.example.com"
@@ -176,6 +180,9 @@ pub struct FileConfig {
     /// The audit trail.
     #[serde(default)]
     pub audit: crate::audit::AuditSection,
+    /// Self-healing of environments that die while serving.
+    #[serde(default)]
+    pub heal: HealSection,
     /// The dashboard: the web page of every environment.
     #[serde(default)]
     pub dashboard: DashboardSection,
@@ -245,6 +252,20 @@ impl SleepSection {
             time_zone,
         }))
     }
+}
+
+/// `[heal]`: self-healing. A serving environment its backend lists as
+/// unhealthy (crashing, failing its health check) for `after` is marked
+/// `failed` on its PR with the backend's reason, notified, and redeployed
+/// once; one gone for good (a process that exited) at once. See the
+/// README's "Self-healing".
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealSection {
+    /// How long an environment may stay unhealthy first (`5m` by default;
+    /// `90s`, `1h`, …; `off` never acts, leaving a dead environment
+    /// `running` on its PR).
+    pub after: Option<String>,
 }
 
 /// `[queue]`: with an SQS FIFO queue, `showtime-webhook` only receives
@@ -650,6 +671,21 @@ pub fn policy(file: &FileConfig) -> Result<Policy, ConfigError> {
         policy.expiry_warning = (!warning.is_zero()).then_some(warning);
     }
     policy.sleep = file.sleep.schedule()?;
+    if let Some(text) = &file.heal.after {
+        let bad = |message: String| ConfigError::Value {
+            name: "[heal] after".into(),
+            message,
+        };
+        policy.heal_after = if text == "off" {
+            None
+        } else {
+            let after = crate::view::parse_duration(text).map_err(bad)?;
+            Some(
+                chrono::Duration::from_std(after)
+                    .map_err(|_| bad(format!("`{text}` is too long")))?,
+            )
+        };
+    }
     Ok(policy)
 }
 
@@ -720,6 +756,22 @@ mod tests {
             let err = policy(&parse(text).unwrap()).unwrap_err().to_string();
             assert!(err.contains(&format!("[sleep] {key}")), "{err}");
         }
+    }
+
+    #[test]
+    fn the_heal_delay_is_read_and_checked() {
+        let policy_of = |text: &str| policy(&parse(text).unwrap_or_else(|e| panic!("{e}")));
+        let default = policy_of("").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(default.heal_after, Some(chrono::Duration::minutes(5)));
+        let set = policy_of("[heal]\nafter = \"90s\"\n").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(set.heal_after, Some(chrono::Duration::seconds(90)));
+        let off = policy_of("[heal]\nafter = \"off\"\n").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(off.heal_after, None);
+        let bad = policy_of("[heal]\nafter = \"soon\"\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(bad.contains("[heal] after"), "{bad}");
     }
 
     #[test]

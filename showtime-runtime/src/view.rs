@@ -23,16 +23,19 @@ pub fn plan_json(plan: &Plan) -> Value {
 /// The JSON of one environment, the same in every program's output
 /// (`showtime --json`, the webhook server's `/environments`).
 pub fn env_json(env: &EnvInfo) -> Value {
-    let reason = match &env.health {
-        Health::Failed { reason } => Some(reason.as_str()),
-        Health::Starting | Health::Healthy | Health::Asleep => None,
+    let since = match &env.health {
+        Health::Unhealthy { since, .. } => {
+            Some(since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        }
+        Health::Starting | Health::Healthy | Health::Failed { .. } | Health::Asleep => None,
     };
     json!({
         "name": env.id.name(),
         "pr": env.id.pr.get(),
         "sha": env.id.sha.to_string(),
         "health": health_name(&env.health),
-        "health_reason": reason,
+        "health_reason": env.health.reason(),
+        "unhealthy_since": since,
         "address": env.address.map(|a| a.to_string()),
         "url": env.address.map(|a| a.url()),
         "created_at": env.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -41,13 +44,15 @@ pub fn env_json(env: &EnvInfo) -> Value {
     })
 }
 
-/// The word for a health: `starting`, `healthy`, `failed` or `asleep`.
+/// The word for a health: `starting`, `healthy`, `failed`, `unhealthy` or
+/// `asleep`.
 pub fn health_name(health: &Health) -> &'static str {
     match health {
         Health::Starting => "starting",
         Health::Healthy => "healthy",
         Health::Failed { .. } => "failed",
         Health::Asleep => "asleep",
+        Health::Unhealthy { .. } => "unhealthy",
     }
 }
 

@@ -116,7 +116,11 @@ impl EcsBackend {
                 if service.status() != Some("ACTIVE") || !Self::is_managed(service) {
                     continue;
                 }
-                if let Some(info) = env_info(service) {
+                if let Some(mut info) = env_info(service) {
+                    // Two more reads, only for a service whose tasks die.
+                    if super::crashes::lost_tasks(service) {
+                        info.health = self.crash_health(service).await?;
+                    }
                     envs.push(info);
                 }
             }

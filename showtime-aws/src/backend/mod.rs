@@ -22,6 +22,7 @@
 //! | `sleep` / `wake` | DescribeServices, UpdateService (desiredCount 0 / 1) = 2 (1 when already so); a wake then `wait_ready` |
 //! | `list` | ListServices × ⌈N/100⌉, DescribeServices × ⌈M/10⌉, M being the services whose *name* is Showtime's |
 
+mod crashes;
 mod deploy;
 mod destroy;
 mod list;

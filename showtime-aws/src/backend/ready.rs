@@ -228,7 +228,7 @@ impl EcsBackend {
     }
 }
 
-fn primary(service: &Service) -> Option<&aws_sdk_ecs::types::Deployment> {
+pub(super) fn primary(service: &Service) -> Option<&aws_sdk_ecs::types::Deployment> {
     service
         .deployments()
         .iter()

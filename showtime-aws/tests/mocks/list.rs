@@ -176,3 +176,142 @@ async fn list_of_one_pr_describes_only_its_services() {
     assert!(envs.iter().all(|e| e.id.pr.get() == 100));
     assert_eq!(calls(&rules), 2);
 }
+
+/// A task of the service that stopped at `secs`, for `reason`, its
+/// container having exited with `code`.
+fn stopped_task(secs: i64, reason: &str, code: i32) -> Task {
+    use aws_sdk_ecs::types::Container;
+    Task::builder()
+        .task_arn(format!(
+            "arn:aws:ecs:us-east-1:123456789012:task/superset-ci/{secs}"
+        ))
+        .task_definition_arn(td_arn("pr-42-abc123f", 1))
+        .last_status("STOPPED")
+        .stopped_at(AwsDateTime::from_secs(secs))
+        .stopped_reason(reason)
+        .containers(
+            Container::builder()
+                .name("superset")
+                .exit_code(code)
+                .reason("OutOfMemoryError: Container killed due to memory usage")
+                .build(),
+        )
+        .build()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_whose_tasks_die_is_unhealthy_since_its_first_stopped_task() {
+    use aws_sdk_ecs::types::DesiredStatus;
+    let list = mock!(Ecs::list_services).then_output(|| {
+        ListServicesOutput::builder()
+            .service_arns(arn("pr-42-abc123f-service"))
+            .service_arns(arn("pr-43-abcdef0-service"))
+            .build()
+    });
+    // pr-42 reached steady state and lost its task; pr-43 is healthy.
+    let describe = mock!(Ecs::describe_services).then_compute_output(|r| {
+        let services = r
+            .services()
+            .iter()
+            .map(|name| match name.as_str() {
+                "pr-42-abc123f-service" => {
+                    ours("ACTIVE", Some(DeploymentRolloutState::Completed), 0)
+                }
+                _ => describe_by_name(r).services()[1].clone(),
+            })
+            .collect();
+        described(services)
+    });
+    let stopped = mock!(Ecs::list_tasks)
+        .match_requests(|r| {
+            r.service_name() == Some("pr-42-abc123f-service")
+                && r.desired_status() == Some(&DesiredStatus::Stopped)
+        })
+        .then_output(|| {
+            ListTasksOutput::builder()
+                .task_arns("arn:aws:ecs:us-east-1:123456789012:task/superset-ci/1")
+                .task_arns("arn:aws:ecs:us-east-1:123456789012:task/superset-ci/2")
+                .task_arns("arn:aws:ecs:us-east-1:123456789012:task/superset-ci/3")
+                .build()
+        });
+    let tasks = mock!(Ecs::describe_tasks)
+        .match_requests(|r| r.tasks().len() == 3)
+        .then_output(|| {
+            DescribeTasksOutput::builder()
+                .tasks(stopped_task(
+                    1_700_000_600,
+                    "Essential container in task exited",
+                    137,
+                ))
+                .tasks(stopped_task(
+                    1_700_000_000,
+                    "Essential container in task exited",
+                    137,
+                ))
+                // Left by an earlier service of the same name: not counted.
+                .tasks(stopped_task(1_500_000_000, "Service deleted", 0))
+                .build()
+        });
+    let rules = [&list, &describe, &stopped, &tasks];
+    let b = backend(
+        mock_sdk!(aws_sdk_ecs, rules),
+        no_ecr(),
+        no_ec2(),
+        settings(),
+    );
+    let envs = b.list(None).await.unwrap();
+    assert_eq!(
+        calls(&rules),
+        4,
+        "two more reads, for the crashing service only"
+    );
+
+    let crashed = envs
+        .iter()
+        .find(|e| e.id.name() == "pr-42-abc123f")
+        .unwrap();
+    let Health::Unhealthy { since, reason } = &crashed.health else {
+        panic!("{:?}", crashed.health);
+    };
+    assert_eq!(*since, DateTime::from_timestamp(1_700_000_000, 0).unwrap());
+    assert!(reason.contains("0 of 1 tasks running"), "{reason}");
+    assert!(reason.contains("2 tasks stopped"), "{reason}");
+    assert!(
+        reason.contains(
+            "Essential container in task exited (superset exited with code 137: OutOfMemoryError"
+        ),
+        "{reason}"
+    );
+    let healthy = envs
+        .iter()
+        .find(|e| e.id.name() == "pr-43-abcdef0")
+        .unwrap();
+    assert_eq!(healthy.health, Health::Healthy);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_that_lost_tasks_without_stopped_ones_is_starting() {
+    let list = mock!(Ecs::list_services).then_output(|| {
+        ListServicesOutput::builder()
+            .service_arns(arn("pr-42-abc123f-service"))
+            .build()
+    });
+    let describe = mock!(Ecs::describe_services).then_output(|| {
+        described(vec![ours(
+            "ACTIVE",
+            Some(DeploymentRolloutState::Completed),
+            0,
+        )])
+    });
+    let stopped = mock!(Ecs::list_tasks).then_output(|| ListTasksOutput::builder().build());
+    let rules = [&list, &describe, &stopped];
+    let b = backend(
+        mock_sdk!(aws_sdk_ecs, rules),
+        no_ecr(),
+        no_ec2(),
+        settings(),
+    );
+    let envs = b.list(None).await.unwrap();
+    assert_eq!(envs[0].health, Health::Starting);
+    assert_eq!(calls(&rules), 3, "nothing to describe");
+}

@@ -216,6 +216,12 @@ const REFERENCE: &[ReferenceEntry] = &[
         LIGHT_ORANGE,
     ),
     row(
+        "🎪 🩹 <sha7>",
+        None,
+        "Redeployed once after it failed; a second failure waits for a person",
+        LIGHT_ORANGE,
+    ),
+    row(
         "🎪 ⚙️ <item>",
         None,
         "Configuration: debug, size-<name>, no-examples, cache-redis",
@@ -313,6 +319,10 @@ impl Codec {
             Fact::Warned(at) => (
                 LIGHT_ORANGE,
                 format!("Expiry at {} UTC announced", at.label()),
+            ),
+            Fact::Healed(sha) => (
+                LIGHT_ORANGE,
+                format!("Environment {sha} was redeployed once after it failed"),
             ),
             Fact::Items(items) => match items.as_slice() {
                 [Item::Feature(name, on)] => {

@@ -16,6 +16,7 @@ pub(super) mod emoji {
     pub const ADDRESS: &str = "🌐";
     pub const TTL: &str = "⌛";
     pub const WARNED: &str = "⏰";
+    pub const HEALED: &str = "🩹";
     pub const REQUESTER: &str = "👤";
     pub const REQUESTER_PER_SHA: &str = "🤡";
     pub const CONFIG: &str = "⚙️";
@@ -81,6 +82,9 @@ impl Codec {
         }
         if let Some(at) = state.expiry_warned {
             out.push(format!("{TENT} {} {}", emoji::WARNED, at.label()));
+        }
+        if let Some(sha) = &state.healed {
+            out.push(format!("{TENT} {} {sha}", emoji::HEALED));
         }
         if let Some(id) = state.comment {
             out.push(format!("{TENT} {} {id}", emoji::COMMENT));

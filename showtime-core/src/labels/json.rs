@@ -15,7 +15,8 @@
 //! }
 //! ```
 //!
-//! `expiry_warned` (the `🎪 ⏰` time, RFC 3339) appears only when set.
+//! `expiry_warned` (the `🎪 ⏰` time, RFC 3339) and `healed_sha` (the `🎪 🩹`
+//! environment, redeployed once after a failure) appear only when set.
 //! Every field may be omitted when reading; unknown fields are refused.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,6 +41,9 @@ pub(super) struct Wire {
     /// Written only when set, so a PR never warned reads as before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expiry_warned: Option<Timestamp>,
+    /// Written only when set, like `expiry_warned`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    healed_sha: Option<ShortSha>,
     #[serde(default)]
     config: Config,
     #[serde(default)]
@@ -92,6 +96,7 @@ impl TryFrom<Wire> for LabelState {
             building: wire.building_sha,
             ttl: wire.ttl,
             expiry_warned: wire.expiry_warned,
+            healed: wire.healed_sha,
             config: wire.config,
             triggers: wire.triggers,
             frozen: wire.frozen,
@@ -121,6 +126,7 @@ impl From<LabelState> for Wire {
             building_sha: state.building,
             ttl: state.ttl,
             expiry_warned: state.expiry_warned,
+            healed_sha: state.healed,
             config: state.config,
             triggers: state.triggers,
             frozen: state.frozen,

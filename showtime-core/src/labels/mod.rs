@@ -16,7 +16,8 @@
 //!
 //! The **seed** dialect keeps PR-level keys, `🎪 <key> <value>`: `🚦` status,
 //! `🎯` active SHA, `🏗️` building SHA, `📅` created, `🌐` address (dashed),
-//! `⌛` TTL, `⏰` the expiry people were warned about, `👤` requester,
+//! `⌛` TTL, `⏰` the expiry people were warned about, `🩹` the environment
+//! redeployed once after it failed, `👤` requester,
 //! `⚙️` configuration item. The status, created,
 //! address and requester keys describe the *primary* environment: the active
 //! one, or the building one when nothing is active. Any other environment is
@@ -122,6 +123,10 @@ pub struct LabelState {
     /// to the minute): a sweep warns once per expiry time, so extending the
     /// TTL or a newer commit (a later creation time) warns anew.
     pub expiry_warned: Option<Timestamp>,
+    /// The environment Showtime redeployed by itself, once, after it failed
+    /// while serving (`🎪 🩹 <sha7>`): a second failure of it is left for a
+    /// person. A person's rebuild or a new commit clears it.
+    pub healed: Option<ShortSha>,
     /// The configuration the environment runs with.
     pub config: Config,
     /// Requests waiting to be acted on.
@@ -299,6 +304,8 @@ pub enum Detail {
     Ttl,
     /// The expiry warned about, `⏰`.
     Warned,
+    /// The environment redeployed once, `🩹`.
+    Healed,
     /// The size.
     Size,
     /// A feature flag.

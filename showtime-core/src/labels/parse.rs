@@ -23,6 +23,7 @@ pub(super) const KEYS: &[(&str, Key)] = &[
     ("🌐", Key::Address),
     ("⌛", Key::Ttl),
     ("⏰", Key::Warned),
+    ("🩹", Key::Healed),
     ("👤", Key::Requester),
     ("🤡", Key::Requester),
     ("⚙", Key::Config),
@@ -56,6 +57,7 @@ pub(super) enum Key {
     Address,
     Ttl,
     Warned,
+    Healed,
     Requester,
     Config,
     Flag,
@@ -89,6 +91,8 @@ pub(super) enum Fact {
     Ttl(Ttl),
     /// The expiry (`📅` + `⌛`) people were warned about (`🎪 ⏰ <time>`).
     Warned(Timestamp),
+    /// The environment redeployed once after a failure (`🎪 🩹 <sha7>`).
+    Healed(ShortSha),
     Items(Vec<Item>),
     Trigger(Trigger),
     Frozen,
@@ -198,6 +202,7 @@ impl Codec {
             Key::Address => Ok(Fact::Address(None, address(&lower)?)),
             Key::Ttl => Ok(Fact::Ttl(lower.parse().map_err(invalid)?)),
             Key::Warned => Ok(Fact::Warned(created(&lower)?)),
+            Key::Healed => Ok(Fact::Healed(sha(&lower)?)),
             Key::Requester => Ok(Fact::Requester(None, value.parse().map_err(invalid)?)),
             Key::Config => lower
                 .split(',')
@@ -333,7 +338,7 @@ fn excerpt(s: &str) -> String {
     crate::error::excerpt(s)
 }
 
-const GRAMMAR_HINT: &str = "expected `🎪 <emoji> <value>` (🚦 🎯 🏗️ 📅 🌐 ⌛ ⏰ 👤 ⚙️ 🚩 💬), \
+const GRAMMAR_HINT: &str = "expected `🎪 <emoji> <value>` (🚦 🎯 🏗️ 📅 🌐 ⌛ ⏰ 🩹 👤 ⚙️ 🚩 💬), \
                             `🎪 <sha7> <emoji> <value>` (🚦 📅 🌐 🤡 ⌛), a trigger such as \
                             `🎪 ⚡ showtime-trigger-start`, or `🎪 conf-<command>`";
 
@@ -363,6 +368,7 @@ struct Assembly {
     building: Votes<ShortSha>,
     ttl: Votes<Ttl>,
     warned: Votes<Timestamp>,
+    healed: Votes<ShortSha>,
     features: BTreeMap<FeatureName, Votes<bool>>,
     sizes: Votes<SizeName>,
     debug: bool,
@@ -395,6 +401,7 @@ impl Assembly {
             Fact::Building(sha) => push(&mut self.building, sha, label),
             Fact::Ttl(ttl) => push(&mut self.ttl, ttl, label),
             Fact::Warned(at) => push(&mut self.warned, at, label),
+            Fact::Healed(sha) => push(&mut self.healed, sha, label),
             Fact::Items(items) => {
                 for item in items {
                     match item {
@@ -430,6 +437,7 @@ impl Assembly {
             building,
             ttl,
             warned,
+            healed,
             features,
             sizes,
             debug,
@@ -446,6 +454,7 @@ impl Assembly {
         let building = anomalies.decide(Detail::Building, "building pointers (🏗️)", building);
         let ttl = anomalies.decide(Detail::Ttl, "TTLs (⌛)", ttl);
         let expiry_warned = anomalies.decide(Detail::Warned, "expiry warnings (⏰)", warned);
+        let healed = anomalies.decide(Detail::Healed, "redeploys after a failure (🩹)", healed);
         let size = anomalies.decide(Detail::Size, "sizes", sizes);
         let comment = anomalies.decide(Detail::Comment, "status comments (💬)", comments);
         let primary = active.clone().or_else(|| building.clone());
@@ -500,6 +509,7 @@ impl Assembly {
             building,
             ttl,
             expiry_warned,
+            healed,
             config,
             triggers,
             frozen,

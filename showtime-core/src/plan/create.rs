@@ -198,6 +198,11 @@ impl Planner<'_> {
             intent.push(LabelOp::Config(config.clone()));
         }
         intent.push(LabelOp::Frozen(false));
+        // A build people asked for starts afresh: a later failure is
+        // redeployed by itself once more.
+        if l.healed.is_some() {
+            intent.push(LabelOp::Healed(None));
+        }
         // A rebuild of the serving commit cannot run beside itself: the
         // environment name is the commit's.
         let rebuild_in_place = serving.as_ref() == Some(&head);

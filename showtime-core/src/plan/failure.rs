@@ -72,6 +72,11 @@ pub(super) fn failure_ops(labels: &LabelState, sha: &ShortSha) -> Vec<LabelOp> {
     let mut ops = vec![LabelOp::Status(sha.clone(), Status::Failed)];
     if labels.building.as_ref() == Some(sha) {
         ops.push(LabelOp::Building(None));
+        // A rebuild in place (a refresh, a self-heal) destroyed the serving
+        // environment first; a run cut short may have left its `🎯`.
+        if labels.active.as_ref() == Some(sha) {
+            ops.push(LabelOp::Active(None));
+        }
     }
     if let Some(active) = labels.active.as_ref().filter(|a| *a != sha) {
         let status = labels.environments.get(active).and_then(|e| e.status);

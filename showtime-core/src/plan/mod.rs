@@ -21,13 +21,27 @@
 //!
 //! Each concern has its own file: the vocabulary (observations, steps,
 //! plans), label operations, requests and authorization, create and rolling
-//! update, configuration, teardown, the expiry warning, repair, failure, and
-//! the sweep.
+//! update, configuration, teardown, the expiry warning, repair, failure,
+//! self-healing, and the sweep.
+//!
+//! # Self-healing
+//!
+//! An environment that served and then died is noticed by any reconcile
+//! that lists the backend, the sweep's included: one the backend lists as
+//! [`Health::Failed`], or as [`Health::Unhealthy`] for at least
+//! [`Policy::heal_after`], while its labels say `running` and nothing else
+//! is being built. Its status becomes `failed`, the status comment and the
+//! notifier get the backend's reason, and it is redeployed once (the head
+//! commit only: only its full SHA is known), recorded first as
+//! `🎪 🩹 <sha7>`. When that environment dies again it stays `failed`,
+//! left for a person: `/circus refresh`, a start trigger or a new commit
+//! builds afresh and clears the record.
 
 mod configure;
 mod create;
 mod expiry;
 mod failure;
+mod heal;
 mod ops;
 mod repair;
 mod requests;

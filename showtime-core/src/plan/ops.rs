@@ -35,6 +35,9 @@ pub enum LabelOp {
     /// Record the expiry time people were warned about (`🎪 ⏰`), or
     /// forget it.
     ExpiryWarned(Option<Timestamp>),
+    /// Record that an environment was redeployed once after it failed
+    /// (`🎪 🩹 <sha7>`), or forget it.
+    Healed(Option<ShortSha>),
     /// Remove all Showtime state, keeping triggers not yet acted on, the
     /// freeze and blocked flags and where the status comment is.
     Reset,
@@ -62,6 +65,8 @@ impl fmt::Display for LabelOp {
             LabelOp::Frozen(on) => write!(f, "frozen {on}"),
             LabelOp::ExpiryWarned(Some(at)) => write!(f, "expiry {} announced", at.label()),
             LabelOp::ExpiryWarned(None) => write!(f, "no expiry announced"),
+            LabelOp::Healed(Some(sha)) => write!(f, "{sha} redeployed once"),
+            LabelOp::Healed(None) => write!(f, "no redeploy recorded"),
             LabelOp::Reset => write!(f, "reset"),
             LabelOp::Comment(id) => write!(f, "status comment {id}"),
         }
@@ -103,6 +108,9 @@ impl LabelOp {
                 if state.building.as_ref() == Some(sha) {
                     state.building = None;
                 }
+                if state.healed.as_ref() == Some(sha) {
+                    state.healed = None;
+                }
             }
             LabelOp::Ttl(ttl) => state.ttl = *ttl,
             LabelOp::Config(config) => state.config = config.clone(),
@@ -112,6 +120,7 @@ impl LabelOp {
             LabelOp::Frozen(on) => state.frozen = *on,
             LabelOp::Comment(id) => state.comment = Some(*id),
             LabelOp::ExpiryWarned(at) => state.expiry_warned = *at,
+            LabelOp::Healed(sha) => state.healed = sha.clone(),
             LabelOp::Reset => {
                 *state = LabelState {
                     frozen: state.frozen,

@@ -80,7 +80,9 @@ impl Planner<'_> {
             let labelled = l.environments.get(a);
             if labelled.and_then(|e| e.status).is_none() {
                 let status = match env.health {
-                    Health::Healthy => Status::Running,
+                    // An unhealthy environment served: it is `running`
+                    // until self-healing says otherwise.
+                    Health::Healthy | Health::Unhealthy { .. } => Status::Running,
                     Health::Starting => Status::Deploying,
                     Health::Failed { .. } => Status::Failed,
                     Health::Asleep => Status::Sleeping,
@@ -141,7 +143,9 @@ impl Planner<'_> {
             let addressless = env.is_some_and(|e| e.address.is_none());
             match env.map(|e| &e.health) {
                 Some(Health::Healthy) if !addressless => return self.activate(&building, ops),
-                Some(Health::Healthy | Health::Starting) => {
+                // A build that crashes while starting is the wait's to
+                // judge: `wait_ready` has its own bound.
+                Some(Health::Healthy | Health::Starting | Health::Unhealthy { .. }) => {
                     if !ops.is_empty() {
                         steps.push(Step::Labels(ops));
                     }
@@ -207,6 +211,14 @@ impl Planner<'_> {
                     );
                     return act("resume the build", steps, Next::Requeue);
                 }
+            }
+        }
+
+        // A serving environment that died: failed, and redeployed once.
+        let building = l.building.is_some() && !ops.contains(&LabelOp::Building(None));
+        if let Some(a) = active.as_ref().filter(|_| !building) {
+            if let Some(decision) = self.heal(a, &ops) {
+                return decision;
             }
         }
 

@@ -40,6 +40,19 @@ impl MemoryBackend {
         lock(&self.state).envs.insert(info.id.clone(), info);
     }
 
+    /// Sets how an environment is listed (a crash, a failing health check,
+    /// a recovery), as the platform would report it; returns whether it
+    /// exists.
+    pub fn set_health(&self, id: &EnvId, health: Health) -> bool {
+        match lock(&self.state).envs.get_mut(id) {
+            Some(env) => {
+                env.health = health;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Environments of this short SHA never become healthy.
     pub fn make_unhealthy(&self, sha7: &str) {
         lock(&self.state).unhealthy.insert(sha7.to_owned());
@@ -68,7 +81,7 @@ impl Backend for MemoryBackend {
                 config: spec.config.clone(),
             });
         // A deploy asks for the environment to run: a failed one starts again.
-        if matches!(env.health, Health::Failed { .. }) {
+        if matches!(env.health, Health::Failed { .. } | Health::Unhealthy { .. }) {
             env.health = Health::Starting;
         }
         Ok(())

@@ -7,6 +7,7 @@
 mod backends;
 mod concurrency;
 mod crash;
+mod heal;
 mod lifecycle;
 mod sleep;
 mod sweep;

@@ -11,6 +11,7 @@ mod configure;
 mod create;
 mod expiry;
 mod failure;
+mod heal;
 mod refusals;
 mod repair;
 mod sleep;

@@ -347,9 +347,9 @@ fn row_html(html: &mut String, row: &Row, ctx: &PageContext<'_>) {
     }
     let requester = row.requester.as_ref().map_or("-", Login::as_str);
     let word = row.status_word();
-    let reason = match &row.health {
-        Some(Health::Failed { reason }) => format!(" title=\"{}\"", escape(reason)),
-        _ => String::new(),
+    let reason = match row.health.as_ref().and_then(Health::reason) {
+        Some(reason) => format!(" title=\"{}\"", escape(reason)),
+        None => String::new(),
     };
     let _ = write!(
         html,

@@ -439,6 +439,7 @@ pub(super) fn describe(envs: &[EnvInfo]) -> String {
                 Health::Healthy => "healthy".to_owned(),
                 Health::Failed { reason } => format!("failed: {reason}"),
                 Health::Asleep => "asleep".to_owned(),
+                Health::Unhealthy { since, reason } => format!("unhealthy since {since}: {reason}"),
             };
             format!("{} ({health})", e.id)
         })
