@@ -229,7 +229,7 @@ async fn a_connection_over_the_cap_is_answered_503() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_source_over_its_rate_gets_429_with_retry_after_and_others_do_not() {
+async fn a_source_over_its_rate_gets_429_with_retry_after() {
     let server = start(Limits {
         rate: RateLimit {
             per_sec: 0.2,
@@ -284,6 +284,40 @@ async fn a_source_over_its_rate_gets_429_with_retry_after_and_others_do_not() {
         .unwrap();
     assert_eq!(status_of(&answer), 200, "{answer}");
     assert_eq!(server.state.metrics().refusals(Refusal::RateLimited), 2);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_deliveries_are_never_throttled_forged_ones_are() {
+    let world = World::new();
+    world.open_pr(42, HEAD, AUTHOR, &[]);
+    let settings = ServerSettings {
+        limits: Limits {
+            rate: RateLimit {
+                per_sec: 0.2,
+                burst: 3,
+            },
+            ..Limits::default()
+        },
+        ..ServerSettings::default()
+    };
+    let server = start_with(&world, settings, Webhook::new(SECRET).unwrap()).await;
+    let addr = server.addr;
+    // A bot relabels: many more deliveries than the burst, from one address.
+    let body = pull_request_event("unlabeled", 42, "bug");
+    for n in 0..50 {
+        let reply = deliver(addr, "pull_request", &format!("d-{n}"), &body).await;
+        assert!(reply.status < 300, "delivery {n}: {reply:?}");
+    }
+    assert_eq!(server.state.metrics().refusals(Refusal::RateLimited), 0);
+    // Forged ones from the same address wear the bucket down.
+    let forged = github_headers("pull_request", "f", &body, b"a guess");
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(http(addr, "POST", "/webhook", &forged, &body).await.status);
+    }
+    assert_eq!(statuses, [401, 401, 401, 429, 429]);
+    server.state.idle().await;
     server.stop().await;
 }
 

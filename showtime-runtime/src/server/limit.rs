@@ -92,6 +92,19 @@ impl RateLimiter {
         }
     }
 
+    /// Gives `source` back the request it was charged (never past its
+    /// burst): for a request that turned out to be welcome.
+    pub(super) fn refund(&self, source: IpAddr) {
+        if self.limit.is_off() {
+            return;
+        }
+        let burst = f64::from(self.limit.burst.max(1));
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(bucket) = buckets.get_mut(&key(source)) {
+            bucket.tokens = (bucket.tokens + 1.0).min(burst);
+        }
+    }
+
     /// Sources tracked now.
     #[cfg(test)]
     fn sources(&self) -> usize {
@@ -179,6 +192,31 @@ mod tests {
             assert_eq!(limiter.admit(ip("192.0.2.1"), t2), Ok(()));
         }
         assert!(limiter.admit(ip("192.0.2.1"), t2).is_err());
+    }
+
+    #[test]
+    fn a_refunded_request_is_not_counted() {
+        let limiter = RateLimiter::new(RateLimit {
+            per_sec: 0.001,
+            burst: 2,
+        });
+        let now = Instant::now();
+        for _ in 0..1000 {
+            assert_eq!(limiter.admit(ip("192.0.2.1"), now), Ok(()));
+            limiter.refund(ip("192.0.2.1"));
+        }
+        assert_eq!(limiter.admit(ip("192.0.2.1"), now), Ok(()));
+        assert_eq!(limiter.admit(ip("192.0.2.1"), now), Ok(()));
+        assert!(limiter.admit(ip("192.0.2.1"), now).is_err());
+        limiter.refund(ip("192.0.2.1"));
+        limiter.refund(ip("192.0.2.1"));
+        limiter.refund(ip("192.0.2.1"));
+        assert_eq!(limiter.admit(ip("192.0.2.1"), now), Ok(()));
+        assert_eq!(limiter.admit(ip("192.0.2.1"), now), Ok(()));
+        assert!(
+            limiter.admit(ip("192.0.2.1"), now).is_err(),
+            "never past the burst"
+        );
     }
 
     #[test]

@@ -38,12 +38,15 @@ use crate::metrics::Refusal;
 /// The public endpoint's limits (`[server]` in `showtime.toml`).
 ///
 /// The defaults let a busy repository's real traffic through untouched:
-/// GitHub delivers from a few address ranges, a delivery at a time per
-/// event, so even a mass relabelling of a hundred PRs is one burst from a
-/// handful of addresses, far under 100 at once and 10 a second per
-/// address; a dashboard polled every 15 seconds by a whole office behind
-/// one NAT stays under it too. Behind a reverse proxy every request shares
-/// the proxy's address: raise the rate or turn it off there.
+/// a delivery whose signature holds gives its request back to its source's
+/// bucket, so GitHub's deliveries (from a few address ranges, in bursts
+/// when a bot relabels or closes a hundred PRs) are never throttled
+/// however many there are; the rate binds requests that are not signed
+/// deliveries (forgeries, scans, the dashboard and `/environments`, whose
+/// listing asks the backend). A dashboard polled every 15 seconds by a
+/// whole office behind one NAT stays far under 10 a second. Behind a
+/// reverse proxy every request shares the proxy's address, so one flood
+/// through it would throttle everyone: raise the rate or turn it off there.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     /// Connections held open at most; one more is answered `503` and
@@ -275,6 +278,10 @@ impl Drop for Open {
     }
 }
 
+/// The address a request came from, in its extensions for the handlers.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Source(pub(super) std::net::IpAddr);
+
 /// How much of a rate-limited request's body is read and thrown away (see
 /// [`drain`]): a delivery's worth.
 const REFUSED_DRAIN_BYTES: u64 = 1 << 20;
@@ -304,7 +311,9 @@ async fn answer(
         }
         return response;
     }
-    let routed = hyper::service::Service::call(router, request.map(Body::new));
+    let mut request = request.map(Body::new);
+    request.extensions_mut().insert(Source(peer.ip()));
+    let routed = hyper::service::Service::call(router, request);
     match tokio::time::timeout(inner.limits.request_timeout, routed).await {
         Ok(Ok(response)) => response,
         Ok(Err(never)) => match never {},

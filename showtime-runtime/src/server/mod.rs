@@ -28,7 +28,9 @@
 //! connections (one more is answered `503` and closed), a deadline for a
 //! request's headers (a connection that has not sent them in time is
 //! closed), a size limit on them (`431`), a per-source rate limit (`429`
-//! with `Retry-After`), and a deadline for the whole request (`408`). A
+//! with `Retry-After`; a delivery whose signature holds is not counted,
+//! so GitHub's traffic is never throttled), and a deadline for the whole
+//! request (`408`). A
 //! body over the webhook's limit is read to its end (up to
 //! [`DRAIN_BYTES`], for [`DRAIN_TIME`]) and thrown away before the `413`,
 //! so that its sender reads the answer rather than a connection reset.
@@ -374,7 +376,16 @@ impl Server {
 }
 
 /// `POST /webhook`: answered inside a `delivery` span.
-async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+///
+/// A delivery whose signature holds gives back the request it took from its
+/// source's rate limit: GitHub's own traffic, however busy, never wears its
+/// bucket down; only unsigned or forged requests (and other routes) do.
+async fn receive(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let (headers, source) = (
+        parts.headers,
+        parts.extensions.get::<listen::Source>().copied(),
+    );
     let span = tracing::info_span!(
         "delivery",
         delivery = %header_for_log(&headers, DELIVERY_HEADER),
@@ -382,7 +393,18 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) 
         pr = tracing::field::Empty,
         actor = tracing::field::Empty,
     );
-    receive_in_span(state, headers, body).instrument(span).await
+    let limiter_state = state.clone();
+    let response = receive_in_span(state, headers, body).instrument(span).await;
+    // 401: not signed with the secret; 413: refused before the signature
+    // was looked at. Anything else passed the signature check.
+    let signed = !matches!(
+        response.status(),
+        StatusCode::UNAUTHORIZED | StatusCode::PAYLOAD_TOO_LARGE
+    );
+    if let (true, Some(source)) = (signed, source) {
+        limiter_state.inner.limiter.refund(source.0);
+    }
+    response
 }
 
 async fn receive_in_span(state: AppState, headers: HeaderMap, body: Body) -> Response {
