@@ -349,3 +349,62 @@ async fn send(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn headers(target_type: &str, target: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(TARGET_TYPE_HEADER, target_type.parse().unwrap());
+        headers.insert(TARGET_ID_HEADER, target.parse().unwrap());
+        headers
+    }
+
+    const BODY: &[u8] = br#"{"repository": {"id": 7, "full_name": "Octo-Org/Hello"}}"#;
+
+    #[test]
+    fn the_served_repository_is_compared_by_name_and_id() {
+        let any = Served::default();
+        assert_eq!(about_served(&any, &HeaderMap::new(), BODY), Ok(()));
+        let named = Served::repository(Some("octo-org/hello".to_owned()));
+        assert_eq!(
+            about_served(&named, &HeaderMap::new(), BODY),
+            Ok(()),
+            "case"
+        );
+        let other = Served::repository(Some("octo-org/other".to_owned()));
+        assert!(about_served(&other, &HeaderMap::new(), BODY).is_err());
+        let id = Served {
+            repository: None,
+            repository_id: Some(8),
+        };
+        assert!(about_served(&id, &HeaderMap::new(), BODY).is_err());
+        // A payload naming no repository (an organization's ping) passes.
+        assert_eq!(about_served(&other, &HeaderMap::new(), b"{}"), Ok(()));
+        assert_eq!(about_served(&other, &HeaderMap::new(), b"not json"), Ok(()));
+    }
+
+    #[test]
+    fn a_repository_hook_target_must_agree_with_the_payload() {
+        let any = Served::default();
+        assert_eq!(
+            about_served(&any, &headers("repository", "7"), BODY),
+            Ok(())
+        );
+        assert!(about_served(&any, &headers("repository", "9"), BODY).is_err());
+        // Another kind of target (a GitHub App, an organization) carries
+        // another kind of id.
+        assert_eq!(
+            about_served(&any, &headers("integration", "9"), BODY),
+            Ok(())
+        );
+        let id = Served {
+            repository: None,
+            repository_id: Some(7),
+        };
+        assert!(about_served(&id, &headers("repository", "9"), b"{}").is_err());
+    }
+}
