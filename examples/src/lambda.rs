@@ -137,7 +137,8 @@ pub async fn receiver(
                     .to_owned(),
             )
         })?;
-    Ok(Receiver::new(webhook, settings.repository.clone(), queue))
+    Ok(Receiver::new(webhook, settings.repository.clone(), queue)
+        .repository_id(settings.file.server.repository_id))
 }
 
 /// The worker's handler, from the configuration: the engine, reporting to

@@ -29,6 +29,7 @@ use showtime_core::ports::Permission;
 use showtime_core::testing::World;
 use showtime_examples::lambda::{self, Role};
 use showtime_github::webhook::Webhook;
+use showtime_runtime::metrics::{Metrics, Refusal};
 use showtime_runtime::receiver::Receiver;
 use showtime_runtime::worker::{Batch, BatchError, EngineHandler, Handler};
 use support::queue::MemoryQueue;
@@ -116,16 +117,18 @@ async fn a_forged_or_foreign_delivery_never_reaches_the_queue() {
             .contains("does not match the body")
     );
 
-    // Another repository's receiver: acknowledged, ignored.
+    // Another repository's receiver: refused, and counted.
+    let metrics = Arc::new(Metrics::new());
     let elsewhere = Receiver::new(
         Webhook::new(SECRET).unwrap(),
         Some("octo-org/elsewhere".to_owned()),
         queue.clone(),
-    );
+    )
+    .with_metrics(metrics.clone());
     let request = lambda_http::request::from_str(&fixture("function-url-delivery.json")).unwrap();
     let response = lambda::receive(&elsewhere, request).await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(body_json(&response)["queued"], false);
+    assert_eq!(response.status(), 403, "{:?}", body_json(&response));
+    assert_eq!(metrics.refusals(Refusal::Repository), 1);
 
     // Not a delivery: a health check, and a method nothing answers.
     for (method, status) in [("GET", 200), ("PUT", 405)] {

@@ -9,8 +9,6 @@
 
 mod support;
 
-use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,64 +17,12 @@ use showtime_core::ports::{EnvId, EnvInfo, Health, Permission};
 use showtime_core::testing::{Fault, World};
 use showtime_core::{Address, Config};
 use showtime_github::webhook::Webhook;
-use showtime_runtime::server::{AppState, ServerSettings, serve};
-use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, oneshot};
-use tokio::task::JoinHandle;
+use showtime_runtime::metrics::Refusal;
+use showtime_runtime::server::{DRAIN_BYTES, ServerSettings};
+use tokio::sync::Semaphore;
 
+use support::server::{start, start_with};
 use support::*;
-
-/// A server running in a task, and how to stop it.
-struct Running {
-    addr: SocketAddr,
-    state: AppState,
-    stop: Option<oneshot::Sender<()>>,
-    served: JoinHandle<io::Result<()>>,
-}
-
-impl Running {
-    /// Signals shutdown; the task ends once the queue has drained.
-    fn shut_down(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-
-    /// Shuts down and waits for [`serve`] to return.
-    async fn stop(mut self) {
-        self.shut_down();
-        tokio::time::timeout(Duration::from_secs(30), self.served)
-            .await
-            .expect("the server stops")
-            .unwrap()
-            .unwrap();
-    }
-}
-
-async fn start(world: &World) -> Running {
-    start_with(
-        world,
-        ServerSettings::default(),
-        Webhook::new(SECRET).unwrap(),
-    )
-    .await
-}
-
-async fn start_with(world: &World, settings: ServerSettings, webhook: Webhook) -> Running {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let state = AppState::new(Arc::new(world.engine()), webhook, &settings);
-    let (stop, stopped) = oneshot::channel::<()>();
-    let served = tokio::spawn(serve(listener, state.clone(), async {
-        let _ = stopped.await;
-    }));
-    Running {
-        addr,
-        state,
-        stop: Some(stop),
-        served,
-    }
-}
 
 /// A world with one open PR by [`AUTHOR`], who may deploy.
 fn world_with_pr(number: u64, labels: &[&str]) -> World {
@@ -262,7 +208,7 @@ async fn a_redelivery_is_processed_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deliveries_from_another_repository_are_ignored() {
+async fn deliveries_about_another_repository_are_refused_however_well_signed() {
     let world = world_with_pr(42, &[TRIGGER]);
     let settings = ServerSettings {
         repository: Some("octo-org/other".to_owned()),
@@ -271,10 +217,71 @@ async fn deliveries_from_another_repository_are_ignored() {
     let server = start_with(&world, settings, Webhook::new(SECRET).unwrap()).await;
     let body = pull_request_event("labeled", 42, TRIGGER);
     let reply = deliver(server.addr, "pull_request", "d-1", &body).await;
-    assert_eq!(reply.status, 200, "{reply:?}");
-    assert_eq!(reply.body["queued"], json!(false));
+    assert_eq!(reply.status, 403, "{reply:?}");
+    let message = reply.body["error"].as_str().unwrap();
+    assert!(
+        message.contains(REPO) && message.contains("octo-org/other"),
+        "{message}"
+    );
+    // A ping names its repository too.
+    let reply = deliver(server.addr, "ping", "d-2", &ping_event()).await;
+    assert_eq!(reply.status, 403, "{reply:?}");
     server.state.idle().await;
     assert_eq!(world.calls(), 0);
+    let metrics = server.state.metrics();
+    assert_eq!(metrics.refusals(Refusal::Repository), 2);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_repository_id_is_checked_against_the_payload_and_the_hook_target() {
+    let world = world_with_pr(42, &[TRIGGER]);
+    let id = repository()["id"].as_u64().unwrap();
+    let settings = ServerSettings {
+        repository: Some(REPO.to_owned()),
+        repository_id: Some(id),
+        ..ServerSettings::default()
+    };
+    let server = start_with(&world, settings, Webhook::new(SECRET).unwrap()).await;
+    let body = pull_request_event("labeled", 42, TRIGGER);
+    let with_target = |delivery: &str, target: u64| {
+        let mut headers = github_headers("pull_request", delivery, &body, SECRET);
+        headers.push((
+            "X-GitHub-Hook-Installation-Target-Type",
+            "repository".to_owned(),
+        ));
+        headers.push(("X-GitHub-Hook-Installation-Target-ID", target.to_string()));
+        headers
+    };
+
+    // The repository's own webhook: accepted.
+    let reply = http(
+        server.addr,
+        "POST",
+        "/webhook",
+        &with_target("d-1", id),
+        &body,
+    )
+    .await;
+    assert_eq!(reply.status, 202, "{reply:?}");
+    // The same name, another repository's webhook: refused.
+    let reply = http(
+        server.addr,
+        "POST",
+        "/webhook",
+        &with_target("d-2", id + 1),
+        &body,
+    )
+    .await;
+    assert_eq!(reply.status, 403, "{reply:?}");
+    // The same name, another id in the payload (deleted and made again).
+    let mut payload: Value = serde_json::from_slice(&body).unwrap();
+    payload["repository"]["id"] = json!(id + 1);
+    let other = serde_json::to_vec(&payload).unwrap();
+    let reply = deliver(server.addr, "pull_request", "d-3", &other).await;
+    assert_eq!(reply.status, 403, "{reply:?}");
+    server.state.idle().await;
+    assert_eq!(server.state.metrics().refusals(Refusal::Repository), 2);
     server.stop().await;
 }
 
@@ -330,12 +337,13 @@ async fn refused_deliveries_queue_nothing() {
         400
     );
 
-    // Over the limit, announced by Content-Length: refused before reading.
+    // Over the limit, announced by Content-Length, and more than the
+    // server reads to throw away: refused before reading.
     let headers = github_headers("pull_request", "d-6", &body, SECRET);
     let mut raw = format!(
         "POST /webhook HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
          Content-Length: {}\r\n",
-        10 * 1024 * 1024
+        DRAIN_BYTES + 1
     );
     for (name, value) in &headers {
         raw.push_str(&format!("{name}: {value}\r\n"));
@@ -364,6 +372,10 @@ async fn refused_deliveries_queue_nothing() {
     assert_eq!(server.state.pending(), 0);
     server.state.idle().await;
     assert_eq!(world.calls(), 0, "nothing reached a port");
+    let metrics = server.state.metrics();
+    assert_eq!(metrics.refusals(Refusal::Signature), 3);
+    assert_eq!(metrics.refusals(Refusal::Malformed), 2);
+    assert_eq!(metrics.refusals(Refusal::TooLarge), 2);
     server.stop().await;
 }
 

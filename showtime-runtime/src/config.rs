@@ -64,6 +64,14 @@
 //! quiet_hours = "20:00-07:00"
 //! weekends = true
 //! time_zone = "Europe/Paris"
+//! [server]                      # showtime-webhook's public endpoint (defaults shown)
+//! max_connections = 512         # open connections at most; more are answered 503
+//! header_timeout_secs = 10      # a request's headers must arrive within this
+//! request_timeout_secs = 30     # a whole request, body included (else 408)
+//! max_header_bytes = 16384      # request line and headers (else 431)
+//! rate_limit_per_sec = 10       # requests per second per source address (0: off)
+//! rate_limit_burst = 100        # requests a source may send at once
+//! repository_id = 1234567       # the served repository's numeric id (optional)
 //!
 //! [cost]
 //! price_vcpu_hour = 0.04048
@@ -195,6 +203,9 @@ pub struct FileConfig {
     /// When idle environments are put to sleep (scaled to zero).
     #[serde(default)]
     pub sleep: SleepSection,
+    /// The webhook server's public endpoint: its limits.
+    #[serde(default)]
+    pub server: ServerSection,
 }
 
 /// `[sleep]`: a sweep scales idle environments to zero (see the README's
@@ -266,6 +277,36 @@ pub struct HealSection {
     /// `90s`, `1h`, …; `off` never acts, leaving a dead environment
     /// `running` on its PR).
     pub after: Option<String>,
+}
+
+/// `[server]`: the limits of `showtime-webhook`'s public endpoint (see
+/// `showtime_runtime::server::Limits`, which holds the defaults). Every key
+/// is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Connections held open at most; one more is answered `503` and closed.
+    pub max_connections: Option<usize>,
+    /// Seconds a connection may take to send a request's headers (an idle
+    /// keep-alive connection too) before it is closed.
+    pub header_timeout_secs: Option<u64>,
+    /// Seconds a request may take, body included, before it is answered
+    /// `408`.
+    pub request_timeout_secs: Option<u64>,
+    /// The largest request line and headers, in bytes; larger ones are
+    /// answered `431`.
+    pub max_header_bytes: Option<usize>,
+    /// Requests per second one source address may keep up (an IPv6 source
+    /// is its /64); `0` turns the limit off (e.g. behind a proxy whose
+    /// address every request would share).
+    pub rate_limit_per_sec: Option<f64>,
+    /// Requests one source may send in a burst before the rate applies.
+    pub rate_limit_burst: Option<u32>,
+    /// The served repository's numeric id (`repository.id` in a delivery,
+    /// `X-GitHub-Hook-Installation-Target-ID` on a repository webhook's):
+    /// when set, a delivery naming another id is refused even when its name
+    /// matches (a repository deleted and created again under the same name).
+    pub repository_id: Option<u64>,
 }
 
 /// `[queue]`: with an SQS FIFO queue, `showtime-webhook` only receives
@@ -354,6 +395,45 @@ pub struct GitHubSection {
     /// The token needs the `deployments: write` permission.
     pub deployments: Option<bool>,
 }
+
+impl ServerSection {
+    /// The first value out of range: its key and what is accepted.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        let at_least_one = |key: &'static str, n: Option<u64>| match n {
+            Some(0) => Err((key, "0 would refuse everything; give at least 1".to_owned())),
+            _ => Ok(()),
+        };
+        at_least_one("max_connections", self.max_connections.map(|n| n as u64))?;
+        at_least_one("header_timeout_secs", self.header_timeout_secs)?;
+        at_least_one("request_timeout_secs", self.request_timeout_secs)?;
+        at_least_one("rate_limit_burst", self.rate_limit_burst.map(u64::from))?;
+        if let Some(bytes) = self.max_header_bytes
+            && bytes < MIN_HEADER_BYTES
+        {
+            return Err((
+                "max_header_bytes",
+                format!(
+                    "{bytes} is too small for GitHub's own headers; give at least {MIN_HEADER_BYTES}"
+                ),
+            ));
+        }
+        if let Some(rate) = self.rate_limit_per_sec
+            && !(rate.is_finite() && rate >= 0.0)
+        {
+            return Err((
+                "rate_limit_per_sec",
+                format!(
+                    "{rate} is not a rate; give a number of requests per second, 0 for no limit"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The smallest `max_header_bytes` accepted: a GitHub delivery's headers
+/// take about 1 KiB, a browser's with cookies a few.
+pub const MIN_HEADER_BYTES: usize = 4096;
 
 /// One size of `[sizes]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -522,6 +602,9 @@ impl FileConfig {
                 "an empty command; give the program and its arguments".into(),
             ));
         }
+        self.server
+            .check()
+            .map_err(|(name, message)| value(&format!("server.{name}"), message))?;
         // With the default feature-flag prefix: a file cannot change it.
         #[cfg(feature = "aws")]
         self.ecs.parse_secrets(
@@ -772,6 +855,28 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(bad.contains("[heal] after"), "{bad}");
+    }
+
+    #[test]
+    fn the_server_section_is_read_and_checked() {
+        let file = parse("[server]\nmax_connections = 64\nrate_limit_per_sec = 0\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(file.server.max_connections, Some(64));
+        assert_eq!(file.server.rate_limit_per_sec, Some(0.0));
+        for (text, key) in [
+            ("max_connections = 0", "server.max_connections"),
+            ("header_timeout_secs = 0", "server.header_timeout_secs"),
+            ("max_header_bytes = 100", "server.max_header_bytes"),
+            ("rate_limit_per_sec = -1.0", "server.rate_limit_per_sec"),
+            ("rate_limit_burst = 0", "server.rate_limit_burst"),
+        ] {
+            let message = parse(&format!("[server]\n{text}\n"))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(message.contains(key), "{text}: {message}");
+        }
+        assert!(parse("[server]\nmax_conections = 1\n").is_err(), "a typo");
     }
 
     #[test]

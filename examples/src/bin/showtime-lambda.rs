@@ -78,10 +78,15 @@ async fn serve(role: Role, env: &dyn Fn(&str) -> Option<String>) -> Result<(), C
     };
     let served = match role {
         Role::Receiver => {
-            let receiver = lambda::receiver(&settings, env).await?;
-            let receiver = &receiver;
+            // Refusals (bad signatures, other repositories) are counted.
+            let receiver = lambda::receiver(&settings, env)
+                .await?
+                .with_metrics(metrics.clone());
+            let (receiver, emf) = (&receiver, &emf);
             lambda_http::run(service_fn(|request| async move {
-                Ok::<_, Error>(lambda::receive(receiver, request).await)
+                let response = lambda::receive(receiver, request).await;
+                emf();
+                Ok::<_, Error>(response)
             }))
             .await
         }

@@ -9,7 +9,9 @@
 //! Environment: `GITHUB_WEBHOOK_SECRET` (required: the secret set on the
 //! GitHub webhook; without it the server refuses to start), the GitHub
 //! credentials (`GITHUB_TOKEN`, or the App's `SHOWTIME_GITHUB_APP_*`), and
-//! the backend's settings. Deliveries from other repositories are ignored.
+//! the backend's settings. Deliveries about other repositories are refused
+//! (`403`). The public endpoint's limits (connections, header and request
+//! deadlines, header size, per-source rate) come from `[server]`.
 //! The dashboard is served on the same port, at `/dashboard`, as
 //! `[dashboard]` and its variables say (`SHOWTIME_OAUTH_CLIENT_SECRET`,
 //! `SHOWTIME_SESSION_KEY`).
@@ -30,7 +32,7 @@ use showtime_runtime::config::Settings;
 use showtime_runtime::dashboard::{Dashboard, DashboardSettings};
 use showtime_runtime::metrics::{self, Metrics};
 use showtime_runtime::queue::{DEFAULT_CONCURRENCY, QueueSettings};
-use showtime_runtime::server::{DEFAULT_LISTEN, Server, ServerSettings};
+use showtime_runtime::server::{DEFAULT_LISTEN, Limits, Server, ServerSettings};
 use showtime_runtime::signal::shutdown;
 use showtime_runtime::wiring;
 
@@ -121,6 +123,8 @@ fn main() -> ExitCode {
                 ..QueueSettings::default()
             },
             repository: settings.repository.clone(),
+            repository_id: settings.file.server.repository_id,
+            limits: Limits::from_section(&settings.file.server),
             metrics: Some(metrics.clone()),
         };
         // Every environment counted from the start: one listing of open PRs.

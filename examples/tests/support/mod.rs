@@ -6,6 +6,7 @@
 
 pub mod queue;
 pub mod receiver;
+pub mod server;
 pub mod site;
 
 use std::net::SocketAddr;

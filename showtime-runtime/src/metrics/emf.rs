@@ -32,6 +32,9 @@ pub const ROLLUPS: &[(&str, &[&str])] = &[
     // Reconciles by outcome whatever triggered them: the reconcile-errors
     // alarm (Outcome = error).
     ("Reconciles", &["Program", "Outcome"]),
+    // Refusals whatever the reason: one alarm on the public endpoint being
+    // probed or flooded.
+    ("WebhookRefusals", &["Program"]),
 ];
 
 /// A metric's CloudWatch unit.

@@ -26,6 +26,8 @@
 //! | `showtime_environments{status}` | the 🎪 labels Showtime reads and writes anyway ([`watch`]): no request of its own, on scrape or otherwise |
 //! | `showtime_time_to_ready_seconds{kind="create"\|"update"}`, `showtime_time_to_destroy_seconds` | the reconcile that made an environment ready or tore it down: from when the work was asked for (the delivery queued, the command started) to the reconcile's end |
 //! | `showtime_teardowns_total{result}` | reconciles that destroy environments (stop, close, expiry, orphans), and whether they finished |
+//! | `showtime_webhook_refusals_total{reason}` | every request or connection the webhook server (or a [`Receiver`](crate::receiver::Receiver)) refused, by [`Refusal`] |
+//! | `showtime_webhook_connections` | connections the webhook server holds open now |
 
 pub mod emf;
 pub mod watch;
@@ -156,6 +158,67 @@ struct ResultLabels {
     result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+/// Why the public endpoint refused a request or a connection: the `reason`
+/// of `showtime_webhook_refusals_total` (and the `Reason` dimension of the
+/// `WebhookRefusals` EMF metric).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// `401`: a missing, malformed or mismatched `X-Hub-Signature-256`.
+    Signature,
+    /// `400`: no event header, or a payload that is not the event's JSON.
+    Malformed,
+    /// `413`: a body over the limit.
+    TooLarge,
+    /// `403`: a correctly signed delivery about a repository not served.
+    Repository,
+    /// `429`: the source's request rate is over its limit.
+    RateLimited,
+    /// `408`: a request (body included) took longer than allowed.
+    Timeout,
+    /// A connection closed because its request headers did not arrive in time.
+    HeaderTimeout,
+    /// `431`: request headers over the size limit.
+    HeadersTooLarge,
+    /// `503`: a connection over the cap on open connections.
+    Connections,
+}
+
+impl Refusal {
+    /// Every reason, in the order the metrics list them.
+    pub const ALL: [Refusal; 9] = [
+        Refusal::Signature,
+        Refusal::Malformed,
+        Refusal::TooLarge,
+        Refusal::Repository,
+        Refusal::RateLimited,
+        Refusal::Timeout,
+        Refusal::HeaderTimeout,
+        Refusal::HeadersTooLarge,
+        Refusal::Connections,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Signature => "signature",
+            Refusal::Malformed => "malformed",
+            Refusal::TooLarge => "too_large",
+            Refusal::Repository => "repository",
+            Refusal::RateLimited => "rate_limited",
+            Refusal::Timeout => "timeout",
+            Refusal::HeaderTimeout => "header_timeout",
+            Refusal::HeadersTooLarge => "headers_too_large",
+            Refusal::Connections => "connections",
+        }
+    }
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn ready_histogram() -> Histogram {
@@ -174,6 +237,8 @@ pub struct Metrics {
     time_to_ready: HistogramFamily<KindLabels>,
     time_to_destroy: Histogram,
     teardowns: Family<ResultLabels, Counter>,
+    refusals: Family<ReasonLabels, Counter>,
+    connections: Gauge,
     emf: Option<Mutex<Emf>>,
 }
 
@@ -293,6 +358,27 @@ impl Metrics {
             "Teardowns of environments, by whether they finished",
             teardowns.clone(),
         );
+        let refusals = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "showtime_webhook_refusals",
+            "Requests and connections the webhook endpoint refused, by reason",
+            refusals.clone(),
+        );
+        let connections = Gauge::default();
+        registry.register(
+            "showtime_webhook_connections",
+            "Connections the webhook server holds open",
+            connections.clone(),
+        );
+        // Every reason shows from the first scrape, at zero, so an alert on
+        // a rate never sees a series appear from nothing.
+        for reason in Refusal::ALL {
+            refusals
+                .get_or_create(&ReasonLabels {
+                    reason: reason.as_str(),
+                })
+                .inc_by(0);
+        }
         // Every status shows from the first scrape, at zero, so a query
         // over one never finds it absent.
         for status in Status::ALL {
@@ -313,6 +399,8 @@ impl Metrics {
             time_to_ready,
             time_to_destroy,
             teardowns,
+            refusals,
+            connections,
             emf: None,
         }
     }
@@ -382,6 +470,29 @@ impl Metrics {
                 1.0,
             );
         });
+    }
+
+    /// One request or connection refused by the public endpoint.
+    pub fn refused(&self, reason: Refusal) {
+        let reason = reason.as_str();
+        self.refusals.get_or_create(&ReasonLabels { reason }).inc();
+        self.emf(|e| e.count("WebhookRefusals", &[("Reason", reason)], 1.0));
+    }
+
+    /// Requests and connections refused so far for `reason`.
+    pub fn refusals(&self, reason: Refusal) -> u64 {
+        self.refusals
+            .get_or_create(&ReasonLabels {
+                reason: reason.as_str(),
+            })
+            .get()
+    }
+
+    /// Connections the webhook server holds open now.
+    pub fn connections(&self, open: usize) {
+        let open = i64::try_from(open).unwrap_or(i64::MAX);
+        self.connections.set(open);
+        self.emf(|e| e.gauge("WebhookConnections", Unit::Count, &[], open as f64));
     }
 
     /// Deliveries queued or running now.
@@ -620,5 +731,31 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn refusals_are_counted_by_reason_from_zero() {
+        let metrics = Metrics::new().with_emf("showtime-webhook");
+        let text = metrics.encode().unwrap();
+        for reason in Refusal::ALL {
+            let line = format!(
+                "showtime_webhook_refusals_total{{reason=\"{}\"}} 0",
+                reason.as_str()
+            );
+            assert!(text.contains(&line), "{text}");
+        }
+        metrics.refused(Refusal::RateLimited);
+        metrics.refused(Refusal::RateLimited);
+        metrics.connections(3);
+        assert_eq!(metrics.refusals(Refusal::RateLimited), 2);
+        let text = metrics.encode().unwrap();
+        assert!(
+            text.contains("showtime_webhook_refusals_total{reason=\"rate_limited\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("showtime_webhook_connections 3"), "{text}");
+        let lines = metrics.emf_lines(Utc::now()).join("\n");
+        assert!(lines.contains("\"WebhookRefusals\":2"), "{lines}");
+        assert!(lines.contains("\"Reason\":\"rate_limited\""), "{lines}");
     }
 }

@@ -11,7 +11,7 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `POST /webhook` | `202 {"queued": true, "pr": N}` for a delivery that names a PR; `200 {"queued": false, "reason": …}` for a ping, an event Showtime does not use, or another repository's delivery; `200 {"duplicate": true}` for a delivery id already seen; `401`, `400` or `413` `{"error": …}` for a refused one |
+//! | `POST /webhook` | `202 {"queued": true, "pr": N}` for a delivery that names a PR; `200 {"queued": false, "reason": …}` for a ping or an event Showtime does not use; `200 {"duplicate": true}` for a delivery id already seen; `401` (signature), `400` (malformed), `413` (too large) or `403` (another repository's, however well signed) `{"error": …}` for a refused one |
 //! | `GET /healthz` | `200 {"status": "ok", "pending": N}`, `N` deliveries queued or running |
 //! | `GET /metrics` | `200`, every figure of [`crate::metrics`] in the Prometheus (OpenMetrics) text format; open like `/healthz` (it names no PR or person) |
 //! | `GET /environments` | `200`, a JSON array of every environment the backend manages (`502` when the backend cannot list them; `401` when the dashboard requires sign-in and the request has no session) |
@@ -20,6 +20,23 @@
 //! `/environments` follows the dashboard's access rule: open to anyone who
 //! can reach the port when its view is public (the default, and always
 //! without a dashboard), else only with a signed-in session.
+//!
+//! # Limits
+//!
+//! The port is public (GitHub must reach it), so every route is served
+//! under [`Limits`] (`[server]` in `showtime.toml`): a cap on open
+//! connections (one more is answered `503` and closed), a deadline for a
+//! request's headers (a connection that has not sent them in time is
+//! closed), a size limit on them (`431`), a per-source rate limit (`429`
+//! with `Retry-After`; a delivery whose signature holds is not counted,
+//! so GitHub's traffic is never throttled), and a deadline for the whole
+//! request (`408`). A
+//! body over the webhook's limit is read to its end (up to
+//! [`DRAIN_BYTES`], for [`DRAIN_TIME`]) and thrown away before the `413`,
+//! so that its sender reads the answer rather than a connection reset.
+//! Every refusal is counted in `showtime_webhook_refusals_total{reason}`
+//! ([`Refusal`](crate::metrics::Refusal)), and open connections in
+//! `showtime_webhook_connections`.
 //!
 //! # The queue
 //!
@@ -45,10 +62,14 @@
 //! lets open requests finish, then waits until every queued delivery has run
 //! before it returns.
 
+mod limit;
+mod listen;
+
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -68,8 +89,11 @@ use crate::audit::Sink;
 use crate::dashboard::Dashboard;
 use crate::metrics::{self, Metrics};
 use crate::queue::{Queue, QueueSettings, Queued};
-use crate::receiver::{Answer, Checked, Receiver, check};
+use crate::receiver::{Answer, Checked, Receiver, Served, check, refusal_of};
 use crate::request::{Done, Work, report_done};
+
+pub use limit::{MAX_SOURCES, RateLimit};
+pub use listen::{DRAIN_BYTES, DRAIN_TIME, Limits};
 
 /// The address the server listens on unless told otherwise.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -86,10 +110,17 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     /// The queue: concurrency and de-duplication.
     pub queue: QueueSettings,
-    /// The repository served, `owner/name`. When set, deliveries from any
-    /// other repository (a GitHub App installed on several) are acknowledged
-    /// and ignored; compared without regard to case. `None` accepts all.
+    /// The repository served, `owner/name`. When set, deliveries about any
+    /// other repository (a GitHub App installed on several, a secret shared
+    /// between webhooks) are refused with `403`; compared without regard
+    /// to case. `None` accepts all.
     pub repository: Option<String>,
+    /// The served repository's numeric id, when known (`[server]
+    /// repository_id`): deliveries naming another id are refused too (see
+    /// [`Served::repository_id`]).
+    pub repository_id: Option<u64>,
+    /// The public endpoint's limits.
+    pub limits: Limits,
     /// Where the queue's and reconciles' figures are recorded (and
     /// `GET /metrics` reads them): give the one the engine's GitHub
     /// adapter reports to, so every figure is in one place. `None`: the
@@ -103,6 +134,8 @@ impl Default for ServerSettings {
             listen: DEFAULT_LISTEN,
             queue: QueueSettings::default(),
             repository: None,
+            repository_id: None,
+            limits: Limits::default(),
             metrics: None,
         }
     }
@@ -139,9 +172,13 @@ pub struct AppState {
 
 struct Inner {
     webhook: Webhook,
-    repository: Option<String>,
+    served: Served,
     queue: Queue,
     metrics: Arc<Metrics>,
+    limits: Limits,
+    limiter: limit::RateLimiter,
+    /// Connections open now.
+    open: AtomicUsize,
 }
 
 impl AppState {
@@ -172,10 +209,16 @@ impl AppState {
         AppState {
             inner: Arc::new(Inner {
                 webhook,
-                repository: settings.repository.clone(),
+                served: Served {
+                    repository: settings.repository.clone(),
+                    repository_id: settings.repository_id,
+                },
                 queue: Queue::with_report(engine, settings.queue, report)
                     .with_metrics(metrics.clone()),
                 metrics,
+                limits: settings.limits,
+                limiter: limit::RateLimiter::new(settings.limits.rate),
+                open: AtomicUsize::new(0),
             }),
             dashboard: None,
             receiver: None,
@@ -188,8 +231,15 @@ impl AppState {
     /// `503` when it could not take it (GitHub shows the failure, and the
     /// delivery can be sent again). Workers elsewhere carry the work out.
     pub fn with_work_queue(mut self, queue: Arc<dyn WorkQueue>) -> Self {
-        let (webhook, repository) = (self.inner.webhook.clone(), self.inner.repository.clone());
-        self.receiver = Some(Receiver::new(webhook, repository, queue));
+        let inner = &self.inner;
+        let receiver = Receiver::new(
+            inner.webhook.clone(),
+            inner.served.repository.clone(),
+            queue,
+        )
+        .repository_id(inner.served.repository_id)
+        .with_metrics(inner.metrics.clone());
+        self.receiver = Some(receiver);
         self
     }
 
@@ -208,6 +258,11 @@ impl AppState {
     /// Deliveries queued or running now.
     pub fn pending(&self) -> usize {
         self.inner.queue.pending()
+    }
+
+    /// Connections open now.
+    pub fn connections(&self) -> usize {
+        self.inner.open.load(Ordering::Relaxed)
     }
 
     /// The figures `GET /metrics` serves.
@@ -238,17 +293,16 @@ pub fn router(state: AppState) -> Router {
     }
 }
 
-/// Serves [`router`] on `listener` until `shutdown` resolves, lets open
-/// requests finish, then waits for every queued delivery to run before
-/// returning.
+/// Serves [`router`] on `listener` under the state's [`Limits`] until
+/// `shutdown` resolves, lets open requests finish, then waits for every
+/// queued delivery to run before returning.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let served = axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served =
+        listen::serve_connections(listener, state.clone(), router(state.clone()), shutdown).await;
     let pending = state.pending();
     if pending > 0 {
         tracing::info!(
@@ -322,7 +376,16 @@ impl Server {
 }
 
 /// `POST /webhook`: answered inside a `delivery` span.
-async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+///
+/// A delivery whose signature holds gives back the request it took from its
+/// source's rate limit: GitHub's own traffic, however busy, never wears its
+/// bucket down; only unsigned or forged requests (and other routes) do.
+async fn receive(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let (headers, source) = (
+        parts.headers,
+        parts.extensions.get::<listen::Source>().copied(),
+    );
     let span = tracing::info_span!(
         "delivery",
         delivery = %header_for_log(&headers, DELIVERY_HEADER),
@@ -330,7 +393,18 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) 
         pr = tracing::field::Empty,
         actor = tracing::field::Empty,
     );
-    receive_in_span(state, headers, body).instrument(span).await
+    let limiter_state = state.clone();
+    let response = receive_in_span(state, headers, body).instrument(span).await;
+    // 401: not signed with the secret; 413: refused before the signature
+    // was looked at. Anything else passed the signature check.
+    let signed = !matches!(
+        response.status(),
+        StatusCode::UNAUTHORIZED | StatusCode::PAYLOAD_TOO_LARGE
+    );
+    if let (true, Some(source)) = (signed, source) {
+        limiter_state.inner.limiter.refund(source.0);
+    }
+    response
 }
 
 async fn receive_in_span(state: AppState, headers: HeaderMap, body: Body) -> Response {
@@ -341,20 +415,32 @@ async fn receive_in_span(state: AppState, headers: HeaderMap, body: Body) -> Res
             let status =
                 StatusCode::from_u16(refused.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             tracing::warn!(status = status.as_u16(), reason = %refused, "delivery refused");
-            return reply(status, json!({ "error": refused.to_string() }));
+            if let Some(reason) = refusal_of(status) {
+                inner.metrics.refused(reason);
+            }
+            let mut response = reply(status, json!({ "error": refused.to_string() }));
+            // What was sent of the body was read, not all of it perhaps:
+            // the connection cannot carry another request.
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            return response;
         }
     };
     if let Some(receiver) = &state.receiver {
         return answer(receiver.accept(&headers, &bytes).await);
     }
-    let (id, request) = match check(
-        &inner.webhook,
-        inner.repository.as_deref(),
-        &headers,
-        &bytes,
-    ) {
+    let (id, request) = match check(&inner.webhook, &inner.served, &headers, &bytes) {
         Checked::Reconcile { id, request } => (id, request),
         Checked::Answered(answered) => return answer(answered),
+        Checked::Refused {
+            reason,
+            answer: refused,
+        } => {
+            inner.metrics.refused(reason);
+            return answer(refused);
+        }
     };
     let pr = request.pr;
     let events: Vec<String> = request.events.iter().map(ToString::to_string).collect();
@@ -380,7 +466,10 @@ async fn receive_in_span(state: AppState, headers: HeaderMap, body: Body) -> Res
 }
 
 /// Reads the body, refusing it as soon as it is known to be over the
-/// webhook's limit: from `Content-Length` before reading, else while reading.
+/// webhook's limit: from `Content-Length` before reading, else while
+/// reading. A refused body is still read to its end and thrown away (see
+/// [`listen::drain`]), unless its sender waits for `100 Continue` before
+/// sending it or announced more than [`DRAIN_BYTES`].
 async fn read_body(
     webhook: &Webhook,
     headers: &HeaderMap,
@@ -390,8 +479,16 @@ async fn read_body(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
+        && let Err(refused) = webhook.check_size(announced)
     {
-        webhook.check_size(announced)?;
+        let waits = headers
+            .get(header::EXPECT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+        if !waits && announced <= DRAIN_BYTES {
+            listen::drain(body, DRAIN_BYTES, DRAIN_TIME).await;
+        }
+        return Err(refused);
     }
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
@@ -404,7 +501,12 @@ async fn read_body(
         };
         if let Ok(data) = frame.into_data() {
             bytes.extend_from_slice(&data);
-            webhook.check_size(u64::try_from(bytes.len()).unwrap_or(u64::MAX))?;
+            let read = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+            if let Err(refused) = webhook.check_size(read) {
+                drop(bytes);
+                listen::drain(body, DRAIN_BYTES.saturating_sub(read), DRAIN_TIME).await;
+                return Err(refused);
+            }
         }
     }
     Ok(Bytes::from(bytes))
