@@ -1,0 +1,3 @@
+//! Showtime's fuzz targets' checks (see [`checks`]).
+
+pub mod checks;
