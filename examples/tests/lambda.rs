@@ -164,6 +164,15 @@ impl Handler for Recorder {
     }
 }
 
+/// The message ids a batch response reports as failed.
+fn failed_ids(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<&str> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect()
+}
+
 #[tokio::test]
 async fn an_sqs_batch_is_handled_by_pr_and_reports_only_failed_groups() {
     let handler = Recorder {
@@ -171,11 +180,7 @@ async fn an_sqs_batch_is_handled_by_pr_and_reports_only_failed_groups() {
         ..Recorder::default()
     };
     let response = lambda::work(&handler, sqs_batch()).await;
-    let failed: Vec<&str> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect();
+    let failed = failed_ids(&response);
     assert_eq!(failed, ["2e1424d4-f796-459a-8184-9c92662be6da"]);
     let mut batches = handler.batches.lock().unwrap().clone();
     batches.sort();
@@ -203,11 +208,7 @@ async fn an_sqs_batch_is_handled_by_pr_and_reports_only_failed_groups() {
         ..Recorder::default()
     };
     let response = lambda::work(&handler, sqs_batch()).await;
-    let failed: Vec<&str> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect();
+    let failed = failed_ids(&response);
     assert_eq!(
         failed,
         [

@@ -27,29 +27,7 @@ impl EcsBackend {
     /// How a service that [`lost_tasks`] is doing, from its recent stopped
     /// tasks.
     pub(super) async fn crash_health(&self, service: &Service) -> Result<Health, AwsError> {
-        let name = service.service_name().unwrap_or_default();
-        let listed = self
-            .ecs
-            .list_tasks()
-            .cluster(&self.settings.cluster)
-            .service_name(name)
-            .desired_status(DesiredStatus::Stopped)
-            .send()
-            .await
-            .map_err(|e| self.sdk("ecs:ListTasks", e))?;
-        let tasks = if listed.task_arns().is_empty() {
-            Vec::new()
-        } else {
-            self.ecs
-                .describe_tasks()
-                .cluster(&self.settings.cluster)
-                .set_tasks(Some(listed.task_arns().iter().take(100).cloned().collect()))
-                .send()
-                .await
-                .map_err(|e| self.sdk("ecs:DescribeTasks", e))?
-                .tasks()
-                .to_vec()
-        };
+        let tasks = self.tasks_of(service, DesiredStatus::Stopped).await?;
         Ok(health_of(service, &tasks))
     }
 }

@@ -107,40 +107,52 @@ impl EcsBackend {
         tokio::time::sleep(self.settings.poll_interval.min(left)).await;
     }
 
-    /// The IP of the service's running task, or why there is none yet.
-    async fn task_ip(&self, service: &Service) -> Result<Result<Ipv4Addr, String>, AwsError> {
-        let name = service.service_name().unwrap_or_default();
+    /// The service's tasks of `status` (one listing, then one description
+    /// of at most 100); none listed, no description asked.
+    pub(super) async fn tasks_of(
+        &self,
+        service: &Service,
+        status: DesiredStatus,
+    ) -> Result<Vec<aws_sdk_ecs::types::Task>, AwsError> {
         let listed = self
             .ecs
             .list_tasks()
             .cluster(&self.settings.cluster)
-            .service_name(name)
-            .desired_status(DesiredStatus::Running)
+            .service_name(service.service_name().unwrap_or_default())
+            .desired_status(status)
             .send()
             .await
             .map_err(|e| self.sdk("ecs:ListTasks", e))?;
         if listed.task_arns().is_empty() {
-            return Ok(Err("no running task is listed yet".to_owned()));
+            return Ok(Vec::new());
         }
-        let described = self
+        Ok(self
             .ecs
             .describe_tasks()
             .cluster(&self.settings.cluster)
             .set_tasks(Some(listed.task_arns().iter().take(100).cloned().collect()))
             .send()
             .await
-            .map_err(|e| self.sdk("ecs:DescribeTasks", e))?;
+            .map_err(|e| self.sdk("ecs:DescribeTasks", e))?
+            .tasks()
+            .to_vec())
+    }
+
+    /// The IP of the service's running task, or why there is none yet.
+    async fn task_ip(&self, service: &Service) -> Result<Result<Ipv4Addr, String>, AwsError> {
+        let tasks = self.tasks_of(service, DesiredStatus::Running).await?;
+        if tasks.is_empty() {
+            return Ok(Err("no running task is listed yet".to_owned()));
+        }
         let primary_td = primary(service).and_then(|d| d.task_definition());
         let running = |t: &&aws_sdk_ecs::types::Task| t.last_status() == Some("RUNNING");
-        let task = described
-            .tasks()
+        let task = tasks
             .iter()
             .filter(running)
             .find(|t| primary_td.is_none() || t.task_definition_arn() == primary_td)
-            .or_else(|| described.tasks().iter().find(running));
+            .or_else(|| tasks.iter().find(running));
         let Some(task) = task else {
-            let states: Vec<&str> = described
-                .tasks()
+            let states: Vec<&str> = tasks
                 .iter()
                 .map(|t| t.last_status().unwrap_or("unknown"))
                 .collect();
