@@ -53,6 +53,17 @@ impl Membership {
     pub fn is_active(&self) -> bool {
         *self == Membership::Active
     }
+
+    /// The membership a host's answer says.
+    pub fn of(read: Result<bool, crate::ports::PortError>) -> Self {
+        match read {
+            Ok(true) => Membership::Active,
+            Ok(false) => Membership::Absent,
+            Err(e) => Membership::Unchecked {
+                reason: e.to_string(),
+            },
+        }
+    }
 }
 
 /// The memberships known so far, by team and login.

@@ -115,6 +115,18 @@ impl PortError {
     pub fn is_transient(&self) -> bool {
         matches!(self, PortError::Transient { .. })
     }
+
+    /// Whether the failure passes by itself, sooner ([`Transient`]) or
+    /// later ([`RateLimited`]): an answer that is not one to act on.
+    ///
+    /// [`Transient`]: PortError::Transient
+    /// [`RateLimited`]: PortError::RateLimited
+    pub fn may_pass(&self) -> bool {
+        matches!(
+            self,
+            PortError::Transient { .. } | PortError::RateLimited { .. }
+        )
+    }
 }
 
 /// Whether a pull request is open.
@@ -313,6 +325,10 @@ pub trait PrHost: Send + Sync {
         marker: &str,
         body: &str,
     ) -> Result<CommentId, PortError>;
+
+    /// Deletes comment `id` of `pr`: a second status comment, which a run
+    /// racing another posted. One already gone is success.
+    async fn delete_comment(&self, pr: PrNumber, id: CommentId) -> Result<(), PortError>;
 
     /// Creates a repository label definition, or updates its colour and
     /// description; one that already exists with these values is success.

@@ -583,6 +583,13 @@ fn the_status_comment_label_round_trips_in_both_dialects() {
         );
         assert_eq!(codec.parse(&labels).comment, state.comment);
     }
+    // Two runs at once each posted one: the oldest is kept, the other is
+    // reported for the planner to delete.
+    let two = codec.parse(["🎪 💬 9000002", "🎪 🎯 abc123f", "🎪 💬 9000001"]);
+    assert_eq!(two.comment.map(|c| c.get()), Some(9_000_001));
+    assert_eq!(two.anomalies.len(), 1, "{:?}", two.anomalies);
+    assert_eq!(two.anomalies[0].label, "🎪 💬 9000002");
+    assert_eq!(two.anomalies[0].detail, Some(Detail::Comment));
     let bad = codec.parse(["🎪 💬 twelve"]);
     assert_eq!(bad.comment, None);
     assert!(

@@ -78,6 +78,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::error::{LocalError, excerpt};
+use crate::faults;
 use crate::probe;
 use crate::process::{self, Liveness, liveness};
 use crate::settings::LocalSettings;
@@ -294,6 +295,7 @@ impl LocalBackend {
 #[async_trait]
 impl Backend for LocalBackend {
     async fn deploy(&self, spec: &EnvSpec) -> Result<(), PortError> {
+        faults::take(&self.settings.state_dir, "deploy")?;
         let id = &spec.id;
         if !id.sha.matches(&spec.sha) {
             return Err(LocalError::MismatchedSha {
@@ -334,10 +336,12 @@ impl Backend for LocalBackend {
     }
 
     async fn wait_ready(&self, id: &EnvId) -> Result<Address, PortError> {
+        faults::take(&self.settings.state_dir, "wait_ready")?;
         Ok(self.wait_healthy(id).await?)
     }
 
     async fn apply_config(&self, id: &EnvId, config: &Config) -> Result<(), PortError> {
+        faults::take(&self.settings.state_dir, "apply_config")?;
         {
             let _changing = self.changes.lock().await;
             let mut record = self.existing(id)?;
@@ -367,6 +371,7 @@ impl Backend for LocalBackend {
     }
 
     async fn sleep(&self, id: &EnvId) -> Result<(), PortError> {
+        faults::take(&self.settings.state_dir, "sleep")?;
         let _changing = self.changes.lock().await;
         let mut record = self.existing(id)?;
         if record.asleep {
@@ -379,6 +384,7 @@ impl Backend for LocalBackend {
     }
 
     async fn wake(&self, id: &EnvId) -> Result<(), PortError> {
+        faults::take(&self.settings.state_dir, "wake")?;
         let _changing = self.changes.lock().await;
         let mut record = self.existing(id)?;
         if !record.asleep {
@@ -392,6 +398,7 @@ impl Backend for LocalBackend {
     }
 
     async fn destroy(&self, id: &EnvId) -> Result<(), PortError> {
+        faults::take(&self.settings.state_dir, "destroy")?;
         let _changing = self.changes.lock().await;
         if let Stored::Record(record) = self.state.read(id)? {
             // Asleep, nothing runs (and its old group id is not ours).
@@ -404,6 +411,7 @@ impl Backend for LocalBackend {
     }
 
     async fn list(&self, pr: Option<PrNumber>) -> Result<Vec<EnvInfo>, PortError> {
+        faults::take(&self.settings.state_dir, "list")?;
         let ids = self.state.ids(pr)?;
         let mut infos = Vec::with_capacity(ids.len());
         for id in ids {

@@ -21,6 +21,8 @@
 //!   table of `showtime.toml`;
 //! * [`probe`]: an HTTP probe any backend can use for health checks;
 //! * [`error`]: [`LocalError`], each failure with what to do about it;
+//! * [`faults`]: failures planned in the state directory, for tests that
+//!   run whole programs;
 //! * `app` (default feature `app`): the preview app the default command
 //!   runs.
 //!
@@ -58,6 +60,7 @@
 
 pub mod backend;
 pub mod error;
+pub mod faults;
 pub mod probe;
 pub mod process;
 pub mod settings;

@@ -63,6 +63,9 @@ impl PrHost for Counting {
     ) -> Result<CommentId, PortError> {
         self.host.upsert_comment(pr, at, marker, body).await
     }
+    async fn delete_comment(&self, pr: PrNumber, id: CommentId) -> Result<(), PortError> {
+        self.host.delete_comment(pr, id).await
+    }
     async fn ensure_label(&self, name: &str, color: &str, desc: &str) -> Result<(), PortError> {
         self.host.ensure_label(name, color, desc).await
     }

@@ -449,18 +449,31 @@ impl Engine {
                     if obs.actor.as_ref().is_some_and(|a| a.permission.is_none()) =>
                 {
                     if let Some(actor) = obs.actor.as_mut() {
-                        // Fail closed: an error reading the permission refuses.
-                        let p = self
+                        let p = match self
                             .retry(|| self.ports.host.permission(&actor.login))
                             .await
-                            .unwrap_or(Permission::None);
+                        {
+                            Ok(p) => p,
+                            // A refusal consumes the request, so only a
+                            // lasting failure may refuse; a rate limit or
+                            // an outage leaves the request for the next
+                            // reconcile.
+                            Err(source) if source.may_pass() => {
+                                return Err(EngineError::Host { pr, source });
+                            }
+                            // Fail closed.
+                            Err(_) => Permission::None,
+                        };
                         actor.permission = Some(p);
                     }
                 }
                 Decision::Observe(Need::Membership { team, login })
                     if !obs.memberships.contains_key(&(team.clone(), login.clone())) =>
                 {
-                    let membership = self.membership(&team, &login).await;
+                    let membership = self
+                        .membership(&team, &login)
+                        .await
+                        .map_err(|source| EngineError::Host { pr, source })?;
                     obs.memberships.insert((team, login), membership);
                 }
                 Decision::Observe(need) => {
@@ -474,18 +487,17 @@ impl Engine {
     }
 
     /// Whether `user` is an active member of `team`, with the engine's
-    /// retries; an error is [`Membership::Unchecked`], which counts as no
-    /// membership (access fails closed) and is quoted in the refusal.
-    async fn membership(&self, team: &crate::Team, user: &Login) -> Membership {
+    /// retries. A lasting error is [`Membership::Unchecked`], which counts
+    /// as no membership (access fails closed) and is quoted in the refusal;
+    /// one that may pass (an outage, a rate limit) is returned, so that
+    /// nobody is refused for it.
+    async fn membership(&self, team: &crate::Team, user: &Login) -> Result<Membership, PortError> {
         match self
             .retry(|| self.ports.host.team_membership(team, user))
             .await
         {
-            Ok(true) => Membership::Active,
-            Ok(false) => Membership::Absent,
-            Err(e) => Membership::Unchecked {
-                reason: e.to_string(),
-            },
+            Err(e) if e.may_pass() => Err(e),
+            read => Ok(Membership::of(read)),
         }
     }
 
@@ -504,7 +516,10 @@ impl Engine {
         loop {
             match access(&self.policy, user, permission, &memberships) {
                 Access::Ask(team) => {
-                    let membership = self.membership(&team, user).await;
+                    let membership = self
+                        .membership(&team, user)
+                        .await
+                        .map_err(EngineError::listing("a team membership"))?;
                     memberships.insert((team, user.clone()), membership);
                 }
                 Access::Allowed(grant) => {

@@ -186,6 +186,15 @@ impl<'a> Run<'a> {
                     self.notify(step, text).await;
                     continue;
                 }
+                Step::DeleteComment(id) => {
+                    let engine = self.engine;
+                    let result = engine
+                        .retry(|| engine.ports.host.delete_comment(self.pr, *id))
+                        .await;
+                    self.audit(step, result.clone().map_err(|e| e.to_string()));
+                    result.map_err(|e| self.host_error(e))?;
+                    continue;
+                }
                 cloud => self.cloud(cloud).await,
             };
             self.audit(step, result.clone().map_err(|e| e.to_string()));
@@ -242,7 +251,11 @@ impl<'a> Run<'a> {
             Step::Destroy(env) => engine.retry(|| ports.backend.destroy(env)).await,
             Step::Sleep(env) => engine.retry(|| ports.backend.sleep(env)).await,
             Step::Wake(env) => engine.retry(|| ports.backend.wake(env)).await,
-            Step::Labels(_) | Step::Intent(_) | Step::Comment(_) | Step::Notify(_) => Ok(()),
+            Step::Labels(_)
+            | Step::Intent(_)
+            | Step::Comment(_)
+            | Step::DeleteComment(_)
+            | Step::Notify(_) => Ok(()),
         }
     }
 

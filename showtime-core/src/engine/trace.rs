@@ -62,6 +62,7 @@ fn reconcile_id(now: DateTime<Utc>) -> String {
 pub(super) fn step<E: std::fmt::Display>(step: &Step, result: &Result<(), E>) {
     let what = match step {
         Step::Comment(_) => "status comment".to_owned(),
+        Step::DeleteComment(_) => "delete status comment".to_owned(),
         Step::Notify(_) => "notify".to_owned(),
         other => other.to_string(),
     };

@@ -456,7 +456,7 @@ impl Assembly {
         let expiry_warned = anomalies.decide(Detail::Warned, "expiry warnings (⏰)", warned);
         let healed = anomalies.decide(Detail::Healed, "redeploys after a failure (🩹)", healed);
         let size = anomalies.decide(Detail::Size, "sizes", sizes);
-        let comment = anomalies.decide(Detail::Comment, "status comments (💬)", comments);
+        let comment = anomalies.oldest_comment(comments);
         let primary = active.clone().or_else(|| building.clone());
 
         let mut environments: BTreeMap<ShortSha, Environment> = BTreeMap::new();
@@ -554,6 +554,26 @@ impl Anomalies {
             self.push(&label, AnomalyKind::Conflict, Some(detail), message.clone());
         }
         None
+    }
+
+    /// The status comment: two runs at once may each post one and label it.
+    /// The oldest (lowest id) is kept; the others are reported, and a plan
+    /// that rewrites the labels deletes their comments first
+    /// ([`Step::DeleteComment`](crate::plan::Step::DeleteComment)).
+    fn oldest_comment(&mut self, votes: Votes<CommentId>) -> Option<CommentId> {
+        let kept = *votes.keys().next()?;
+        for (id, labels) in votes.into_iter().skip(1) {
+            let message = format!("a second status comment, `{id}`; `{kept}` is kept");
+            for label in labels {
+                self.push(
+                    &label,
+                    AnomalyKind::Conflict,
+                    Some(Detail::Comment),
+                    message.clone(),
+                );
+            }
+        }
+        Some(kept)
     }
 
     /// An environment's status. `destroying` is only ever added beside the

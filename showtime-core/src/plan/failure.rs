@@ -1,6 +1,8 @@
 //! Failure: what happens when a step fails. The environment is marked
 //! failed, a half-made one is destroyed, one that served before an update
-//! serves on, and the PR's comment says why; the next trigger retries.
+//! serves on, and the PR's comment says why; the next trigger retries. A
+//! failed destroy is the exception: it stays `destroying`, and the next
+//! reconcile destroys again.
 
 use crate::labels::LabelState;
 use crate::{ShortSha, Status};
@@ -14,10 +16,12 @@ impl Planner<'_> {
             // Only cloud steps are fed back; nothing else marks an environment.
             return Decision::Act(Plan::nothing("a step without an environment failed"));
         };
+        if let Step::Destroy(_) = failure.step {
+            return self.destroy_failed(&env.sha, &failure.error.to_string(), &failure.step);
+        }
         // A build, deploy or start that failed leaves a half-made environment
         // behind: it is destroyed. A failed configuration change leaves the
-        // environment as it is, and a failed destroy is retried by the next
-        // reconcile.
+        // environment as it is.
         let half_made = matches!(
             failure.step,
             Step::Build { .. } | Step::Deploy(_) | Step::AwaitReady(_)
@@ -29,6 +33,36 @@ impl Planner<'_> {
             half_made,
             &format!("failed: {}", failure.step),
         )
+    }
+
+    /// The plan for a destroy of `sha` that failed: it stays `destroying`,
+    /// so the next reconcile or sweep destroys it again. Marking it `failed`
+    /// would end the teardown and leave the environment running, and
+    /// costing, with nothing left to ask for its end.
+    fn destroy_failed(&self, sha: &ShortSha, reason: &str, step: &Step) -> Decision {
+        let message = format!(
+            "Destroying environment `{sha}` failed: {reason}. \
+             Showtime tries again at the next event or sweep of this PR."
+        );
+        let mut steps = Vec::new();
+        if self.status_of(sha) != Some(Status::Destroying) {
+            steps.push(Step::Labels(vec![LabelOp::Status(
+                sha.clone(),
+                Status::Destroying,
+            )]));
+        }
+        steps.push(Step::Comment(message.clone()));
+        steps.push(Step::Notify(format!(
+            "PR #{}: {message}",
+            self.obs.pr.number
+        )));
+        Decision::Act(Plan {
+            reason: format!("failed: {step}"),
+            steps,
+            next: Next::Done,
+            refusal: None,
+            failure: Some(message),
+        })
     }
 
     /// The plan for a build the backend reports failed, after the label

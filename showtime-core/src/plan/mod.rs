@@ -52,7 +52,7 @@ mod types;
 
 use chrono::{DateTime, Utc};
 
-use crate::labels::LabelState;
+use crate::labels::{Detail, LabelState};
 use crate::policy::Policy;
 use crate::ports::{EnvId, EnvInfo, Health};
 use crate::{Login, ShortSha, Status};
@@ -70,13 +70,38 @@ pub fn plan(obs: &Observation, policy: &Policy, now: DateTime<Utc>) -> Decision 
         .backend
         .as_ref()
         .map(|listed| with_ready(listed, obs, now));
-    Planner {
+    let decision = Planner {
         obs,
         policy,
         now,
         backend,
     }
-    .decide()
+    .decide();
+    match decision {
+        Decision::Act(plan) => Decision::Act(delete_second_comments(plan, &obs.labels)),
+        observe => observe,
+    }
+}
+
+/// Two runs at once may each post a status comment and label it: the parser
+/// keeps the oldest and reports the others' `🎪 💬` labels, which the plan's
+/// first label change forgets. Their comments are deleted just before, so
+/// that none is left behind without a label to find it by; a run cut short
+/// in between deletes again (a comment already gone is success).
+fn delete_second_comments(mut plan: Plan, labels: &LabelState) -> Plan {
+    let Some(first) = plan.steps.iter().position(|s| matches!(s, Step::Labels(_))) else {
+        return plan;
+    };
+    let seconds: Vec<Step> = labels
+        .anomalies
+        .iter()
+        .filter(|a| a.detail == Some(Detail::Comment))
+        // `🎪 💬 <id>`: the id is the last word.
+        .filter_map(|a| a.label.rsplit(' ').next()?.parse().ok())
+        .map(Step::DeleteComment)
+        .collect();
+    plan.steps.splice(first..first, seconds);
+    plan
 }
 
 struct Planner<'a> {

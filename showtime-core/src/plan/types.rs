@@ -11,7 +11,7 @@ use crate::commands::SlashCommand;
 use crate::config::Config;
 use crate::labels::{Codec, LabelState};
 use crate::ports::{EnvId, EnvInfo, Permission, PortError, PullRequest};
-use crate::{Address, Login, Sha, Team};
+use crate::{Address, CommentId, Login, Sha, Team};
 
 use super::LabelOp;
 
@@ -292,6 +292,9 @@ pub enum Step {
     Wake(EnvId),
     /// Update the sticky status comment, with a message for this event.
     Comment(String),
+    /// Delete a second status comment (two runs at once each posted one);
+    /// planned before the label change that forgets its `🎪 💬` label.
+    DeleteComment(CommentId),
     /// Tell the notifier.
     Notify(String),
 }
@@ -308,7 +311,11 @@ impl Step {
             | Step::Sleep(env)
             | Step::Wake(env) => Some(env),
             Step::Deploy(d) => Some(&d.env),
-            Step::Labels(_) | Step::Intent(_) | Step::Comment(_) | Step::Notify(_) => None,
+            Step::Labels(_)
+            | Step::Intent(_)
+            | Step::Comment(_)
+            | Step::DeleteComment(_)
+            | Step::Notify(_) => None,
         }
     }
 }
@@ -332,6 +339,7 @@ impl fmt::Display for Step {
             Step::Sleep(env) => write!(f, "put {env} to sleep"),
             Step::Wake(env) => write!(f, "wake {env}"),
             Step::Comment(message) => write!(f, "status comment: {message}"),
+            Step::DeleteComment(id) => write!(f, "delete the second status comment {id}"),
             Step::Notify(text) => write!(f, "notify: {text}"),
         }
     }

@@ -315,6 +315,16 @@ impl PrHost for MemoryHost {
         CommentId::new(id).ok_or_else(|| PortError::permanent("comment id 0"))
     }
 
+    async fn delete_comment(&self, pr: PrNumber, id: CommentId) -> Result<(), PortError> {
+        self.enter("delete_comment").await?;
+        let mut state = lock(&self.state);
+        self.touch(&mut state, pr);
+        if let Some(comments) = state.comments.get_mut(&pr) {
+            comments.retain(|c| c.id != id.get());
+        }
+        Ok(())
+    }
+
     async fn ensure_label(
         &self,
         name: &str,

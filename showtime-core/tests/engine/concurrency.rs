@@ -1,6 +1,9 @@
 //! Concurrency within and across processes: one environment per PR
 //! whatever the races, and the newest commit or a stop wins.
 
+use showtime_core::comment::MARKER;
+use showtime_core::ports::{CommentAt, PrHost};
+
 use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -17,6 +20,42 @@ async fn fifty_reconciles_of_one_pr_at_once_make_one_environment() {
     }
     assert_eq!(world.backend.environments().len(), 1);
     assert_eq!(world.builder.calls(), 1);
+    assert_converged(&world, pr);
+}
+
+/// Two processes that each found no status comment both post one, and
+/// each labels its own: the next reconcile keeps the oldest and deletes the
+/// other, before its label goes.
+#[tokio::test]
+async fn a_second_status_comment_is_deleted_by_the_next_reconcile() {
+    let world = world();
+    let pr = world.open_pr(1, A, "maxime", &["🎪 ⚡ showtime-trigger-start"]);
+    let engine = world.engine();
+    engine
+        .reconcile(pr, Event::Look, login("maxime"))
+        .await
+        .unwrap();
+    let first = world.host.comments(pr)[0].id;
+    let second = world
+        .host
+        .upsert_comment(pr, CommentAt::Nowhere, MARKER, &format!("{MARKER}\nrace"))
+        .await
+        .unwrap();
+    world
+        .host
+        .add_labels(pr, &[format!("🎪 💬 {second}")])
+        .await
+        .unwrap();
+
+    engine
+        .reconcile(pr, Event::Look, login("maxime"))
+        .await
+        .unwrap();
+    let left: Vec<u64> = world.host.comments(pr).iter().map(|c| c.id).collect();
+    assert_eq!(left, [first]);
+    let labels = world.host.labels(pr);
+    assert!(labels.contains(&format!("🎪 💬 {first}")), "{labels:?}");
+    assert!(!labels.contains(&format!("🎪 💬 {second}")), "{labels:?}");
     assert_converged(&world, pr);
 }
 

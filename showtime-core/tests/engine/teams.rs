@@ -98,6 +98,52 @@ async fn a_failing_membership_check_refuses_and_quotes_the_error() {
     assert!(body.contains("members: read"), "{body}");
 }
 
+/// A refusal consumes the request; a read that would pass by itself (a rate
+/// limit, an outage) must not refuse, or the request is lost.
+#[tokio::test]
+async fn a_permission_or_membership_read_that_may_pass_refuses_nothing() {
+    let reset = chrono::DateTime::from_timestamp(4_000_000_000, 0).unwrap();
+    let cases = [
+        ("host.permission", "maxime"),
+        ("host.team_membership", "bob"),
+    ];
+    for (method, person) in cases {
+        let world = world_with_team();
+        world
+            .faults
+            .on_method(method, vec![Fault::Fail(PortError::RateLimited { reset })]);
+        let pr = world.open_pr(1, A, person, &[START]);
+        let error = world
+            .engine()
+            .reconcile(pr, Event::Look, login(person))
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("rate limit"),
+            "{method}: {error}"
+        );
+        assert_eq!(
+            world.host.labels(pr),
+            [START],
+            "{method}: the request stays"
+        );
+        assert!(
+            world.host.comments(pr).is_empty(),
+            "{method}: nobody refused"
+        );
+
+        // Once the host answers, the request is carried out.
+        world.faults.clear();
+        let outcome = world
+            .engine()
+            .reconcile(pr, Event::Look, login(person))
+            .await
+            .unwrap();
+        assert_eq!(outcome.refusal(), None, "{method}");
+        assert_eq!(world.backend.calls("deploy"), 1, "{method}");
+    }
+}
+
 #[tokio::test]
 async fn authorize_applies_the_same_rule() {
     let world = world_with_team();

@@ -103,15 +103,35 @@ fn a_failed_build_during_a_rolling_update_keeps_the_old_environment_serving() {
 }
 
 #[test]
-fn a_failed_destroy_is_marked_and_left_to_the_next_reconcile() {
+fn a_failed_destroy_stays_destroying_for_the_next_reconcile() {
+    // `failed` would end the teardown and leave the environment running.
     let labels = with(running(OLD, "48h"), &[]);
     let destroy = Step::Destroy(id(PR, OLD));
-    let r = decide(failed(labels, destroy, "access denied"), None, &[]);
-
+    let r = decide(failed(labels, destroy.clone(), "access denied"), None, &[]);
     assert_eq!(
         steps(&r.plan),
-        ["labels: aaaaaaa failed", "comment", "notify"],
+        ["labels: aaaaaaa destroying", "comment", "notify"],
         "no second destroy in the same run"
+    );
+    assert!(comment(&r.plan).contains("Destroying environment `aaaaaaa` failed: access denied"));
+
+    // Already destroying (a stop's intent): only the comment.
+    let stopping = with(running(OLD, "48h"), &["🎪 aaaaaaa 🚦 destroying"]);
+    let r = decide(
+        failed(stopping.clone(), destroy, "access denied"),
+        None,
+        &[],
+    );
+    assert_eq!(steps(&r.plan), ["comment", "notify"]);
+
+    // The next reconcile destroys again.
+    let o = obs(stopping, pr(HEAD), Event::Look, None, None);
+    let backend = [env(PR, OLD, Health::Healthy, hours_ago(1))];
+    let r = decide(o, None, &backend);
+    assert!(
+        r.plan.steps.contains(&Step::Destroy(id(PR, OLD))),
+        "{}",
+        r.plan
     );
 }
 

@@ -1,5 +1,6 @@
 //! Injected faults: the next matching requests fail (a status, optionally
-//! with `Retry-After` or an exhausted primary rate limit) or answer late.
+//! with `Retry-After` or an exhausted primary rate limit), answer late, or
+//! have their connection cut.
 
 use std::time::Duration;
 
@@ -30,6 +31,14 @@ pub enum FaultAction {
     },
     /// Wait this long, then serve the request normally.
     Delay(Duration),
+    /// Cut the connection instead of answering: the client sees a reset
+    /// mid-answer. With `served`, the request is carried out first (the
+    /// write happened, but its sender cannot know), as when a connection
+    /// dies on the way back.
+    Reset {
+        /// Whether the request changes the state before the cut.
+        served: bool,
+    },
 }
 
 /// A fault to inject with [`FakeGitHub::inject`]: the next
@@ -45,7 +54,8 @@ pub enum FaultAction {
 /// let flaky = Fault::status(502).method("GET").path_contains("/pulls").times(2);
 /// let abuse = Fault::secondary_rate_limit(403, 60).method("POST");
 /// let slow = Fault::delay(Duration::from_millis(300)).path_contains("/labels");
-/// # let _ = (flaky, abuse, slow);
+/// let cut = Fault::lost_answer().method("POST").path_contains("/comments");
+/// # let _ = (flaky, abuse, slow, cut);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
@@ -81,6 +91,23 @@ impl Fault {
     pub fn delay(latency: Duration) -> Self {
         Self {
             action: FaultAction::Delay(latency),
+            ..Self::status(0)
+        }
+    }
+
+    /// Cut the connection of the next matching request before serving it.
+    pub fn reset() -> Self {
+        Self {
+            action: FaultAction::Reset { served: false },
+            ..Self::status(0)
+        }
+    }
+
+    /// Serve the next matching request, then cut its connection before the
+    /// answer is through: the write is done, its sender sees an error.
+    pub fn lost_answer() -> Self {
+        Self {
+            action: FaultAction::Reset { served: true },
             ..Self::status(0)
         }
     }

@@ -16,7 +16,8 @@ pub struct LoggedRequest {
     pub path: String,
     /// The raw query string, without `?`.
     pub query: Option<String>,
-    /// The status the fake answered with.
+    /// The status the fake answered with; 0 when it cut the connection
+    /// ([`Fault::reset`](super::Fault::reset)).
     pub status: u16,
     /// The request body, if any (lossy UTF-8).
     pub body: Option<String>,

@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, HttpBody, to_bytes};
 use axum::extract::{Request, State as Extract};
 use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
@@ -155,6 +155,7 @@ async fn handle(Extract(shared): Extract<Arc<Shared>>, request: Request) -> Resp
         tokio::time::sleep(*latency).await;
     }
 
+    let cut = matches!(fault, Some(FaultAction::Reset { .. }));
     let mut state = lock(&shared.state);
     let reply = match (fault, &body) {
         (
@@ -166,6 +167,7 @@ async fn handle(Extract(shared): Extract<Arc<Shared>>, request: Request) -> Resp
             }),
             _,
         ) => fault_reply(status, retry_after, ratelimit_reset, body),
+        (Some(FaultAction::Reset { served: false }), _) => Reply::empty(502),
         (_, Err(_)) => error(413, "Request body too large", DOCS),
         (_, Ok(bytes)) => {
             let ctx = Ctx {
@@ -186,7 +188,10 @@ async fn handle(Extract(shared): Extract<Arc<Shared>>, request: Request) -> Resp
             serve(&mut state, &ctx, resource)
         }
     };
-    let response = finish(&state, reply, resource);
+    let mut response = finish(&state, reply, resource);
+    if cut {
+        *response.body_mut() = Body::new(Cut);
+    }
     let logged_body = match &body {
         Ok(bytes) if !bytes.is_empty() => Some(String::from_utf8_lossy(bytes).into_owned()),
         _ => None,
@@ -199,7 +204,7 @@ async fn handle(Extract(shared): Extract<Arc<Shared>>, request: Request) -> Resp
         method,
         path: path.to_owned(),
         query: raw_query,
-        status: response.status().as_u16(),
+        status: if cut { 0 } else { response.status().as_u16() },
         body: logged_body,
         authorization,
         ghes_prefix: ghes,
@@ -207,6 +212,25 @@ async fn handle(Extract(shared): Extract<Arc<Shared>>, request: Request) -> Resp
         graphql: graphql_call,
     });
     response
+}
+
+/// A body that fails at once, so hyper drops the connection: the client
+/// sees it reset before the answer is through.
+struct Cut;
+
+impl HttpBody for Cut {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected connection reset",
+        ))))
+    }
 }
 
 /// Adds the rate-limit headers and turns a [`Reply`] into a response.

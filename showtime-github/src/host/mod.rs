@@ -73,7 +73,7 @@ pub struct GitHubHost {
     transport: Transport,
     owner: String,
     repo: String,
-    comment_ids: Mutex<HashMap<PrNumber, u64>>,
+    comment_ids: Mutex<HashMap<PrNumber, Written>>,
     ids: NodeIds,
     /// Whether the server refused the label mutations (an older GitHub
     /// Enterprise Server): REST from then on.
@@ -133,14 +133,25 @@ impl GitHubHost {
         self.memberships.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn remembered_comment(&self) -> std::sync::MutexGuard<'_, HashMap<PrNumber, u64>> {
+    fn remembered_comment(&self) -> std::sync::MutexGuard<'_, HashMap<PrNumber, Written>> {
         self.comment_ids.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn remember_comment(&self, pr: PrNumber, id: u64) -> Result<CommentId, PortError> {
-        self.remembered_comment().insert(pr, id);
+        self.remembered_comment().insert(pr, Written::At(id));
         CommentId::new(id).ok_or_else(|| PortError::permanent("GitHub returned comment id 0"))
     }
+}
+
+/// What this process's own writes tell of a PR's status comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    /// It is at this id.
+    At(u64),
+    /// A `POST` of it failed in a way that may hide a success (a cut
+    /// connection, a 5xx): posting again could make a second one, so it is
+    /// looked for first.
+    MaybePosted,
 }
 
 /// Percent-encodes one path segment (label names hold emoji and spaces):
@@ -263,11 +274,12 @@ impl PrHost for GitHubHost {
     ) -> Result<CommentId, PortError> {
         let payload = json!({ "body": body });
         let remembered = self.remembered_comment().get(&pr).copied();
-        let known = match at {
-            CommentAt::Id(id) => Some(id.get()),
-            CommentAt::Nowhere | CommentAt::Unknown => remembered,
+        let known = match (at, remembered) {
+            (CommentAt::Id(id), _) => Some(id.get()),
+            (_, Some(Written::At(id))) => Some(id),
+            (_, Some(Written::MaybePosted) | None) => None,
         };
-        let mut search = at == CommentAt::Unknown;
+        let mut search = at == CommentAt::Unknown || remembered == Some(Written::MaybePosted);
         if let Some(id) = known {
             let uri = self.path(&format!("issues/comments/{id}"));
             match self
@@ -298,14 +310,36 @@ impl PrHost for GitHubHost {
             }
             None => {
                 let uri = self.path(&format!("issues/{pr}/comments"));
-                let (created, _): (WireComment, _) = self
+                match self
                     .transport
-                    .json(Method::Post, &uri, Some(&payload))
-                    .await?;
-                created.id
+                    .json::<WireComment>(Method::Post, &uri, Some(&payload))
+                    .await
+                {
+                    Ok((created, _)) => created.id,
+                    Err(e) => {
+                        if e.is_transient() {
+                            self.remembered_comment().insert(pr, Written::MaybePosted);
+                        }
+                        return Err(e);
+                    }
+                }
             }
         };
         self.remember_comment(pr, id)
+    }
+
+    async fn delete_comment(&self, pr: PrNumber, id: CommentId) -> Result<(), PortError> {
+        let uri = self.path(&format!("issues/comments/{id}"));
+        match self.transport.send(Method::Delete, &uri, None).await {
+            Ok(_) | Err(PortError::NotFound { .. }) => {
+                let mut remembered = self.remembered_comment();
+                if remembered.get(&pr) == Some(&Written::At(id.get())) {
+                    remembered.remove(&pr);
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn ensure_label(

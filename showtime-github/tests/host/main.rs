@@ -288,6 +288,58 @@ async fn a_pr_without_comments_gets_its_status_comment_with_one_request() {
 }
 
 #[tokio::test]
+async fn a_status_comment_whose_answer_was_lost_is_looked_for_not_posted_twice() {
+    let fake = fake().await;
+    seed_pr(&fake, 1, &[]);
+    let host = host(&fake);
+    let marker = "<!-- m -->";
+    // Posted, but the connection is cut before the answer arrives.
+    fake.inject(
+        Fault::lost_answer()
+            .method("POST")
+            .path_contains("/comments"),
+    );
+    let cut = host
+        .upsert_comment(pr(1), CommentAt::Nowhere, marker, "<!-- m -->\nfirst")
+        .await
+        .unwrap_err();
+    assert!(cut.is_transient(), "{cut:?}");
+    assert_eq!(fake.comments(1).len(), 1, "the write happened");
+
+    // The retry looks for it, finds it, and edits it.
+    fake.clear_requests();
+    host.upsert_comment(pr(1), CommentAt::Nowhere, marker, "<!-- m -->\nsecond")
+        .await
+        .unwrap();
+    assert_eq!(
+        log(&fake),
+        [
+            "GET /repos/acme/widgets/issues/1/comments",
+            &format!(
+                "PATCH /repos/acme/widgets/issues/comments/{}",
+                fake.comments(1)[0].id
+            ),
+        ],
+    );
+    let comments = fake.comments(1);
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].body.ends_with("second"));
+
+    // Cut before it was served: looked for, not found, posted once.
+    seed_pr(&fake, 2, &[]);
+    fake.inject(Fault::reset().method("POST").path_contains("/comments"));
+    assert!(
+        host.upsert_comment(pr(2), CommentAt::Nowhere, marker, "<!-- m -->\nfirst")
+            .await
+            .is_err()
+    );
+    host.upsert_comment(pr(2), CommentAt::Nowhere, marker, "<!-- m -->\nsecond")
+        .await
+        .unwrap();
+    assert_eq!(fake.comments(2).len(), 1);
+}
+
+#[tokio::test]
 async fn label_definitions_are_ensured_listed_and_deleted_only_when_unattached() {
     let fake = fake().await;
     let host = host(&fake);

@@ -147,6 +147,10 @@ impl PrHost for LabelWatch {
         self.inner.upsert_comment(pr, at, marker, body).await
     }
 
+    async fn delete_comment(&self, pr: PrNumber, id: CommentId) -> Result<(), PortError> {
+        self.inner.delete_comment(pr, id).await
+    }
+
     async fn ensure_label(
         &self,
         name: &str,
