@@ -400,7 +400,7 @@ impl Ctx {
         };
         let mut last: Option<Sent> = None;
         for (i, step) in script(&mut rng, budget).into_iter().enumerate() {
-            tokio::time::sleep(Duration::from_millis(5 + rng.below(40))).await;
+            tokio::time::sleep(Duration::from_millis(20 + rng.below(80))).await;
             let id = format!("soak-{pr}-{i}-{:08x}", rng.next() as u32);
             let pull = |action: &str, label: &str, head: &str| Sent {
                 event: "pull_request",

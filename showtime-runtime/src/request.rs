@@ -258,10 +258,15 @@ pub async fn carry_out(engine: &Engine, mut work: Work, read: Option<PullRequest
         let outcome = engine
             .reconcile_with(pr, intent.event.clone(), options)
             .await;
-        // The next reconcile starts where this one left the labels; after
-        // one that could not finish, nothing is known and it reads afresh.
+        // The next reconcile starts where this one left the labels, when
+        // this one saw nothing but the read it was handed. One that ran
+        // more rounds read the PR again (its head may have moved, it may
+        // have closed): handing on the first read would plan from a stale
+        // head (a rolling update back to a commit already replaced, a
+        // second deploy of it). After that, or after one that could not
+        // finish, the next reads afresh.
         read = match (&outcome, before) {
-            (Ok(done), Some(before)) => Some(PullRequest {
+            (Ok(done), Some(before)) if done.plans.len() <= 1 => Some(PullRequest {
                 labels: done.labels.clone(),
                 ..before
             }),
