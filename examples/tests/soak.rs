@@ -556,7 +556,7 @@ fn app_processes(state_dir: &Path) -> Vec<(u32, String)> {
             .split(|b| *b == 0)
             .map(|v| String::from_utf8_lossy(v).into_owned())
             .collect();
-        if !vars.iter().any(|v| *v == marker) {
+        if !vars.contains(&marker) {
             continue;
         }
         if let Some(name) = vars.iter().find_map(|v| v.strip_prefix("SHOWTIME_ENV=")) {
@@ -1009,7 +1009,7 @@ async fn the_soak_keeps_every_promise() {
          refused / retried     {} answered 429/503 and sent again, {} connection errors\n\
          GitHub requests       {} served by the fake, {} of them failed by an injected fault\n\
          server RSS            start {}; at delivery {}: {} (peak {}); at {deliveries}: {} (peak {}); idle {} (peak {})\n\
-         RSS along the way     {}\n\
+         RSS along the way     {} (highest sampled {})\n\
          environments          {} deploys ({} asked), {} destroys, at most {} at once; {} open PRs left running, {} PRs closed\n\
          people waited         {} times for an environment ({} gave up after 30 s)\n\
          server alone          {} of {} PRs not yet as asked before the last reconcile; {} `showtime sync` runs failed\n\
@@ -1038,6 +1038,7 @@ async fn the_soak_keeps_every_promise() {
         mib(after_idle.rss),
         mib(after_idle.hwm),
         series.join(", "),
+        mib(max_rss),
         deploys.values().sum::<usize>(),
         asked_commits,
         destroys,
@@ -1051,7 +1052,6 @@ async fn the_soak_keeps_every_promise() {
         failed_syncs.lock().unwrap().len(),
         audit_failures,
     );
-    let _ = max_rss;
     if !unsettled.is_empty() {
         println!("before the last reconcile:\n  {}", unsettled.join("\n  "));
     }

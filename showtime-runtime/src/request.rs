@@ -142,13 +142,14 @@ impl Work {
         }
         let drops_looks = converges(&intent.event);
         self.intents.retain(|earlier| {
-            !(drops_looks && passive(&earlier.event))
-                && !matches!(
-                    (&earlier.event, &intent.event),
-                    (Event::Push, Event::Push)
-                        | (Event::UpLabelRemoved, Event::UpLabelRemoved)
-                        | (Event::DescriptionEdited, Event::DescriptionEdited)
-                )
+            let replaced = matches!(
+                (&earlier.event, &intent.event),
+                (Event::Push, Event::Push)
+                    | (Event::UpLabelRemoved, Event::UpLabelRemoved)
+                    | (Event::DescriptionEdited, Event::DescriptionEdited)
+            );
+            let redundant = drops_looks && passive(&earlier.event);
+            !(replaced || redundant)
         });
         self.intents.push(intent);
     }
