@@ -10,6 +10,7 @@
 //! environment: that is the planner's.
 
 use chrono::{DateTime, Utc};
+use showtime_core::commands::SlashCommand;
 use showtime_core::engine::{Engine, EngineError, Outcome, ReconcileOptions};
 use showtime_core::labels::Codec;
 use showtime_core::plan::Event;
@@ -107,27 +108,48 @@ impl Work {
         self.intents.is_empty() && self.malformed.is_empty()
     }
 
-    /// Adds one intent, coalescing: a plain look (or sweep) adds nothing to
-    /// any other reconcile, since every reconcile looks; of several pushes
-    /// only the latest counts (its pusher decides whether the head deploys);
-    /// an up-label removal or a description edit counts once; commands all
-    /// run, in order.
+    /// Adds one intent, coalescing: of several plain looks (or sweeps)
+    /// one is kept, first, and only while no intent of the batch converges
+    /// the PR by itself (a push, an up-label removal, `refresh`,
+    /// `destroy`); of several pushes only the latest counts (its pusher
+    /// decides whether the head deploys); an up-label removal or a
+    /// description edit counts once; commands all run, in order.
+    ///
+    /// A command that answers or sets a value (`status`, `help`,
+    /// `extend`, a configuration change) is planned for itself alone and
+    /// does not act on what the labels ask (an up-label added, a start
+    /// trigger), so the look that carried that change still runs, before
+    /// the commands: dropping it lost the change until the PR's next event.
     pub fn push(&mut self, intent: Intent) {
         let passive = |e: &Event| matches!(e, Event::Look | Event::Sweep);
+        let converges = |e: &Event| {
+            matches!(
+                e,
+                Event::Push
+                    | Event::UpLabelRemoved
+                    | Event::Command(SlashCommand::Refresh | SlashCommand::Destroy)
+            )
+        };
         if passive(&intent.event) {
-            if self.intents.is_empty() {
-                self.intents.push(intent);
+            let redundant = self
+                .intents
+                .iter()
+                .any(|i| passive(&i.event) || converges(&i.event));
+            if !redundant {
+                self.intents.insert(0, intent);
             }
             return;
         }
+        let drops_looks = converges(&intent.event);
         self.intents.retain(|earlier| {
-            !passive(&earlier.event)
-                && !matches!(
-                    (&earlier.event, &intent.event),
-                    (Event::Push, Event::Push)
-                        | (Event::UpLabelRemoved, Event::UpLabelRemoved)
-                        | (Event::DescriptionEdited, Event::DescriptionEdited)
-                )
+            let replaced = matches!(
+                (&earlier.event, &intent.event),
+                (Event::Push, Event::Push)
+                    | (Event::UpLabelRemoved, Event::UpLabelRemoved)
+                    | (Event::DescriptionEdited, Event::DescriptionEdited)
+            );
+            let redundant = drops_looks && passive(&earlier.event);
+            !(replaced || redundant)
         });
         self.intents.push(intent);
     }
@@ -237,10 +259,15 @@ pub async fn carry_out(engine: &Engine, mut work: Work, read: Option<PullRequest
         let outcome = engine
             .reconcile_with(pr, intent.event.clone(), options)
             .await;
-        // The next reconcile starts where this one left the labels; after
-        // one that could not finish, nothing is known and it reads afresh.
+        // The next reconcile starts where this one left the labels, when
+        // this one saw nothing but the read it was handed. One that ran
+        // more rounds read the PR again (its head may have moved, it may
+        // have closed): handing on the first read would plan from a stale
+        // head (a rolling update back to a commit already replaced, a
+        // second deploy of it). After that, or after one that could not
+        // finish, the next reads afresh.
         read = match (&outcome, before) {
-            (Ok(done), Some(before)) => Some(PullRequest {
+            (Ok(done), Some(before)) if done.plans.len() <= 1 => Some(PullRequest {
                 labels: done.labels.clone(),
                 ..before
             }),
@@ -308,7 +335,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use showtime_core::commands::SlashCommand;
 
     fn intent(event: Event, who: &str) -> Intent {
         Intent {
@@ -325,15 +351,32 @@ mod tests {
     }
 
     #[test]
-    fn looks_add_nothing_to_other_reconciles() {
+    fn looks_count_once_and_only_beside_what_does_not_converge() {
         let mut work = Work::new(PrNumber::new(1).unwrap());
         for _ in 0..10 {
             work.push(intent(Event::Look, "a"));
         }
         assert_eq!(events(&work), ["look by a"]);
+        // `status` answers and ends: the look (an up-label added, say)
+        // still runs, first, once.
         work.push(intent(Event::Command(SlashCommand::Status), "b"));
         work.push(intent(Event::Look, "c"));
-        assert_eq!(events(&work), ["/circus status by b"]);
+        assert_eq!(events(&work), ["look by a", "/circus status by b"]);
+        // A push converges the PR: the look adds nothing to it.
+        work.push(intent(Event::Push, "d"));
+        work.push(intent(Event::Look, "e"));
+        assert_eq!(events(&work), ["/circus status by b", "push by d"]);
+    }
+
+    #[test]
+    fn a_look_after_a_command_runs_before_it() {
+        // The soak's case: `opened`, a `/circus status` comment, then the
+        // up-label added: the look that carries the label must not be
+        // dropped for the status.
+        let mut work = Work::new(PrNumber::new(1).unwrap());
+        work.push(intent(Event::Command(SlashCommand::Status), "a"));
+        work.push(intent(Event::Look, "b"));
+        assert_eq!(events(&work), ["look by b", "/circus status by a"]);
     }
 
     #[test]

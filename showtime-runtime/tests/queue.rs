@@ -192,3 +192,74 @@ async fn a_redelivery_is_dropped_and_later_work_runs_after_the_first() {
     assert!(counting.reads(1) > reads, "the later work ran");
     assert!(world.backend.environments().is_empty());
 }
+
+/// Found by the soak: in one batch, a create whose second round read the
+/// PR again (a commit was pushed during its build) handed its first read
+/// on to the batch's next reconcile, which planned from the replaced head:
+/// a rolling update back to it, a second deploy of a commit already gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_plans_each_reconcile_from_the_head_the_last_one_saw() {
+    use showtime_core::testing::Fault;
+    use showtime_runtime::request::carry_out;
+
+    const NEWER: &str = "bbbbbbb000000000000000000000000000000000";
+    let world = World::new();
+    world.open_pr(1, HEAD, "maintainer", &["🎪 ⚡ showtime-trigger-start"]);
+    world.host.set_permission("maintainer", Permission::Write);
+    // The first deploy waits while the author pushes a commit.
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    world
+        .faults
+        .on_method("backend.deploy", vec![Fault::Gate(gate.clone())]);
+    let engine = Arc::new(world.engine());
+    let pr = PrNumber::new(1).unwrap();
+    let mut work = Work::new(pr);
+    // A trigger label's look, then a `/circus status`, then the push.
+    for event in [
+        Event::Look,
+        Event::Command(SlashCommand::Status),
+        Event::Push,
+    ] {
+        work.intents.push(Intent {
+            event,
+            actor: Some("maintainer".parse().unwrap()),
+        });
+    }
+    let running = tokio::spawn({
+        let engine = engine.clone();
+        async move { carry_out(&engine, work, None).await }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !world
+        .host
+        .showtime_labels(pr)
+        .iter()
+        .any(|l| l == "🎪 🏗️ aaaaaaa")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deploy never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    world
+        .host
+        .edit_pr(pr, |read| read.head_sha = NEWER.parse().unwrap());
+    gate.add_permits(1);
+    let done = running.await.unwrap();
+
+    let deploys: Vec<String> = done
+        .records("test", chrono::Utc::now())
+        .into_iter()
+        .map(|r| r.action)
+        .filter(|a| a.starts_with("deploy "))
+        .collect();
+    assert_eq!(
+        deploys,
+        ["deploy pr-1-aaaaaaa", "deploy pr-1-bbbbbbb"],
+        "each commit deployed once"
+    );
+    let envs = world.backend.environments();
+    assert_eq!(envs.len(), 1, "{envs:?}");
+    assert_eq!(envs[0].id.name(), "pr-1-bbbbbbb");
+}

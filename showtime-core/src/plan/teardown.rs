@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::labels::Trigger;
 use crate::{ShortSha, Status, Ttl};
 
-use super::requests::{Requests, consume};
+use super::requests::{Requests, consume, consume_step};
 use super::{Decision, LabelOp, Next, Plan, Planner, Step, act};
 
 impl Planner<'_> {
@@ -43,7 +43,15 @@ impl Planner<'_> {
             || self.labels().primary().is_some()
             || !self.backend_envs().is_empty();
         if !has_state {
-            return Decision::Act(Plan::nothing("PR closed; nothing to clean up"));
+            // Triggers a closed PR still carries were never acted on (it
+            // closed first): they are taken off, as a teardown takes them
+            // off, so that reopening it later does not act on a stale
+            // request, and the labels say nothing is asked.
+            let consumed = consume_step(requests);
+            if consumed.is_empty() {
+                return Decision::Act(Plan::nothing("PR closed; nothing to clean up"));
+            }
+            return act("PR closed; pending triggers dropped", consumed, Next::Done);
         }
         self.teardown(
             "PR closed",

@@ -175,6 +175,36 @@ fn pr_closed_destroys_even_without_an_actor() {
 }
 
 #[test]
+fn pr_closed_before_its_triggers_were_acted_on_drops_them() {
+    // Start, then stop, then closed, all before any reconcile: nothing
+    // was built, and the triggers must not stay to act on a reopen.
+    let o = obs(
+        labels(&[START, STOP, UP, "needs review"]),
+        closed(pr(HEAD)),
+        Event::Look,
+        None,
+        None,
+    );
+    let r = decide(o, None, &[]);
+
+    assert_eq!(r.asked, [Need::Backend]);
+    assert!(!has_cloud_steps(&r.plan), "{}", r.plan);
+    assert_eq!(
+        label_ops(&r.plan),
+        [
+            &LabelOp::Consume(Trigger::Start),
+            &LabelOp::Consume(Trigger::Stop),
+        ],
+        "the up-label is people's, and other labels are never touched"
+    );
+    assert_eq!(r.plan.next, Next::Done);
+
+    // Without triggers a closed PR with nothing running costs nothing.
+    let o = obs(labels(&[UP]), closed(pr(HEAD)), Event::Look, None, None);
+    assert!(decide(o, None, &[]).plan.is_empty());
+}
+
+#[test]
 fn pr_closed_with_ttl_manual_keeps_the_environment() {
     let o = obs(
         running(OLD, "manual"),
