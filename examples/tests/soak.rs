@@ -512,12 +512,12 @@ fn pull_request_payload(action: &str, pr: u64, label: &str, head: &str, sender: 
 /// Adds a steady share of faults, in proportion to the requests the fake
 /// served since the last look: 5xx and secondary rate limits on the
 /// endpoints a reconcile uses, now and then a primary rate limit spent
-/// for a second, and latency.
+/// for a second, cut connections, and latency.
 fn inject_faults(fake: &FakeGitHub, rng: &mut Rng, served: usize) {
     // About one request in 25 fails, one in 25 is slow.
     let count = (served / 25) + usize::from(rng.below(25) < (served % 25) as u64);
     for _ in 0..count {
-        let fault = match rng.below(9) {
+        let fault = match rng.below(11) {
             0 => Fault::status(502).method("GET").path_contains("/pulls/"),
             1 => Fault::status(500).path_contains("/graphql"),
             2 => Fault::secondary_rate_limit(403, 1).path_contains("/graphql"),
@@ -525,6 +525,9 @@ fn inject_faults(fake: &FakeGitHub, rng: &mut Rng, served: usize) {
             4 => Fault::status(503).path_contains("/comments"),
             5 => Fault::status(502).path_contains("/collaborators/"),
             6 => Fault::primary_rate_limit(chrono::Utc::now().timestamp() + 1),
+            // Connections cut before the request is served, and after.
+            7 => Fault::reset(),
+            8 => Fault::lost_answer(),
             _ => Fault::status(502),
         };
         fake.inject(fault);
@@ -779,7 +782,8 @@ async fn the_soak_keeps_every_promise() {
                 served.fetch_add(log.len() as u64, Ordering::Relaxed);
                 let failed = log
                     .iter()
-                    .filter(|r| matches!(r.status, 403 | 429 | 500..=599))
+                    .filter(|r| matches!(r.status, 0 | 403 | 429 | 500..=599))
+                    // 0: a connection the fake cut.
                     .count();
                 faulted.fetch_add(failed as u64, Ordering::Relaxed);
                 if faults_on.load(Ordering::Relaxed) {
