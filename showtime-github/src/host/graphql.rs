@@ -127,7 +127,7 @@ pub struct LabelLookup {
 /// no id; any other error fails the look-up.
 pub fn label_lookup(body: &str, pull_asked: bool, names: usize) -> Result<LabelLookup, WireError> {
     let mut answer = graphql(body)?;
-    let repository = answer.data["repository"].take();
+    let repository = field(&mut answer.data, "repository");
     let only_missing_pull = pull_asked
         && repository.is_object()
         && answer
@@ -231,7 +231,7 @@ pub fn graphql(body: &str) -> Result<GraphqlAnswer, WireError> {
         return Err(WireError::RateLimited);
     }
     Ok(GraphqlAnswer {
-        data: answer["data"].take(),
+        data: field(&mut answer, "data"),
         errors,
     })
 }
@@ -247,6 +247,16 @@ impl GraphqlAnswer {
             .join("; ");
         text.chars().take(300).collect()
     }
+}
+
+/// Takes `key` out of `value`: `null` when `value` is not an object or has
+/// no such key. (Indexing a `Value` mutably panics on an array or a
+/// number, and an answer can be any JSON.)
+fn field(value: &mut Value, key: &str) -> Value {
+    value
+        .as_object_mut()
+        .and_then(|object| object.remove(key))
+        .unwrap_or(Value::Null)
 }
 
 fn graphql_error(error: &Value) -> GraphqlError {
@@ -284,6 +294,23 @@ mod tests {
             query.find("removeLabels") < query.find("addLabels"),
             "{query}"
         );
+    }
+
+    #[test]
+    fn an_answer_of_any_json_shape_reads_or_is_refused_without_a_panic() {
+        // Found by the `wire` fuzz target: a JSON array as the answer, or
+        // as its `data`, once panicked on a mutable index.
+        for body in [
+            "[]",
+            "[1]",
+            "7",
+            r#"{"data": [1]}"#,
+            r#"{"data": {"repository": 3}}"#,
+        ] {
+            let _ = graphql(body);
+            let lookup = label_lookup(body, true, 1);
+            assert!(lookup.is_err() || lookup.is_ok_and(|l| l.labels == [None]));
+        }
     }
 
     #[test]
