@@ -216,10 +216,8 @@ pub struct GraphqlAnswer {
 /// GraphQL rate limit (an error of type `RATE_LIMITED`) is
 /// [`WireError::RateLimited`].
 pub fn graphql(body: &str) -> Result<GraphqlAnswer, WireError> {
-    let mut answer: Value = serde_json::from_str(body).map_err(|reason| WireError::Shape {
-        answer: "a GraphQL answer",
-        reason,
-    })?;
+    let mut answer: Value =
+        serde_json::from_str(body).map_err(|e| super::wire::shape("a GraphQL answer", &e))?;
     let errors: Vec<GraphqlError> = answer["errors"]
         .as_array()
         .map(|errors| errors.iter().map(graphql_error).collect())

@@ -29,6 +29,9 @@ pub use super::graphql::{
 /// The most characters of an unreadable value an error quotes.
 const QUOTED_MAX: usize = 80;
 
+/// The most characters of serde_json's reason an error keeps.
+const REASON_MAX: usize = 200;
+
 /// Why an answer could not be read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -38,8 +41,9 @@ pub enum WireError {
     Shape {
         /// The kind of answer expected (`a pull request`, …).
         answer: &'static str,
-        /// What serde_json found wrong, with its line and column.
-        reason: serde_json::Error,
+        /// What serde_json found wrong, with its line and column, cut to a
+        /// few hundred characters (serde quotes the offending value whole).
+        reason: String,
     },
     /// A pull request with a value Showtime does not accept.
     #[error("GitHub returned PR #{number} with an invalid {field} `{value}`")]
@@ -115,7 +119,25 @@ pub struct Comment {
 }
 
 fn decode<T: DeserializeOwned>(answer: &'static str, body: &str) -> Result<T, WireError> {
-    serde_json::from_str(body).map_err(|reason| WireError::Shape { answer, reason })
+    serde_json::from_str(body).map_err(|e| shape(answer, &e))
+}
+
+/// The error for a body that is not `answer`'s JSON. serde_json's message
+/// quotes the value it did not expect in full (a megabyte string is a
+/// megabyte message, in logs and in the PR's status comment): past
+/// [`REASON_MAX`] characters it is cut, and where it was found is kept.
+pub(super) fn shape(answer: &'static str, error: &serde_json::Error) -> WireError {
+    let full = error.to_string();
+    let reason = match full.chars().count() > REASON_MAX {
+        false => full,
+        true => format!(
+            "{}… at line {} column {}",
+            full.chars().take(REASON_MAX).collect::<String>(),
+            error.line(),
+            error.column()
+        ),
+    };
+    WireError::Shape { answer, reason }
 }
 
 /// A pull request as `GET …/pulls/{n}` answers it, with its node id and
@@ -370,6 +392,13 @@ mod tests {
         assert!(message.len() < 200, "{message}");
         let message = pull("[]").unwrap_err().to_string();
         assert!(message.contains("for a pull request"), "{message}");
+        // Found by the `wire` fuzz target: serde_json quotes a value of
+        // the wrong type whole.
+        let message = pull(&format!("\"{}\"", "f".repeat(5_000)))
+            .unwrap_err()
+            .to_string();
+        assert!(message.len() < 400, "{message}");
+        assert!(message.ends_with("at line 1 column 5002"), "{message}");
     }
 
     #[test]
