@@ -112,7 +112,8 @@ pub struct FoundLabel {
     pub attached: Option<u64>,
 }
 
-/// What a [`labels`] query answered.
+/// What a label look-up (the query of up to [`LABELS_PER_QUERY`] aliased
+/// `label(name:)` fields, `l0`, `l1`, …) answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabelLookup {
     /// The PR's node id, when asked and the PR exists.
@@ -121,7 +122,7 @@ pub struct LabelLookup {
     pub labels: Vec<Option<FoundLabel>>,
 }
 
-/// Reads the answer to a [`labels`] query for `names` definitions (at most
+/// Reads the answer to a label look-up for `names` definitions (at most
 /// [`LABELS_PER_QUERY`]), and the PR's id when `pull_asked`. A PR that does
 /// not exist is a `NOT_FOUND` error beside the other fields and reads as
 /// no id; any other error fails the look-up.
