@@ -14,12 +14,13 @@ pub type Check = fn(&[u8]);
 
 /// The targets, by name, as `fuzz/corpus/<name>/` and `cargo fuzz run
 /// <name>` know them.
-pub const TARGETS: [(&str, Check); 5] = [
+pub const TARGETS: [(&str, Check); 6] = [
     ("labels", labels),
     ("commands", commands),
     ("flags", flags),
     ("config", config),
     ("webhook", webhook),
+    ("wire", wire),
 ];
 
 fn text(data: &[u8]) -> std::borrow::Cow<'_, str> {
@@ -105,5 +106,112 @@ pub fn webhook(data: &[u8]) {
             Ok(_) => assert_eq!(secret, SECRET, "a wrong signature was accepted"),
             Err(e) => assert!((400..500).contains(&e.status()), "{e}"),
         }
+    }
+}
+
+/// The kinds of GitHub answer the host reads, as the first line of a
+/// `wire` input names them.
+const ANSWERS: [&str; 12] = [
+    "pull",
+    "pulls",
+    "labels",
+    "label",
+    "comments",
+    "comment",
+    "permission",
+    "membership",
+    "deployments",
+    "deployment",
+    "graphql",
+    "label-lookup",
+];
+
+/// The longest error message a reader may give: it names what was wrong,
+/// it does not echo the answer.
+const MESSAGE_MAX: usize = 1_000;
+
+/// GitHub's answers (`showtime_github::wire`, the readers the host runs on
+/// every answer): the first line names the kind of answer (or, when it is
+/// not a name, its first byte picks one; a label look-up's line may add how
+/// many names were asked and `pull`), the rest is the body, made text as
+/// the transport makes it. Any body reads or is refused with a short error;
+/// what reads is consistent (node ids only for what was read, one entry per
+/// label asked, no rate-limit error left in a GraphQL answer).
+pub fn wire(data: &[u8]) {
+    use showtime_github::wire;
+
+    let (head, body) = match data.iter().position(|b| *b == b'\n') {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (&[][..], data),
+    };
+    let body = text(body);
+    let head = text(head);
+    let mut words = head.split(' ');
+    let named = words
+        .next()
+        .and_then(|w| ANSWERS.iter().position(|a| *a == w));
+    let bytes = head.as_bytes();
+    let byte = |i: usize| bytes.get(i).copied().map_or(0, usize::from);
+    let (kind, names, pull) = match named {
+        Some(kind) => (
+            kind,
+            words.next().and_then(|n| n.parse().ok()).unwrap_or(1),
+            words.next() == Some("pull"),
+        ),
+        None => (byte(0) % ANSWERS.len(), byte(1), byte(2) % 2 == 1),
+    };
+    let names = names % (wire::LABELS_PER_QUERY + 1);
+    let refused = |e: wire::WireError| {
+        let message = e.to_string();
+        assert!(
+            !message.is_empty() && message.len() <= MESSAGE_MAX,
+            "{message}"
+        );
+    };
+    let result: Result<(), wire::WireError> = match ANSWERS[kind] {
+        "pull" => wire::pull(&body).map(|read| {
+            for (number, _) in &read.ids.pulls {
+                assert_eq!(*number, read.value.number);
+            }
+            assert!(read.ids.labels.len() <= read.value.labels.len());
+        }),
+        "pulls" => wire::pulls(&body).map(|read| {
+            assert!(read.ids.pulls.len() <= read.value.len());
+            for (number, _) in &read.ids.pulls {
+                assert!(read.value.iter().any(|p| p.number == *number));
+            }
+        }),
+        "labels" => wire::labels(&body).map(|read| {
+            assert!(read.ids.labels.len() <= read.value.len());
+        }),
+        "label" => wire::label(&body).map(|read| {
+            assert!(read.ids.labels.iter().all(|(name, _)| *name == read.value));
+        }),
+        "comments" => wire::comments(&body).map(drop),
+        "comment" => wire::comment(&body).map(drop),
+        "permission" => wire::permission(&body).map(drop),
+        "membership" => wire::membership(&body).map(drop),
+        "deployments" => wire::deployments(&body).map(|all| {
+            for d in all {
+                assert_eq!(d.sha, d.sha.to_ascii_lowercase());
+            }
+        }),
+        "deployment" => wire::deployment(&body).map(drop),
+        "graphql" => wire::graphql(&body).map(|answer| {
+            assert!(
+                answer
+                    .errors
+                    .iter()
+                    .all(|e| e.kind.as_deref() != Some("RATE_LIMITED"))
+            );
+            assert!(answer.describe().chars().count() <= 300);
+        }),
+        _ => wire::label_lookup(&body, pull, names).map(|lookup| {
+            assert_eq!(lookup.labels.len(), names);
+            assert!(pull || lookup.pull.is_none());
+        }),
+    };
+    if let Err(e) = result {
+        refused(e);
     }
 }

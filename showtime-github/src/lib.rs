@@ -7,6 +7,9 @@
 //!   when read again unchanged, one GraphQL request per label transition,
 //!   one query per 50 label definitions checked, paging at 100), one attempt
 //!   per request and rate limits that say when to try again;
+//! * [`wire`]: the reading of every answer the host gets from GitHub (REST
+//!   and GraphQL) into Showtime's types, public so that it can be tested and
+//!   fuzzed on any input;
 //! * [`deployments`]: environments recorded as GitHub Deployments (a PR's
 //!   **View deployment**), a record beside the labels, never read back;
 //! * [`webhook`]: `X-Hub-Signature-256` verification and parsing of
@@ -22,4 +25,4 @@ pub mod webhook;
 #[cfg(feature = "fake")]
 pub mod fake;
 
-pub use host::{Auth, Exchange, GitHubConfig, GitHubError, GitHubHost, Observer};
+pub use host::{Auth, Exchange, GitHubConfig, GitHubError, GitHubHost, Observer, wire};

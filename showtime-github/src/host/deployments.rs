@@ -8,9 +8,8 @@ use serde_json::json;
 use showtime_core::Sha;
 use showtime_core::ports::PortError;
 
-use super::GitHubHost;
 use super::transport::Method;
-use super::wire::WireDeployment;
+use super::{GitHubHost, wire};
 
 /// GitHub's limit on a deployment status description, in characters.
 pub const STATUS_DESCRIPTION_MAX: usize = 140;
@@ -78,11 +77,11 @@ impl GitHubHost {
         if let Some(sha) = sha {
             query.push_str(&format!("&sha={sha}"));
         }
-        let (wires, _): (Vec<WireDeployment>, _) = self
+        let (deployments, _) = self
             .transport
-            .json(Method::Get, &self.path(&query), None)
+            .json(Method::Get, &self.path(&query), None, wire::deployments)
             .await?;
-        Ok(wires.into_iter().map(to_deployment).collect())
+        Ok(deployments)
     }
 
     /// Creates a deployment of commit `sha` to `environment`: transient (it
@@ -104,11 +103,16 @@ impl GitHubHost {
             "transient_environment": true,
             "production_environment": false,
         });
-        let (wire, _): (WireDeployment, _) = self
+        let (deployment, _) = self
             .transport
-            .json(Method::Post, &self.path("deployments"), Some(&body))
+            .json(
+                Method::Post,
+                &self.path("deployments"),
+                Some(&body),
+                wire::deployment,
+            )
             .await?;
-        Ok(to_deployment(wire))
+        Ok(deployment)
     }
 
     /// Adds `status` to deployment `id`, with `auto_inactive` (GitHub then
@@ -136,14 +140,5 @@ impl GitHubHost {
         let uri = self.path(&format!("deployments/{id}/statuses"));
         self.transport.send(Method::Post, &uri, Some(&body)).await?;
         Ok(())
-    }
-}
-
-/// The one place GitHub's deployment becomes the adapter's.
-fn to_deployment(wire: WireDeployment) -> Deployment {
-    Deployment {
-        id: wire.id,
-        sha: wire.sha.to_ascii_lowercase(),
-        environment: wire.environment.unwrap_or_default(),
     }
 }

@@ -2,16 +2,15 @@
 //! label transition (`removeLabelsFromLabelable` then `addLabelsToLabelable`
 //! in one document), label look-ups by name in bulk (aliases, at most
 //! [`LABELS_PER_QUERY`] a document), and the errors GitHub puts in a `200`
-//! answer. It builds and reads JSON: it must not send requests.
+//! answer. It builds and reads JSON (the answers' readers are public through
+//! [`wire`](super::wire)): it must not send requests.
 
+use super::wire::WireError;
 use serde_json::{Map, Value, json};
-use showtime_core::ports::PortError;
-
-use super::transport::Reply;
 
 /// The most label look-ups one query carries (aliased `label(name:)`
 /// fields); 50 keeps a query well inside GitHub's node limits.
-pub(super) const LABELS_PER_QUERY: usize = 50;
+pub const LABELS_PER_QUERY: usize = 50;
 
 /// The alias of the removal in a transition document.
 pub(super) const REMOVE: &str = "remove";
@@ -104,26 +103,66 @@ pub(super) fn labels(owner: &str, repo: &str, pr: Option<u64>, names: &[&str], a
 
 /// One definition as a look-up answered it (`None`: not defined).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct FoundLabel {
+pub struct FoundLabel {
     /// Its node id.
-    pub(super) id: String,
+    pub id: String,
     /// Its name as GitHub spells it.
-    pub(super) name: String,
+    pub name: String,
     /// Issues and pull requests carrying it, when asked.
-    pub(super) attached: Option<u64>,
+    pub attached: Option<u64>,
+}
+
+/// What a label look-up (the query of up to [`LABELS_PER_QUERY`] aliased
+/// `label(name:)` fields, `l0`, `l1`, …) answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelLookup {
+    /// The PR's node id, when asked and the PR exists.
+    pub pull: Option<String>,
+    /// Each definition asked, in the order asked: `None` when not defined.
+    pub labels: Vec<Option<FoundLabel>>,
+}
+
+/// Reads the answer to a label look-up for `names` definitions (at most
+/// [`LABELS_PER_QUERY`]), and the PR's id when `pull_asked`. A PR that does
+/// not exist is a `NOT_FOUND` error beside the other fields and reads as
+/// no id; any other error fails the look-up.
+pub fn label_lookup(body: &str, pull_asked: bool, names: usize) -> Result<LabelLookup, WireError> {
+    let mut answer = graphql(body)?;
+    let repository = field(&mut answer.data, "repository");
+    let only_missing_pull = pull_asked
+        && repository.is_object()
+        && answer
+            .errors
+            .iter()
+            .all(|e| e.kind.as_deref() == Some("NOT_FOUND"));
+    if !answer.errors.is_empty() && !only_missing_pull {
+        return Err(WireError::Graphql {
+            query: "label query",
+            reason: answer.describe(),
+        });
+    }
+    let labels = (0..names)
+        .map(|i| found_label(&repository, i))
+        .collect::<Result<_, _>>()?;
+    let pull = match pull_asked {
+        true => repository["pullRequest"]["id"].as_str().map(str::to_owned),
+        false => None,
+    };
+    Ok(LabelLookup { pull, labels })
 }
 
 /// The `i`-th definition of a [`labels`] answer's `repository`.
-pub(super) fn found_label(repository: &Value, i: usize) -> Result<Option<FoundLabel>, PortError> {
+fn found_label(repository: &Value, i: usize) -> Result<Option<FoundLabel>, WireError> {
     let label = &repository[format!("l{i}")];
     if label.is_null() {
         return Ok(None);
     }
     let text = |key: &str| label[key].as_str().map(str::to_owned);
     let (Some(id), Some(name)) = (text("id"), text("name")) else {
-        return Err(PortError::permanent(
-            "GraphQL label query answered a label without its id or name",
-        ));
+        return Err(WireError::Graphql {
+            query: "label query",
+            reason: format!("label l{i} answered without its id or name"),
+        });
     };
     let count = |kind: &str| label[kind]["totalCount"].as_u64();
     let attached = match (count("issues"), count("pullRequests")) {
@@ -135,27 +174,28 @@ pub(super) fn found_label(repository: &Value, i: usize) -> Result<Option<FoundLa
 
 /// One entry of a GraphQL answer's `errors`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct GraphqlError {
+pub struct GraphqlError {
     /// GitHub's `type` (`NOT_FOUND`, `RATE_LIMITED`, …), if any.
-    pub(super) kind: Option<String>,
+    pub kind: Option<String>,
     /// `extensions.code` (`undefinedField`, …), if any.
-    pub(super) code: Option<String>,
-    /// The first element of `path`: the alias of the field that failed.
-    pub(super) field: Option<String>,
+    pub code: Option<String>,
+    /// The first element of `path` that is not `mutation` or `query`: the
+    /// alias of the field that failed.
+    pub field: Option<String>,
     /// The message.
-    pub(super) message: String,
+    pub message: String,
 }
 
 impl GraphqlError {
     /// Whether the server does not know a mutation (an older GitHub
     /// Enterprise Server).
-    pub(super) fn is_unknown_mutation(&self) -> bool {
+    pub fn is_unknown_mutation(&self) -> bool {
         self.code.as_deref() == Some("undefinedField")
             && self.message.contains("on type 'Mutation'")
     }
 
     /// The node id GitHub could not resolve, for a `NOT_FOUND` error.
-    pub(super) fn unresolved_id(&self) -> Option<&str> {
+    pub fn unresolved_id(&self) -> Option<&str> {
         if self.kind.as_deref() != Some("NOT_FOUND") {
             return None;
         }
@@ -166,39 +206,38 @@ impl GraphqlError {
 
 /// A GraphQL answer: its `data` (`null` when absent) and `errors`.
 #[derive(Debug, Clone)]
-pub(super) struct Answer {
+pub struct GraphqlAnswer {
     /// `data`.
-    pub(super) data: Value,
+    pub data: Value,
     /// `errors`, in order.
-    pub(super) errors: Vec<GraphqlError>,
+    pub errors: Vec<GraphqlError>,
 }
 
-impl Answer {
-    /// Reads a `200` answer. GitHub's GraphQL rate limit (an error of type
-    /// `RATE_LIMITED`) is [`PortError::RateLimited`].
-    pub(super) fn read(reply: &Reply) -> Result<Answer, PortError> {
-        let mut answer: Value = serde_json::from_str(&reply.body)
-            .map_err(|e| PortError::permanent(format!("GraphQL answer is not JSON: {e}")))?;
-        let errors: Vec<GraphqlError> = answer["errors"]
-            .as_array()
-            .map(|errors| errors.iter().map(graphql_error).collect())
-            .unwrap_or_default();
-        if errors
-            .iter()
-            .any(|e| e.kind.as_deref() == Some("RATE_LIMITED"))
-        {
-            return Err(PortError::RateLimited {
-                reset: reply.retry_at(),
-            });
-        }
-        Ok(Answer {
-            data: answer["data"].take(),
-            errors,
-        })
+/// Reads a `200` GraphQL answer (a mutation's, or any query's). GitHub's
+/// GraphQL rate limit (an error of type `RATE_LIMITED`) is
+/// [`WireError::RateLimited`].
+pub fn graphql(body: &str) -> Result<GraphqlAnswer, WireError> {
+    let mut answer: Value =
+        serde_json::from_str(body).map_err(|e| super::wire::shape("a GraphQL answer", &e))?;
+    let errors: Vec<GraphqlError> = answer["errors"]
+        .as_array()
+        .map(|errors| errors.iter().map(graphql_error).collect())
+        .unwrap_or_default();
+    if errors
+        .iter()
+        .any(|e| e.kind.as_deref() == Some("RATE_LIMITED"))
+    {
+        return Err(WireError::RateLimited);
     }
+    Ok(GraphqlAnswer {
+        data: field(&mut answer, "data"),
+        errors,
+    })
+}
 
+impl GraphqlAnswer {
     /// The errors as one message, for a person.
-    pub(super) fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         let text = self
             .errors
             .iter()
@@ -207,6 +246,16 @@ impl Answer {
             .join("; ");
         text.chars().take(300).collect()
     }
+}
+
+/// Takes `key` out of `value`: `null` when `value` is not an object or has
+/// no such key. (Indexing a `Value` mutably panics on an array or a
+/// number, and an answer can be any JSON.)
+fn field(value: &mut Value, key: &str) -> Value {
+    value
+        .as_object_mut()
+        .and_then(|object| object.remove(key))
+        .unwrap_or(Value::Null)
 }
 
 fn graphql_error(error: &Value) -> GraphqlError {
@@ -244,6 +293,23 @@ mod tests {
             query.find("removeLabels") < query.find("addLabels"),
             "{query}"
         );
+    }
+
+    #[test]
+    fn an_answer_of_any_json_shape_reads_or_is_refused_without_a_panic() {
+        // Found by the `wire` fuzz target: a JSON array as the answer, or
+        // as its `data`, once panicked on a mutable index.
+        for body in [
+            "[]",
+            "[1]",
+            "7",
+            r#"{"data": [1]}"#,
+            r#"{"data": {"repository": 3}}"#,
+        ] {
+            let _ = graphql(body);
+            let lookup = label_lookup(body, true, 1);
+            assert!(lookup.is_err() || lookup.is_ok_and(|l| l.labels == [None]));
+        }
     }
 
     #[test]

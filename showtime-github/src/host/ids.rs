@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use showtime_core::PrNumber;
 
-use super::wire::{WireLabel, WirePull};
+use super::wire::NodeIds as Seen;
 
 /// Node ids of label definitions and pull requests.
 #[derive(Default)]
@@ -63,21 +63,14 @@ impl NodeIds {
         }
     }
 
-    /// Remembers the ids of labels as a REST answer lists them.
-    pub(super) fn remember_labels(&self, labels: &[WireLabel]) {
-        for label in labels {
-            if let Some(id) = &label.node_id {
-                self.remember_label(&label.name, id);
-            }
+    /// Remembers the ids an answer carried.
+    pub(super) fn remember(&self, seen: &Seen) {
+        for (pr, id) in &seen.pulls {
+            self.remember_pull_id(*pr, id);
         }
-    }
-
-    /// Remembers the ids of a PR and of its labels.
-    pub(super) fn remember_pull(&self, wire: &WirePull) {
-        if let (Some(pr), Some(id)) = (PrNumber::new(wire.number), &wire.node_id) {
-            self.remember_pull_id(pr, id);
+        for (name, id) in &seen.labels {
+            self.remember_label(name, id);
         }
-        self.remember_labels(&wire.labels);
     }
 
     /// Remembers that PR `pr` has node id `id`.

@@ -25,10 +25,9 @@ use std::sync::atomic::Ordering;
 use showtime_core::PrNumber;
 use showtime_core::ports::PortError;
 
-use super::graphql::{self, ADD, Answer, Ask, FoundLabel, LABELS_PER_QUERY, REMOVE};
+use super::graphql::{self, ADD, Ask, FoundLabel, LABELS_PER_QUERY, LabelLookup, REMOVE};
 use super::transport::Method;
-use super::wire::WireLabel;
-use super::{GitHubHost, segment};
+use super::{GitHubHost, segment, wire};
 
 /// How a transition is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,7 +210,7 @@ impl GitHubHost {
             }
             other => other?,
         };
-        let answer = Answer::read(&reply)?;
+        let (answer, _) = reply.read(Method::Post, "/graphql", wire::graphql)?;
         if answer.errors.is_empty() {
             return Ok(());
         }
@@ -248,10 +247,10 @@ impl GitHubHost {
         }
         for chunk in chunks {
             let number = want_pull.then_some(pr.get());
-            let repository = self.query_labels(number, chunk, Ask::Id).await?;
+            let lookup = self.query_labels(number, chunk, Ask::Id).await?;
             if want_pull {
-                match repository["pullRequest"]["id"].as_str() {
-                    Some(id) => self.ids.remember_pull_id(pr, id),
+                match lookup.pull {
+                    Some(id) => self.ids.remember_pull_id(pr, &id),
                     None => {
                         return Err(PortError::NotFound {
                             what: format!("PR #{pr} in {}", self.repository()),
@@ -264,7 +263,7 @@ impl GitHubHost {
         Ok(())
     }
 
-    /// Runs one [`graphql::labels`] query and returns its `repository`,
+    /// Runs one [`graphql::labels`] query and returns what it answered,
     /// remembering the ids of the definitions found and forgetting those
     /// of names not defined.
     async fn query_labels(
@@ -272,30 +271,19 @@ impl GitHubHost {
         pr: Option<u64>,
         names: &[&str],
         ask: Ask,
-    ) -> Result<serde_json::Value, PortError> {
+    ) -> Result<LabelLookup, PortError> {
         let document = graphql::labels(&self.owner, &self.repo, pr, names, ask);
         let reply = self.transport.graphql(&document).await?;
-        let mut answer = Answer::read(&reply)?;
-        let repository = answer.data["repository"].take();
-        // A missing PR is a `NOT_FOUND` error beside the other fields.
-        let only_missing_pull = answer
-            .errors
-            .iter()
-            .all(|e| e.kind.as_deref() == Some("NOT_FOUND") && pr.is_some())
-            && repository.is_object();
-        if !answer.errors.is_empty() && !only_missing_pull {
-            return Err(PortError::permanent(format!(
-                "GraphQL label query failed: {}",
-                answer.describe()
-            )));
-        }
-        for (i, name) in names.iter().enumerate() {
-            match graphql::found_label(&repository, i)? {
-                Some(FoundLabel { id, name, .. }) => self.ids.remember_label(&name, &id),
-                None => self.ids.forget_label(name),
+        let (lookup, _) = reply.read(Method::Post, "/graphql", |body| {
+            wire::label_lookup(body, pr.is_some(), names.len())
+        })?;
+        for (asked, found) in names.iter().zip(&lookup.labels) {
+            match found {
+                Some(FoundLabel { id, name, .. }) => self.ids.remember_label(name, id),
+                None => self.ids.forget_label(asked),
             }
         }
-        Ok(repository)
+        Ok(lookup)
     }
 
     /// Attachment counts of the definitions `names`, by name as given:
@@ -304,9 +292,9 @@ impl GitHubHost {
     pub(super) async fn usage(&self, names: &[&str]) -> Result<Vec<Option<u64>>, PortError> {
         let mut out = Vec::with_capacity(names.len());
         for chunk in names.chunks(LABELS_PER_QUERY) {
-            let repository = self.query_labels(None, chunk, Ask::Usage).await?;
-            for (i, _) in chunk.iter().enumerate() {
-                match graphql::found_label(&repository, i)? {
+            let lookup = self.query_labels(None, chunk, Ask::Usage).await?;
+            for found in lookup.labels {
+                match found {
                     None => out.push(None),
                     Some(FoundLabel {
                         attached: Some(n), ..
@@ -358,8 +346,8 @@ impl GitHubHost {
     /// Remembers the label ids of an answer that lists an issue's labels;
     /// an answer of another shape teaches nothing and is no error.
     fn remember_answer_labels(&self, body: &str) {
-        if let Ok(labels) = serde_json::from_str::<Vec<WireLabel>>(body) {
-            self.ids.remember_labels(&labels);
+        if let Ok(labels) = wire::labels(body) {
+            self.ids.remember(&labels.ids);
         }
     }
 
@@ -380,7 +368,7 @@ impl GitHubHost {
                 let ids: Vec<String> = chunk.iter().filter_map(|n| self.ids.label(n)).collect();
                 let reply = match self.transport.graphql(&graphql::deletions(&ids)).await {
                     Err(PortError::NotFound { .. }) => None,
-                    other => Some(Answer::read(&other?)?),
+                    other => Some(other?.read(Method::Post, "/graphql", wire::graphql)?.0),
                 };
                 match reply {
                     Some(answer) if answer.errors.is_empty() => {

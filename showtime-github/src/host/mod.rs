@@ -35,9 +35,10 @@
 //! Inside: `config` (where and as whom: [`GitHubConfig`], [`Auth`]),
 //! `transport` (the octocrab clients, conditional reads, paging, error
 //! answers mapped to [`PortError`]), `observe` (what an [`Observer`] is
-//! told of each answer, for metrics), `wire` (GitHub's REST models and their
-//! conversion to `showtime_core` types), `graphql` (the GraphQL documents and
-//! their answers), `ids` (the node ids seen) and `labels` (how a transition
+//! told of each answer, for metrics), [`wire`] (the reading of every answer:
+//! GitHub's REST models and their conversion to `showtime_core` types, public
+//! so that it is fuzzed), `graphql` (the GraphQL documents and their
+//! answers), `ids` (the node ids seen) and `labels` (how a transition
 //! or a clean-up is sent).
 
 mod config;
@@ -47,7 +48,7 @@ mod ids;
 mod labels;
 mod observe;
 mod transport;
-mod wire;
+pub mod wire;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -63,10 +64,6 @@ pub use deployments::{Deployment, DeploymentState, DeploymentStatus, STATUS_DESC
 use ids::NodeIds;
 pub use observe::{Exchange, Observer, template};
 use transport::{Method, Transport, next_link};
-use wire::{
-    WireComment, WireLabel, WireMembership, WirePermission, WirePull, permission_of,
-    to_pull_request,
-};
 
 /// The PR host on GitHub.
 pub struct GitHubHost {
@@ -116,8 +113,10 @@ impl GitHubHost {
     async fn find_comment(&self, pr: PrNumber, marker: &str) -> Result<Option<u64>, PortError> {
         let mut next = Some(self.path(&format!("issues/{pr}/comments?per_page=100")));
         while let Some(uri) = next.take() {
-            let (page, headers): (Vec<WireComment>, _) =
-                self.transport.json(Method::Get, &uri, None).await?;
+            let (page, headers) = self
+                .transport
+                .json(Method::Get, &uri, None, wire::comments)
+                .await?;
             if let Some(found) = page
                 .iter()
                 .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
@@ -172,30 +171,36 @@ pub(crate) fn segment(s: &str) -> String {
 impl PrHost for GitHubHost {
     async fn pull_request(&self, pr: PrNumber) -> Result<PullRequest, PortError> {
         let uri = self.path(&format!("pulls/{pr}"));
-        let (wire, _): (WirePull, _) = self
+        let (read, _) = self
             .transport
             .get_conditional(&uri)
             .await
-            .and_then(|reply| reply.parse(Method::Get, &uri))
+            .and_then(|reply| reply.read(Method::Get, &uri, wire::pull))
             .map_err(|e| match e {
                 PortError::NotFound { .. } => PortError::NotFound {
                     what: format!("PR #{pr} in {}", self.repository()),
                 },
                 other => other,
             })?;
-        self.ids.remember_pull(&wire);
-        to_pull_request(wire)
+        self.ids.remember(&read.ids);
+        Ok(read.value)
     }
 
     async fn open_pull_requests(&self) -> Result<Vec<PullRequest>, PortError> {
-        let wires: Vec<WirePull> = self
+        let pages = self
             .transport
-            .pages(self.path("pulls?state=open&per_page=100"), true)
+            .pages(
+                self.path("pulls?state=open&per_page=100"),
+                true,
+                wire::pulls,
+            )
             .await?;
-        for wire in &wires {
-            self.ids.remember_pull(wire);
+        let mut pulls = Vec::new();
+        for page in pages {
+            self.ids.remember(&page.ids);
+            pulls.extend(page.value);
         }
-        wires.into_iter().map(to_pull_request).collect()
+        Ok(pulls)
     }
 
     async fn add_labels(&self, pr: PrNumber, labels: &[String]) -> Result<(), PortError> {
@@ -223,10 +228,10 @@ impl PrHost for GitHubHost {
         ));
         match self
             .transport
-            .json::<WirePermission>(Method::Get, &uri, None)
+            .json(Method::Get, &uri, None, wire::permission)
             .await
         {
-            Ok((wire, _)) => Ok(permission_of(&wire)),
+            Ok((permission, _)) => Ok(permission),
             Err(PortError::NotFound { .. }) => Ok(Permission::None),
             Err(e) => Err(e),
         }
@@ -255,11 +260,7 @@ impl PrHost for GitHubHost {
                      personal access token: `read:org`)"
                 )));
             }
-            _ => {
-                let (wire, _): (WireMembership, _) = reply.parse(Method::Get, &uri)?;
-                // A pending invitation is not membership.
-                wire.state == "active"
-            }
+            _ => reply.read(Method::Get, &uri, wire::membership)?.0,
         };
         self.known_memberships().insert(key, active);
         Ok(active)
@@ -312,7 +313,7 @@ impl PrHost for GitHubHost {
                 let uri = self.path(&format!("issues/{pr}/comments"));
                 match self
                     .transport
-                    .json::<WireComment>(Method::Post, &uri, Some(&payload))
+                    .json(Method::Post, &uri, Some(&payload), wire::comment)
                     .await
                 {
                     Ok((created, _)) => created.id,
@@ -365,19 +366,23 @@ impl PrHost for GitHubHost {
             Err(e) => return Err(e),
         };
         // The definition's id, for the transitions that add it.
-        if let Ok(label) = serde_json::from_str::<WireLabel>(&reply.body) {
-            self.ids.remember_labels(std::slice::from_ref(&label));
+        if let Ok(label) = wire::label(&reply.body) {
+            self.ids.remember(&label.ids);
         }
         Ok(())
     }
 
     async fn repository_labels(&self) -> Result<Vec<String>, PortError> {
-        let labels: Vec<WireLabel> = self
+        let pages = self
             .transport
-            .pages(self.path("labels?per_page=100"), false)
+            .pages(self.path("labels?per_page=100"), false, wire::labels)
             .await?;
-        self.ids.remember_labels(&labels);
-        Ok(labels.into_iter().map(|l| l.name).collect())
+        let mut names = Vec::new();
+        for page in pages {
+            self.ids.remember(&page.ids);
+            names.extend(page.value);
+        }
+        Ok(names)
     }
 
     async fn delete_label_if_unused(&self, name: &str) -> Result<bool, PortError> {

@@ -2,7 +2,7 @@
 //! request, conditional `GET`s that remember the last `ETag` and answer of
 //! each URL, paging, and the mapping of GitHub's error answers to
 //! [`PortError`]. It gives no endpoint a meaning: it must not build a path or
-//! read a model.
+//! read a model (each caller names the `wire` reader of its answer).
 //!
 //! Nothing here retries: the engine is the one retry layer. A 5xx or a
 //! dropped connection is [`PortError::Transient`]; a spent primary rate
@@ -18,12 +18,12 @@ use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 use octocrab::Octocrab;
-use serde::Deserialize;
 use serde_json::Value;
 use showtime_core::ports::PortError;
 
 use super::config::{ApiRoots, Auth, GitHubError};
 use super::observe::{Exchange, Observer, template};
+use super::wire::WireError;
 
 /// How many bytes of answers the conditional cache keeps before it forgets
 /// the least recently used.
@@ -177,22 +177,26 @@ impl Transport {
         self.conditional.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(super) async fn json<T: for<'de> Deserialize<'de>>(
+    /// Sends one REST request, once, and reads its answer with `read`.
+    pub(super) async fn json<T>(
         &self,
         method: Method,
         uri: &str,
         body: Option<&Value>,
+        read: impl FnOnce(&str) -> Result<T, WireError>,
     ) -> Result<(T, HeaderMap), PortError> {
         let reply = self.send(method, uri, body).await?;
-        reply.parse(method, uri)
+        reply.read(method, uri, read)
     }
 
-    /// Every page of a list, following `Link: rel="next"`; each page is a
-    /// conditional request when `conditional` is set.
-    pub(super) async fn pages<T: for<'de> Deserialize<'de>>(
+    /// Every page of a list, following `Link: rel="next"`, each read with
+    /// `read`; each page is a conditional request when `conditional` is
+    /// set.
+    pub(super) async fn pages<T>(
         &self,
         first: String,
         conditional: bool,
+        read: impl Fn(&str) -> Result<T, WireError>,
     ) -> Result<Vec<T>, PortError> {
         let mut out = Vec::new();
         let mut next = Some(first);
@@ -202,8 +206,8 @@ impl Transport {
             } else {
                 self.send(Method::Get, &uri, None).await?
             };
-            let (page, headers): (Vec<T>, _) = reply.parse(Method::Get, &uri)?;
-            out.extend(page);
+            let (page, headers) = reply.read(Method::Get, &uri, &read)?;
+            out.push(page);
             next = next_link(&headers);
         }
         Ok(out)
@@ -381,19 +385,26 @@ pub(super) struct Reply {
 }
 
 impl Reply {
-    /// The body as `T`, with the headers.
-    pub(super) fn parse<T: for<'de> Deserialize<'de>>(
+    /// The body read by `read` (one of [`wire`](super::wire)'s readers),
+    /// with the headers. An answer that does not read is a permanent error
+    /// naming the request; a spent GraphQL rate limit is
+    /// [`PortError::RateLimited`] at the time the headers name.
+    pub(super) fn read<T>(
         self,
         method: Method,
         uri: &str,
+        read: impl FnOnce(&str) -> Result<T, WireError>,
     ) -> Result<(T, HeaderMap), PortError> {
-        let value = serde_json::from_str(&self.body).map_err(|e| {
-            PortError::permanent(format!(
-                "{} {uri}: GitHub's answer is not what its API documents: {e}",
+        match read(&self.body) {
+            Ok(value) => Ok((value, self.headers)),
+            Err(WireError::RateLimited) => Err(PortError::RateLimited {
+                reset: self.retry_at(),
+            }),
+            Err(e) => Err(PortError::permanent(format!(
+                "{} {uri}: {e}",
                 method.as_str()
-            ))
-        })?;
-        Ok((value, self.headers))
+            ))),
+        }
     }
 
     /// When to try again after a rate-limit answer, as GitHub documents it:
