@@ -52,7 +52,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "../support/mod.rs"]
 mod support;
+
+mod observe;
+mod script;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -70,6 +74,8 @@ use showtime_github::fake::{FakeGitHub, FakePr, FakeState, Fault};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use observe::*;
+use script::*;
 use support::site::{MAINTAINER, Site, http_text};
 use support::*;
 
@@ -78,131 +84,6 @@ const UP_LABEL: &str = "testenv-up";
 const STOP: &str = "🎪 🛑 showtime-trigger-stop";
 /// A label of people's own: its `labeled` delivery is a plain look.
 const OTHER_LABEL: &str = "needs review";
-
-/// How the run is sized, from the variables of the module documentation.
-#[derive(Debug, Clone, Copy)]
-struct Size {
-    deliveries: usize,
-    prs: usize,
-    window: usize,
-    seed: u64,
-    bound: Duration,
-}
-
-impl Size {
-    fn from_env() -> Size {
-        fn var(name: &str, default: u64) -> u64 {
-            match std::env::var(name) {
-                Ok(text) => text
-                    .trim()
-                    .parse()
-                    .unwrap_or_else(|_| panic!("{name}={text} is not a number")),
-                Err(_) => default,
-            }
-        }
-        let prs = var("SHOWTIME_SOAK_PRS", 50).max(1) as usize;
-        Size {
-            deliveries: (var("SHOWTIME_SOAK_DELIVERIES", 500) as usize).max(2 * prs),
-            prs,
-            window: var("SHOWTIME_SOAK_WINDOW", 12).max(1) as usize,
-            seed: var("SHOWTIME_SOAK_SEED", 18),
-            bound: Duration::from_secs(60 * var("SHOWTIME_SOAK_MINUTES", 20)),
-        }
-    }
-
-    /// The delivery after which memory is first measured: the thousandth,
-    /// or a tenth of a smaller run.
-    fn checkpoint(&self) -> usize {
-        1000.min(self.deliveries / 10).max(1)
-    }
-}
-
-/// xorshift64*: reproducible choices from the seed; not for secrets.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn sha(&mut self) -> String {
-        format!(
-            "{:016x}{:016x}{:08x}",
-            self.next(),
-            self.next(),
-            self.next() as u32
-        )
-    }
-}
-
-/// One step of a PR's life; each sends one delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
-    Opened,
-    Start,
-    UpLabel,
-    Push,
-    Status,
-    Look,
-    Redeliver,
-    StopLabel,
-    Destroy,
-    UpLabelRemoved,
-    Close,
-}
-
-/// The steps of one PR's life, `budget` deliveries long (give or take
-/// the start, stop and close it must have).
-fn script(rng: &mut Rng, budget: usize) -> Vec<Step> {
-    let starts = rng.chance(45);
-    let up = starts && rng.chance(30);
-    let stops = starts && rng.chance(35);
-    let closes = !rng.chance(15);
-    let fixed = 1 + usize::from(starts) + usize::from(stops) + usize::from(closes);
-    let mut middle: Vec<Step> = (0..budget.saturating_sub(fixed))
-        .map(|_| match rng.below(100) {
-            0..30 => Step::Push,
-            30..50 => Step::Status,
-            50..75 => Step::Redeliver,
-            _ => Step::Look,
-        })
-        .collect();
-    if starts {
-        let at = rng.below(middle.len() as u64 / 3 + 1) as usize;
-        middle.insert(at, if up { Step::UpLabel } else { Step::Start });
-        if stops {
-            let after = at + 1;
-            let at = after + rng.below((middle.len() - after) as u64 + 1) as usize;
-            let stop = match (up, rng.below(3)) {
-                (true, 0) => Step::UpLabelRemoved,
-                (_, 1) => Step::Destroy,
-                _ => Step::StopLabel,
-            };
-            middle.insert(at, stop);
-        }
-    }
-    let mut steps = vec![Step::Opened];
-    steps.extend(middle);
-    if closes {
-        steps.push(Step::Close);
-    }
-    steps
-}
 
 /// What a PR was last asked, by the end of its life.
 #[derive(Debug, Clone)]
@@ -226,32 +107,6 @@ struct Stats {
     waited_for_env: AtomicUsize,
     gave_up_waiting: AtomicUsize,
     rss_at_checkpoint: Mutex<Option<Memory>>,
-}
-
-/// The server's memory, from `/proc/<pid>/status`, in KiB.
-#[derive(Debug, Clone, Copy, Default)]
-struct Memory {
-    rss: u64,
-    hwm: u64,
-}
-
-fn memory(pid: u32) -> Memory {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    };
-    Memory {
-        rss: field("VmRSS:"),
-        hwm: field("VmHWM:"),
-    }
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
 /// What the drivers need.
@@ -534,150 +389,6 @@ fn inject_faults(fake: &FakeGitHub, rng: &mut Rng, served: usize) {
         let latency = Duration::from_millis(50 + rng.below(250));
         fake.inject(Fault::delay(latency));
     }
-}
-
-/// The `showtime __app` processes started from `state_dir`: their
-/// environment names.
-fn app_processes(state_dir: &Path) -> Vec<(u32, String)> {
-    let marker = format!("SHOWTIME_STATE_DIR={}", state_dir.display());
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        let vars: Vec<String> = environ
-            .split(|b| *b == 0)
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-            .collect();
-        if !vars.contains(&marker) {
-            continue;
-        }
-        if let Some(name) = vars.iter().find_map(|v| v.strip_prefix("SHOWTIME_ENV=")) {
-            found.push((pid, name.to_owned()));
-        }
-    }
-    found.sort_by(|a, b| a.1.cmp(&b.1));
-    found
-}
-
-/// The environment names recorded in the state directory (a cheap look:
-/// no process is probed).
-fn recorded(state_dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(state_dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|e| {
-                    let name = e.file_name().into_string().ok()?;
-                    name.strip_suffix(".json").map(str::to_owned)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
-/// The environments the backend lists, by name.
-async fn listing(backend: &showtime_local::LocalBackend) -> Vec<String> {
-    let mut names: Vec<String> = backend
-        .list(None)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.id.name())
-        .collect();
-    names.sort();
-    names
-}
-
-fn pr_of(name: &str) -> u64 {
-    name.strip_prefix("pr-")
-        .and_then(|rest| rest.split('-').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)] as f64 / 1000.0
-}
-
-/// How a PR's labels and environments differ from what it was asked, or
-/// `None` when they agree.
-fn disagreement(
-    codec: &Codec,
-    pr: u64,
-    asked: &Asked,
-    labels: &[String],
-    live: &[String],
-) -> Option<String> {
-    let state = codec.parse(labels);
-    let mut problems = Vec::new();
-    if !state.anomalies.is_empty() {
-        problems.push(format!("anomalies {:?}", state.anomalies));
-    }
-    let waiting: Vec<&Trigger> = state
-        .triggers
-        .iter()
-        .filter(|t| **t != Trigger::Up)
-        .collect();
-    if !waiting.is_empty() {
-        problems.push(format!("triggers left {waiting:?}"));
-    }
-    let described: BTreeSet<String> = state
-        .environments
-        .keys()
-        .map(|sha| format!("pr-{pr}-{sha}"))
-        .collect();
-    let live: BTreeSet<String> = live.iter().cloned().collect();
-    if asked.open && asked.wants {
-        let sha7 = &asked.head[..7];
-        let name = format!("pr-{pr}-{sha7}");
-        let running = state
-            .environments
-            .values()
-            .all(|e| e.status == Some(Status::Running));
-        let ok = described == BTreeSet::from([name.clone()])
-            && running
-            && state.active.as_ref().map(|s| s.as_str()) == Some(sha7)
-            && state.building.is_none()
-            && live == BTreeSet::from([name]);
-        if !ok {
-            problems.push(format!(
-                "asked to run {sha7}: labels describe {described:?} (active {:?}, building \
-                 {:?}), backend has {live:?}",
-                state.active, state.building
-            ));
-        }
-    } else if !described.is_empty() || !live.is_empty() || state.active.is_some() {
-        problems.push(format!(
-            "asked for nothing (open {}): labels describe {described:?}, backend has {live:?}",
-            asked.open
-        ));
-    }
-    (!problems.is_empty()).then(|| format!("#{pr}: {}", problems.join("; ")))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
