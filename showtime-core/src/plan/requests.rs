@@ -12,7 +12,7 @@ use crate::{Ttl, TtlUnit};
 use super::{Actor, Decision, Event, LabelOp, Need, Next, Planner, Refusal, Step, act, refused};
 
 /// What the PR asks for, gathered from its triggers and the event.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct Requests {
     pub(super) start: bool,
     pub(super) stop: bool,
@@ -216,6 +216,23 @@ impl Planner<'_> {
             return self.teardown("stop requested", message, true, requests);
         }
         if requests.help {
+            // Help changes nothing, so what else is asked (a start label
+            // beside the comment) is still acted on, the help under its
+            // reply: answering alone would consume that request unheard.
+            let rest = Requests {
+                help: false,
+                status: false,
+                ..requests.clone()
+            };
+            if rest.any() {
+                return match self.handle(&rest) {
+                    Decision::Act(mut plan) => {
+                        plan.steps.push(Step::Comment(help_text()));
+                        Decision::Act(plan)
+                    }
+                    observe => observe,
+                };
+            }
             return act(
                 "help",
                 consume_step(requests)

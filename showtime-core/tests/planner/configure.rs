@@ -93,6 +93,38 @@ fn status_command_only_refreshes_the_comment() {
     assert_eq!(steps(&r.plan), ["comment"]);
 }
 
+#[test]
+fn help_beside_a_pending_start_acts_on_the_start_too() {
+    // The start label was added, then `/circus help` commented, before any
+    // reconcile: both are answered, neither is lost.
+    let o = obs(
+        vec![START.to_owned()],
+        pr(HEAD),
+        Event::Command(SlashCommand::Help),
+        actor("alice", None),
+        None,
+    );
+    let r = decide(o, Some(Permission::Write), &[]);
+    assert!(
+        r.plan.steps.iter().any(|s| matches!(s, Step::Build { .. })),
+        "{}",
+        r.plan
+    );
+    let help = |s: &Step| matches!(s, Step::Comment(c) if c.contains("`/circus help`"));
+    assert!(r.plan.steps.iter().any(help), "{}", r.plan);
+
+    // Alone, it only answers.
+    let o = obs(
+        running(OLD, "48h"),
+        pr(OLD),
+        Event::Command(SlashCommand::Help),
+        actor("alice", None),
+        None,
+    );
+    let r = decide(o, Some(Permission::Write), &[]);
+    assert_eq!(steps(&r.plan), ["comment"]);
+}
+
 // ---------------------------------------------------------------------------
 // 🎪 conf-… label or /circus enable X etc.: apply configuration, no rebuild
 // ---------------------------------------------------------------------------
