@@ -11,7 +11,7 @@
 
 mod support;
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -674,15 +674,6 @@ async fn stop_cleanly(child: &mut tokio::process::Child) {
         .unwrap()
         .unwrap();
     assert!(status.success(), "{status:?}");
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {

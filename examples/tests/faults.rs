@@ -16,7 +16,7 @@
 
 mod support;
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -516,12 +516,7 @@ async fn two_webhook_replicas_without_a_shared_queue() {
 
 /// Starts the built `showtime-webhook` for `site`, waits until it answers.
 async fn webhook_server(site: &Site) -> (tokio::process::Child, SocketAddr) {
-    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{}", free_port());
     let mut server = site.command(
         env!("CARGO_BIN_EXE_showtime-webhook"),
         &["--listen", &listen],

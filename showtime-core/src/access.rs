@@ -55,7 +55,7 @@ impl Membership {
     }
 
     /// The membership a host's answer says.
-    pub fn of(read: Result<bool, crate::ports::PortError>) -> Self {
+    pub(crate) fn of(read: Result<bool, crate::ports::PortError>) -> Self {
         match read {
             Ok(true) => Membership::Active,
             Ok(false) => Membership::Absent,

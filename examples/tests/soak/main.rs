@@ -59,7 +59,7 @@ mod observe;
 mod script;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -69,7 +69,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use showtime_core::Status;
 use showtime_core::labels::{Codec, Trigger};
-use showtime_core::ports::Backend;
 use showtime_github::fake::{FakeGitHub, FakePr, FakeState, Fault};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -596,7 +595,6 @@ async fn the_soak_keeps_every_promise() {
     // How far the server alone got, before the last reconcile.
     let codec = Codec::default();
     let asked = asked.lock().unwrap().clone();
-    let backend = ctx.site.backend();
     let live_by_pr = |names: Vec<String>| {
         let mut by_pr: HashMap<u64, Vec<String>> = HashMap::new();
         for name in names {
@@ -604,7 +602,7 @@ async fn the_soak_keeps_every_promise() {
         }
         by_pr
     };
-    let before = live_by_pr(listing(&backend).await);
+    let before = live_by_pr(ctx.site.live().await);
     let unsettled: Vec<String> = asked
         .iter()
         .filter_map(|(pr, a)| {
@@ -655,7 +653,7 @@ async fn the_soak_keeps_every_promise() {
     let total = started.elapsed();
 
     // The promises.
-    let live_names = listing(&backend).await;
+    let live_names = ctx.site.live().await;
     let after = live_by_pr(live_names.clone());
     let lost: Vec<String> = asked
         .iter()

@@ -81,32 +81,11 @@ pub(crate) fn recorded(state_dir: &Path) -> Vec<String> {
     names
 }
 
-/// The environments the backend lists, by name.
-pub(crate) async fn listing(backend: &showtime_local::LocalBackend) -> Vec<String> {
-    let mut names: Vec<String> = backend
-        .list(None)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.id.name())
-        .collect();
-    names.sort();
-    names
-}
-
 pub(crate) fn pr_of(name: &str) -> u64 {
     name.strip_prefix("pr-")
         .and_then(|rest| rest.split('-').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
-}
-
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 pub(crate) fn percentile(sorted: &[u64], p: f64) -> f64 {

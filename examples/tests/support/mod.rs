@@ -24,6 +24,15 @@ pub const TRIGGER: &str = "🎪 ⚡ showtime-trigger-start";
 pub const HEAD: &str = "abc123f0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6";
 pub const AUTHOR: &str = "maxime";
 
+/// A port of 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// An HTTP answer: status and JSON body (`Null` when empty).
 #[derive(Debug)]
 pub struct Reply {
